@@ -1,0 +1,23 @@
+// curl_easy_setopt and friends are variadic, which Swift cannot call. These
+// typed wrappers are the only C the project adds; `static inline` keeps them
+// out of the library's exported symbols.
+#ifndef HANDOFF_CURL_SHIM_H
+#define HANDOFF_CURL_SHIM_H
+#include <curl/curl.h>
+
+typedef size_t (*handoff_curl_write_fn)(char *data, size_t size, size_t count, void *userdata);
+
+static inline CURLcode handoff_curl_set_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode handoff_curl_set_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode handoff_curl_set_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode handoff_curl_set_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode handoff_curl_set_share(CURL *h, CURLSH *v) { return curl_easy_setopt(h, CURLOPT_SHARE, v); }
+static inline CURLcode handoff_curl_set_write(CURL *h, handoff_curl_write_fn f) { return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, f); }
+static inline CURLcode handoff_curl_get_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
+static inline CURLMcode handoff_curl_multi_set_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+static inline CURLSHcode handoff_curl_share_set_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }
+static inline CURLSHcode handoff_curl_share_set_lock(CURLSH *s, curl_lock_function f) { return curl_share_setopt(s, CURLSHOPT_LOCKFUNC, f); }
+static inline CURLSHcode handoff_curl_share_set_unlock(CURLSH *s, curl_unlock_function f) { return curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, f); }
+static inline CURLSHcode handoff_curl_share_set_userdata(CURLSH *s, void *p) { return curl_share_setopt(s, CURLSHOPT_USERDATA, p); }
+
+#endif

@@ -1,0 +1,136 @@
+/// The client configuration: one value, edited key by key through `set`, which
+/// validates before it changes anything.
+public struct HandoffConfig: Sendable, Equatable {
+    public var region: Region = .us1
+    public var baseURL: BaseURL? = nil
+    public var accountID: String? = nil
+    public var projectID: String? = nil
+    public var apiKey: APIKey? = nil
+    public var timeoutMs = Limits.defaultTimeoutMs
+    public var connectTimeoutMs: Int? = nil
+    public var caFile: String? = nil
+    public var userAgent = "polyai-handoff/\(LibraryVersion.string)"
+    public var maxResponseBytes = Limits.defaultMaxResponseBytes
+    public var render = RenderOptions()
+
+    public init() {}
+
+    /// Every key `set` accepts, besides `rename.<key>`.
+    public static let keys = [
+        "region", "base_url", "account_id", "project_id", "api_key", "api_key_file",
+        "timeout_ms", "connect_timeout_ms", "ca_file", "user_agent", "max_response_bytes",
+        "header_prefix", "variable_prefix", "include", "exclude",
+        "max_value_bytes", "max_entries", "max_depth", "max_header_block_bytes",
+    ]
+    static let renamePrefix = "rename."
+
+    /// Sets one key. On error `self` is unchanged.
+    public mutating func set(_ key: String, _ value: String) throws(ConfigError) {
+        switch key {
+        case "region":
+            guard let region = Region(rawValue: value) else {
+                throw .invalid(key, "unknown region \(TextRules.quoted(value)) (us-1, uk-1 or euw-1)")
+            }
+            self.region = region
+        case "base_url": baseURL = try BaseURL(value)
+        case "account_id": accountID = try Self.identifier(key, value)
+        case "project_id": projectID = try Self.identifier(key, value)
+        case "api_key": apiKey = try APIKey(value)
+        case "api_key_file": apiKey = try APIKey(file: value)
+        case "timeout_ms": timeoutMs = try Self.integer(key, value, in: Limits.timeoutRange)
+        case "connect_timeout_ms": connectTimeoutMs = try Self.integer(key, value, in: Limits.timeoutRange)
+        case "ca_file": caFile = try Self.readableFile(key, value)
+        case "user_agent":
+            guard !TextRules.hasControl(value), value.utf8.count <= Limits.maxNameBytes else {
+                throw .invalid(key, "must be at most \(Limits.maxNameBytes) bytes without control characters")
+            }
+            userAgent = value
+        case "max_response_bytes": maxResponseBytes = try Self.integer(key, value, in: Limits.responseBytesRange)
+        case "header_prefix": render.headerPrefix = try Self.prefix(key, value, allowed: TextRules.isTokenByte)
+        case "variable_prefix": render.variablePrefix = try Self.prefix(key, value, allowed: TextRules.isVariableByte)
+        case "include": render.include = try Self.patterns(key, value)
+        case "exclude": render.exclude = try Self.patterns(key, value)
+        case "max_value_bytes": render.maxValueBytes = try Self.integer(key, value, in: Limits.valueBytesRange)
+        case "max_entries": render.maxEntries = try Self.integer(key, value, in: Limits.entriesRange)
+        case "max_depth": render.maxDepth = try Self.integer(key, value, in: Limits.depthRange)
+        case "max_header_block_bytes":
+            render.maxHeaderBlockBytes = try Self.integer(key, value, in: Limits.headerBlockBytesRange)
+        default:
+            guard key.hasPrefix(Self.renamePrefix), key.utf8.count > Self.renamePrefix.utf8.count else {
+                throw ConfigError("unknown configuration key \(TextRules.quoted(key))")
+            }
+            let name = TextRules.trimmed(value)
+            guard !name.isEmpty, name.utf8.count <= Limits.maxPrefixBytes, !TextRules.hasControl(name) else {
+                throw .invalid(key, "must be a name of 1 to \(Limits.maxPrefixBytes) bytes")
+            }
+            render.renames[String(key.dropFirst(Self.renamePrefix.count))] = name
+        }
+    }
+
+    /// Applies several settings at once: all of them, or none on the first error.
+    public mutating func apply(_ settings: [(key: String, value: String, origin: String)]) throws(ConfigError) {
+        var copy = self
+        for setting in settings {
+            do {
+                try copy.set(setting.key, setting.value)
+            } catch {
+                throw ConfigError("\(setting.origin): \(error.message)")
+            }
+        }
+        self = copy
+    }
+
+    /// The base URL lookups go to.
+    public var effectiveBaseURL: BaseURL {
+        if let baseURL { return baseURL }
+        // Region URLs are https literals, so this cannot fail; fall back to the
+        // raw text rather than trap if it ever did.
+        return (try? BaseURL(region.baseURL)) ?? BaseURL(validatedText: region.baseURL)
+    }
+
+    // MARK: value parsers
+
+    static func integer(_ key: String, _ value: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard let number = Int(TextRules.trimmed(value)), range.contains(number) else {
+            throw .invalid(key, "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \(TextRules.quoted(value)))")
+        }
+        return number
+    }
+
+    static func identifier(_ key: String, _ value: String) throws(ConfigError) -> String {
+        guard !value.isEmpty, value.utf8.count <= Limits.maxNameBytes, !TextRules.hasControl(value) else {
+            throw .invalid(key, "must be 1 to \(Limits.maxNameBytes) bytes without control characters")
+        }
+        return value
+    }
+
+    static func prefix(_ key: String, _ value: String, allowed: (UInt8) -> Bool) throws(ConfigError) -> String {
+        guard value.utf8.count <= Limits.maxPrefixBytes, value.utf8.allSatisfy(allowed) else {
+            throw .invalid(key, "must be at most \(Limits.maxPrefixBytes) name characters (got \(TextRules.quoted(value)))")
+        }
+        return value
+    }
+
+    static func patterns(_ key: String, _ value: String) throws(ConfigError) -> [KeyPattern] {
+        guard let patterns = KeyPattern.list(value) else {
+            throw .invalid(key, "must be comma-separated keys, each optionally ending in * (got \(TextRules.quoted(value)))")
+        }
+        return patterns
+    }
+
+    static func readableFile(_ key: String, _ path: String) throws(ConfigError) -> String {
+        guard !path.isEmpty, !TextRules.hasControl(path) else { throw .invalid(key, "must be a file path") }
+        guard FileAccess.isReadable(path) else {
+            throw .invalid(key, "cannot read \(TextRules.quoted(path))")
+        }
+        return path
+    }
+}
+
+extension BaseURL {
+    /// Only for literals known to be valid.
+    init(validatedText: String) {
+        self.text = validatedText
+        self.isHTTPS = validatedText.hasPrefix("https://")
+    }
+}

@@ -1,0 +1,36 @@
+/// Every size, count and time limit of the library, in one place. Each has a
+/// test at its boundary.
+public enum Limits {
+    /// Longest shared_id or conversation id accepted, in bytes.
+    public static let maxIDBytes = 1024
+    /// Longest account_id, project_id or user_agent, in bytes.
+    public static let maxNameBytes = 256
+    /// Longest API key, in bytes.
+    public static let maxAPIKeyBytes = 4096
+    /// Largest api_key_file or configuration file read, in bytes.
+    public static let maxConfigFileBytes = 1 << 20
+    /// Range of timeout_ms and connect_timeout_ms.
+    public static let timeoutRange = 1...600_000
+    public static let defaultTimeoutMs = 2000
+    /// Range of max_response_bytes.
+    public static let responseBytesRange = 1024...16_777_216
+    public static let defaultMaxResponseBytes = 65536
+    /// Deepest JSON nesting a response may have before it is refused as
+    /// HANDOFF_PROTOCOL; keeps every walk over it shallow on small PBX stacks.
+    public static let maxDocumentDepth = 64
+    /// Longest header_prefix or variable_prefix, and longest rename target.
+    public static let maxPrefixBytes = 64
+    /// Longest generated header or variable name, in bytes.
+    public static let maxGeneratedNameBytes = 128
+    /// Ranges and defaults of the rendering bounds.
+    public static let valueBytesRange = 1...4096
+    public static let defaultMaxValueBytes = 256
+    public static let entriesRange = 0...1024
+    public static let defaultMaxEntries = 32
+    public static let depthRange = 1...32
+    public static let defaultMaxDepth = 8
+    public static let headerBlockBytesRange = 128...65536
+    public static let defaultMaxHeaderBlockBytes = 1024
+    /// Idle transfer slots (each with its kept-alive connection) a client keeps.
+    public static let maxIdleConnections = 32
+}

@@ -1,0 +1,25 @@
+/// A parsed JSON document in plain Swift. Objects keep document order and
+/// numbers keep the exact text the server wrote.
+public indirect enum JSONValue: Sendable, Equatable {
+    case object([JSONMember])
+    case array([JSONValue])
+    case string(String)
+    /// The number's lexeme, e.g. "1.10" or "9223372036854775807".
+    case number(String)
+    case bool(Bool)
+    case null
+
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+}
+
+public struct JSONMember: Sendable, Equatable {
+    public let key: String
+    public let value: JSONValue
+    public init(_ key: String, _ value: JSONValue) {
+        self.key = key
+        self.value = value
+    }
+}

@@ -1,0 +1,123 @@
+/// Builds a `HandoffResult` from a lookup's outcome: flattens, bounds, names
+/// and renders, so that every result, success or not, carries the meta entries
+/// a dialplan branches on.
+public struct Renderer: Sendable {
+    public let options: RenderOptions
+
+    public init(options: RenderOptions) { self.options = options }
+
+    /// The outcome of a lookup before rendering.
+    public struct Outcome: Sendable {
+        public var status: HandoffStatus
+        public var httpStatus = 0
+        public var errorMessage = ""
+        public var conversationID: String? = nil
+        public var sharedID: String? = nil
+        public var data: JSONValue = .object([])
+
+        public init(status: HandoffStatus, httpStatus: Int = 0, errorMessage: String = "") {
+            self.status = status
+            self.httpStatus = httpStatus
+            self.errorMessage = errorMessage
+        }
+    }
+
+    public func result(_ outcome: Outcome) -> HandoffResult {
+        let flat = Flattener(options: options).flatten(outcome.data)
+        var truncated = flat.dropped
+        var names = UniqueNames()
+        let meta = metaEntries(outcome, names: &names)
+        var entries: [HandoffEntry] = []
+        entries.reserveCapacity(flat.pairs.count)
+        for pair in flat.pairs {
+            let key = SafeText.make(pair.key, maxBytes: Limits.maxGeneratedNameBytes * 4).text
+            let value = SafeText.make(pair.value, maxBytes: options.maxValueBytes)
+            if value.wasCut { truncated += 1 }
+            let base = options.renames[pair.key]
+            let header = base.map(NameStyle.token) ?? options.headerPrefix + NameStyle.headerCase(pair.key)
+            let variable = base.map(NameStyle.upperSnake) ?? options.variablePrefix + NameStyle.upperSnake(pair.key)
+            entries.append(HandoffEntry(
+                key: key,
+                value: value.text,
+                headerName: names.header(header, fallback: options.headerPrefix + "Entry"),
+                variableName: names.variable(variable, fallback: options.variablePrefix + "ENTRY")))
+        }
+        let headers = headerBlock(meta: meta, entries: entries)
+        truncated += headers.dropped
+        return HandoffResult(
+            status: outcome.status,
+            httpStatus: outcome.httpStatus,
+            errorMessage: SafeText.make(outcome.errorMessage, maxBytes: Limits.maxIDBytes).text,
+            conversationID: outcome.conversationID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
+            sharedID: outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
+            entries: entries,
+            dataJSON: CompactJSON.string(outcome.data),
+            truncated: truncated,
+            headerBlock: headers.text,
+            variablesBlock: (meta + entries).map { "\($0.variableName)=\($0.value)\n" }.joined())
+    }
+
+    /// Status first, then the ids when known. Their names are claimed before
+    /// any data entry's, so data can never spoof them.
+    private func metaEntries(_ outcome: Outcome, names: inout UniqueNames) -> [HandoffEntry] {
+        var meta: [(String, String?)] = [("handoff_status", outcome.status.nameString)]
+        meta.append(("conversation_id", outcome.conversationID))
+        meta.append(("shared_id", outcome.sharedID))
+        return meta.map { key, value in
+            let header = names.header(options.headerPrefix + NameStyle.headerCase(key), fallback: "")
+            let variable = names.variable(options.variablePrefix + NameStyle.upperSnake(key), fallback: "")
+            return HandoffEntry(
+                key: key,
+                value: SafeText.make(value ?? "", maxBytes: options.maxValueBytes).text,
+                headerName: header, variableName: variable)
+        }.enumerated().filter { index, _ in index == 0 || meta[index].1 != nil }.map(\.element)
+    }
+
+    /// "Name: value\r\n" lines within max_header_block_bytes; the status line
+    /// always, then whatever else fits, in order.
+    private func headerBlock(meta: [HandoffEntry], entries: [HandoffEntry]) -> (text: String, dropped: Int) {
+        var text = ""
+        var bytes = 0
+        var dropped = 0
+        for (index, entry) in (meta + entries).enumerated() {
+            let line = "\(entry.headerName): \(entry.value)\r\n"
+            let size = line.utf8.count
+            if index > 0 && bytes + size > options.maxHeaderBlockBytes {
+                if index >= meta.count { dropped += 1 }
+                continue
+            }
+            text += line
+            bytes += size
+        }
+        return (text, dropped)
+    }
+}
+
+/// Hands out names unique within one result: SIP header names compare
+/// case-insensitively, so uniqueness is checked that way; a clash gets "-2",
+/// "-3", ... (variables "_2", ...) in document order.
+struct UniqueNames {
+    private var headers: Set<String> = []
+    private var variables: Set<String> = []
+
+    mutating func header(_ wanted: String, fallback: String) -> String {
+        let base = NameStyle.bounded(wanted.isEmpty || wanted.hasSuffix("-") ? wanted + "Entry" : wanted)
+        return Self.claim(base.isEmpty ? fallback : base, separator: "-", in: &headers, fold: true)
+    }
+
+    mutating func variable(_ wanted: String, fallback: String) -> String {
+        var base = wanted.isEmpty || wanted.hasSuffix("_") ? wanted + "ENTRY" : wanted
+        if let first = base.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") { base = "_" + base }
+        return Self.claim(NameStyle.bounded(base.isEmpty ? fallback : base), separator: "_", in: &variables, fold: false)
+    }
+
+    private static func claim(_ base: String, separator: String, in used: inout Set<String>, fold: Bool) -> String {
+        var candidate = base
+        var suffix = 2
+        while !used.insert(fold ? candidate.lowercased() : candidate).inserted {
+            candidate = base + separator + String(suffix)
+            suffix += 1
+        }
+        return candidate
+    }
+}

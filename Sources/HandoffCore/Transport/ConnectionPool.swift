@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// The idle transfer slots of one client, each holding a kept-alive connection.
+/// A lookup checks one out, so concurrent lookups never share a handle; up to
+/// `Limits.maxIdleConnections` are kept between lookups.
+///
+/// Fork safety: Kamailio and OpenSIPS create clients in the parent and fork
+/// workers. In a child, the parent's slots (their sockets and TLS state) are
+/// abandoned, never used or cleaned up, because cleaning up would write to
+/// connections the parent still owns. The child starts afresh.
+final class ConnectionPool: Sendable {
+    private struct State {
+        var pid: pid_t
+        var share: CurlShare
+        var idle: [TransferSlot] = []
+    }
+
+    private let state: Mutex<State>
+    private let settings: TransportSettings
+    private let headers: CurlHeaderList
+
+    init(settings: TransportSettings) {
+        self.settings = settings
+        headers = CurlHeaderList(settings.headers)
+        state = Mutex(State(pid: getpid(), share: CurlShare()))
+    }
+
+    /// Runs `body` with a slot of its own; nil if no slot could be made.
+    func withSlot<T>(_ body: (TransferSlot) -> T) -> T? {
+        guard let slot = checkOut() else { return nil }
+        defer { checkIn(slot) }
+        return body(slot)
+    }
+
+    private func checkOut() -> TransferSlot? {
+        let pid = getpid()
+        let (reused, share) = state.withLock { state -> (TransferSlot?, CurlShare) in
+            if state.pid != pid {
+                Self.abandon(state.idle, state.share)
+                state = State(pid: pid, share: CurlShare())
+            }
+            return (state.idle.popLast(), state.share)
+        }
+        return reused ?? TransferSlot(settings: settings, headers: headers, share: share)
+    }
+
+    private func checkIn(_ slot: TransferSlot) {
+        let pid = getpid()
+        guard slot.ownerPID == pid else {
+            Self.abandon([slot], nil)
+            return
+        }
+        // A slot over the idle cap is released outside the lock.
+        let surplus: TransferSlot? = state.withLock { state in
+            guard state.pid == pid, state.idle.count < Limits.maxIdleConnections else { return slot }
+            state.idle.append(slot)
+            return nil
+        }
+        _ = surplus
+    }
+
+    /// Keeps the parent's objects alive forever in a forked child, so their
+    /// deinit never closes or writes to the parent's connections.
+    private static func abandon(_ slots: [TransferSlot], _ share: CurlShare?) {
+        for slot in slots { _ = Unmanaged.passRetained(slot) }
+        if let share { _ = Unmanaged.passRetained(share) }
+    }
+}

@@ -1,0 +1,12 @@
+/// Sends handoff_state GETs over kept-alive connections.
+final class Transport: Sendable {
+    private let pool: ConnectionPool
+
+    init(settings: TransportSettings) {
+        pool = ConnectionPool(settings: settings)
+    }
+
+    func get(_ request: HTTPRequest) -> HTTPOutcome {
+        pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle")
+    }
+}

@@ -1,0 +1,46 @@
+import HandoffCore
+import Synchronization
+
+/// The process-wide client behind handoff_init()/handoff_lookup(). Lookups
+/// take their own reference under the lock, so a reload or shutdown never
+/// frees a client another thread is still using.
+enum ProcessClient {
+    private struct State {
+        var client: HandoffClient? = nil
+        var initError = OwnedCString("")
+    }
+
+    private static let state = Mutex(State())
+
+    static var current: HandoffClient? { state.withLock { $0.client } }
+
+    static func install(_ client: HandoffClient) {
+        let previous = state.withLock { state -> HandoffClient? in
+            defer {
+                state.client = client
+                state.initError = OwnedCString("")
+            }
+            return state.client
+        }
+        _ = previous  // released here, outside the lock
+    }
+
+    static func failInit(_ message: String) {
+        state.withLock { $0.initError = OwnedCString(message) }
+    }
+
+    static var initErrorPointer: UnsafePointer<CChar> {
+        state.withLock { UnsafePointer($0.initError.pointer) }
+    }
+
+    static func shutdown() {
+        let previous = state.withLock { state -> HandoffClient? in
+            defer {
+                state.client = nil
+                state.initError = OwnedCString("")
+            }
+            return state.client
+        }
+        _ = previous
+    }
+}

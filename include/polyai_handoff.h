@@ -1,0 +1,305 @@
+/*
+ * polyai_handoff.h -- look up the PolyAI handoff state of a call from C.
+ *
+ * A PolyAI voice agent hands a call to a human (SIP REFER/INVITE/BYE or a DNI
+ * pool). The PBX or ACD receiving it calls handoff_lookup() with the call's
+ * shared id and gets, within a deadline, what the agent stored for it,
+ * flattened into key/value pairs and rendered as SIP headers or channel
+ * variables for routing.
+ *
+ * This header is the contract and the reference documentation.
+ *
+ * Conventions, true of every function below:
+ *   - No function aborts or traps, whatever its arguments, the configuration,
+ *     the network or the server does.
+ *   - Every function that allocates names the function that frees it. Every
+ *     *_free(NULL) is a harmless no-op.
+ *   - Returned strings are "borrowed": owned by the object they came from and
+ *     valid until that object is freed. Never free them yourself.
+ *   - Every string passed in is NUL-terminated UTF-8 and is copied; the
+ *     caller keeps ownership of it.
+ *   - A lookup never returns NULL except when memory runs out.
+ *   - Thread safety: clients and results may be used from any number of
+ *     threads at once. A handoff_config is a plain value being edited: do not
+ *     edit one from two threads at once.
+ *   - Fork safety: a client created before fork() may be used in the child;
+ *     the child never uses the parent's connections.
+ */
+#ifndef POLYAI_HANDOFF_H
+#define POLYAI_HANDOFF_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+/* The version of this header. The shared library's soname is
+ * libpolyai_handoff.so.HANDOFF_VERSION_MAJOR; the major number changes only
+ * when the ABI breaks. */
+#define HANDOFF_VERSION_MAJOR 1
+#define HANDOFF_VERSION_MINOR 0
+#define HANDOFF_VERSION_PATCH 0
+#define HANDOFF_VERSION "1.0.0"
+/* 0xMMmmpp, comparable with <, like LIBCURL_VERSION_NUM. */
+#define HANDOFF_VERSION_NUM \
+  ((HANDOFF_VERSION_MAJOR << 16) | (HANDOFF_VERSION_MINOR << 8) | HANDOFF_VERSION_PATCH)
+#define HANDOFF_AT_LEAST_VERSION(major, minor, patch) \
+  (HANDOFF_VERSION_NUM >= (((major) << 16) | ((minor) << 8) | (patch)))
+
+/* The version of the library loaded at run time, e.g. "1.0.0".
+ * Returns a static string; never NULL. */
+const char *handoff_version(void);
+
+/* ----------------------------------------------------------------- status */
+
+/* Why a call succeeded or failed. Values are only ever appended, never
+ * renumbered or removed. */
+typedef enum {
+  HANDOFF_OK = 0,           /* the handoff state was found and parsed */
+  HANDOFF_INVALID_ARGUMENT, /* bad id, handle or configuration: no request was sent */
+  HANDOFF_BAD_REQUEST,      /* the API answered 400 */
+  HANDOFF_UNAUTHORIZED,     /* the API answered 401: missing or unknown API key */
+  HANDOFF_FORBIDDEN,        /* the API answered 403: key not valid for this account/project/region */
+  HANDOFF_NOT_FOUND,        /* the API answered 404: no handoff state for this id */
+  HANDOFF_SERVER_ERROR,     /* the API answered 5xx */
+  HANDOFF_TIMEOUT,          /* the deadline passed before a full answer arrived */
+  HANDOFF_NETWORK,          /* DNS, connect, TLS or transfer failure */
+  HANDOFF_PROTOCOL,         /* an answer that is not the documented API: bad JSON,
+                               missing fields, oversized body, redirect, other status */
+  HANDOFF_NOT_INITIALIZED   /* handoff_lookup() before a successful handoff_init() */
+  /* only ever appended */
+} handoff_status;
+
+/* A static, lower-case name for a status, e.g. "ok", "not_found", "timeout".
+ * Unknown values give "unknown". Never NULL; never free it. These are the
+ * names used in the X-PolyAI-Handoff-Status header and POLYAI_HANDOFF_STATUS. */
+const char *handoff_status_name(handoff_status status);
+
+/* ----------------------------------------------------- opaque handle types */
+
+typedef struct handoff_config handoff_config;
+typedef struct handoff_client handoff_client;
+typedef struct handoff_result handoff_result;
+
+/* ------------------------------------------------------ process-wide API */
+
+/*
+ * The simple API, as a dialplan module uses it: one client per process.
+ *
+ * handoff_init() builds the process-wide client from the ini file at
+ * config_path (see "Configuration" below), then from POLYAI_HANDOFF_*
+ * environment variables, which override the file. config_path NULL means the
+ * environment only. On failure nothing changes: a client set up by an earlier
+ * successful call stays in use. Calling it again replaces the client (a
+ * configuration reload); lookups already running finish on the old one.
+ *
+ * Returns HANDOFF_OK, or HANDOFF_INVALID_ARGUMENT with the reason in
+ * handoff_init_error().
+ */
+handoff_status handoff_init(const char *config_path);
+
+/* Why the last handoff_init() in this process failed, or "" if it did not.
+ * Borrowed and static: valid until the next handoff_init() or
+ * handoff_shutdown(). Never NULL. */
+const char *handoff_init_error(void);
+
+/* Looks up the handoff state stored under this shared_id (the id the
+ * integrator passed to PolyAI, e.g. with a DNI reservation), waiting at most
+ * the configured timeout_ms. Returns a new result; free it with
+ * handoff_result_free(). Never NULL except when out of memory. Before
+ * handoff_init() or after handoff_shutdown() the result's status is
+ * HANDOFF_NOT_INITIALIZED. */
+handoff_result *handoff_lookup(const char *shared_id);
+
+/* The same, by PolyAI conversation id. */
+handoff_result *handoff_lookup_id(const char *conversation_id);
+
+/* Releases the process-wide client. Lookups already running finish normally;
+ * later ones return HANDOFF_NOT_INITIALIZED. Harmless when not initialized. */
+void handoff_shutdown(void);
+
+/* ------------------------------------------------------------ configuration */
+
+/*
+ * Configuration keys. The same keys are accepted by handoff_config_set(), in
+ * a file ("key = value" lines, '#' starts a comment line) and as environment
+ * variables POLYAI_HANDOFF_<KEY in upper case>:
+ *
+ *   region              us-1 (default), uk-1 or euw-1
+ *   base_url            overrides region, e.g. a proxy or the sandbox.
+ *                       https:// always; http:// only for a loopback host
+ *   account_id          PolyAI account (workspace) id; required
+ *   project_id          PolyAI project (agent) id; required
+ *   api_key             the x-api-key; required unless api_key_file is set
+ *   api_key_file        a file whose first line is the key (keeps the secret
+ *                       out of dialplans); read when the key is set
+ *   timeout_ms          total deadline of a lookup, 1..600000 (default 2000)
+ *   connect_timeout_ms  deadline of the TCP+TLS connect, 1..600000
+ *                       (default: timeout_ms)
+ *   ca_file             PEM bundle of trusted CAs (default: the system's)
+ *   user_agent          User-Agent header (default "polyai-handoff/VERSION")
+ *   max_response_bytes  bigger bodies fail with HANDOFF_PROTOCOL,
+ *                       1024..16777216 (default 65536)
+ *   header_prefix       SIP header name prefix (default "X-PolyAI-")
+ *   variable_prefix     channel variable prefix (default "POLYAI_")
+ *   include             comma-separated keys to keep, "prefix.*" globs allowed
+ *                       (default: all)
+ *   exclude             comma-separated keys to drop, same syntax (default: none)
+ *   rename.<key>        the header/variable name for one key, used as is
+ *                       after sanitising, e.g. rename.queue = X-Queue
+ *   max_value_bytes     longest value, cut on a UTF-8 boundary, 1..4096
+ *                       (default 256)
+ *   max_entries         most data entries kept, 0..1024 (default 32)
+ *   max_depth           deepest nesting flattened, 1..32 (default 8)
+ *   max_header_block_bytes  largest handoff_result_header_block(), 128..65536
+ *                       (default 1024: SIP over UDP must stay under the MTU)
+ *
+ * Unknown keys and invalid values are errors naming the key, and a failed
+ * call changes nothing (a file is applied whole or not at all).
+ */
+
+/* A new, empty configuration with every default. Free it with
+ * handoff_config_free(). NULL only when out of memory. */
+handoff_config *handoff_config_new(void);
+
+/* Sets one key. Returns HANDOFF_OK, or HANDOFF_INVALID_ARGUMENT (unknown
+ * key, invalid value, NULL argument) with the reason in
+ * handoff_config_error(). */
+handoff_status handoff_config_set(handoff_config *config, const char *key, const char *value);
+
+/* Applies every "key = value" line of an ini-style file. Blank lines and
+ * lines starting with '#' or ';' are ignored; values may be quoted with "".
+ * All or nothing: on any error no key of the file is applied. */
+handoff_status handoff_config_load_file(handoff_config *config, const char *path);
+
+/* Applies every POLYAI_HANDOFF_<KEY> environment variable that is set. All
+ * or nothing, like handoff_config_load_file(). */
+handoff_status handoff_config_load_env(handoff_config *config);
+
+/* Why the last call on this config failed, or "" if it succeeded. Borrowed:
+ * valid until the next call on this config or handoff_config_free(). Never
+ * NULL (for a NULL config it returns a static message). Never contains the
+ * API key. */
+const char *handoff_config_error(const handoff_config *config);
+
+/* Frees a configuration. NULL is a no-op. Clients made from it are
+ * unaffected (they copy it). */
+void handoff_config_free(handoff_config *config);
+
+/* ----------------------------------------------------------------- clients */
+
+/* A new client for this configuration, which is copied. Free it with
+ * handoff_client_free(). Fails (NULL, *status_out = HANDOFF_INVALID_ARGUMENT,
+ * reason in handoff_config_error(config)) when a required key is missing.
+ * status_out may be NULL. A client keeps its connections alive between
+ * lookups and is safe to use from many threads at once. */
+handoff_client *handoff_client_new(const handoff_config *config, handoff_status *status_out);
+
+/* Looks up by shared id, waiting at most timeout_ms (<= 0: the client's
+ * timeout_ms). Returns a new result; free it with handoff_result_free().
+ * Never NULL except when out of memory. A NULL client or a NULL, empty,
+ * over-long (> 1024 bytes), non-UTF-8 or control-character id gives
+ * HANDOFF_INVALID_ARGUMENT without sending a request. */
+handoff_result *handoff_client_lookup(handoff_client *client, const char *shared_id, int timeout_ms);
+
+/* The same, by PolyAI conversation id. */
+handoff_result *handoff_client_lookup_id(handoff_client *client, const char *conversation_id, int timeout_ms);
+
+/* Frees a client. NULL is a no-op. Must not be called while another thread
+ * is still inside a lookup on it. Results it returned stay valid. */
+void handoff_client_free(handoff_client *client);
+
+/* ----------------------------------------------------------------- results */
+
+/*
+ * A result is immutable: read it from any thread. Every string it returns is
+ * borrowed and valid until handoff_result_free(). Every function accepts a
+ * NULL result and then returns 0, NULL or HANDOFF_INVALID_ARGUMENT.
+ *
+ * The data object is flattened into entries, in document order: nested
+ * objects give dotted keys ("customer.tier"), arrays indexed keys
+ * ("previous_calls.0"); values are strings as stored, numbers exactly as the
+ * JSON wrote them, "true"/"false", and "" for null. Values never contain
+ * control characters (they become spaces) or invalid UTF-8 (U+FFFD), and are
+ * cut to max_value_bytes. Entries beyond max_entries or max_depth, or not
+ * selected by include/exclude, are left out and counted by
+ * handoff_result_truncated().
+ */
+
+/* The status of the lookup. */
+handoff_status handoff_result_status(const handoff_result *result);
+
+/* The HTTP status the API answered, or 0 when no response arrived. */
+int handoff_result_http_status(const handoff_result *result);
+
+/* Why the lookup failed: the API's error_message when it sent one, else our
+ * own description. "" on success. Never NULL (for NULL it returns a static
+ * message). Never contains the API key. */
+const char *handoff_result_error(const handoff_result *result);
+
+/* The PolyAI conversation id ("id") of the handoff state, or NULL when the
+ * lookup failed. */
+const char *handoff_result_conversation_id(const handoff_result *result);
+
+/* The shared id of the handoff state, or NULL when the API sent none or the
+ * lookup failed. */
+const char *handoff_result_shared_id(const handoff_result *result);
+
+/* The number of data entries (0 when the lookup failed). */
+size_t handoff_result_count(const handoff_result *result);
+
+/* The flattened key of entry index, e.g. "customer.tier", or NULL when
+ * index >= handoff_result_count(). */
+const char *handoff_result_key(const handoff_result *result, size_t index);
+
+/* The value of entry index, or NULL when index is out of range. */
+const char *handoff_result_value(const handoff_result *result, size_t index);
+
+/* The value of the first entry whose key is key, or NULL if there is none. */
+const char *handoff_result_get(const handoff_result *result, const char *key);
+
+/* The data object as compact JSON, numbers as the API wrote them, not
+ * bounded by the entry limits; "{}" when the lookup failed. Never NULL for a
+ * non-NULL result. */
+const char *handoff_result_data_json(const handoff_result *result);
+
+/* How many data entries were dropped (max_entries, max_depth,
+ * include/exclude, max_header_block_bytes) or cut (max_value_bytes). */
+size_t handoff_result_truncated(const handoff_result *result);
+
+/* The SIP header name of entry index, e.g. "X-PolyAI-Customer-Tier" for
+ * "customer.tier": header_prefix plus the key in header case. Only RFC 3261
+ * token characters; unique within the result. NULL when out of range. */
+const char *handoff_result_header_name(const handoff_result *result, size_t index);
+
+/* The channel variable name of entry index, e.g. "POLYAI_CUSTOMER_TIER":
+ * variable_prefix plus the key in upper snake case. Only [A-Z0-9_]; unique
+ * within the result. NULL when out of range. */
+const char *handoff_result_variable_name(const handoff_result *result, size_t index);
+
+/* Every header as "Name: value\r\n" lines, ready for Kamailio append_hf or
+ * Asterisk PJSIP_HEADER(add,...). First the meta headers, present on every
+ * result, success or not:
+ *   X-PolyAI-Handoff-Status: ok|not_found|timeout|...   (handoff_status_name)
+ *   X-PolyAI-Conversation-Id: ...                        (when known)
+ *   X-PolyAI-Shared-Id: ...                              (when known)
+ * then one line per entry, as long as the block stays within
+ * max_header_block_bytes. Never NULL for a non-NULL result. */
+const char *handoff_result_header_block(const handoff_result *result);
+
+/* Every variable as "NAME=value\n" lines, the same meta entries first
+ * (POLYAI_HANDOFF_STATUS, POLYAI_CONVERSATION_ID, POLYAI_SHARED_ID), then one
+ * line per entry. Never NULL for a non-NULL result. */
+const char *handoff_result_variables_block(const handoff_result *result);
+
+/* Frees a result and every string it returned. NULL is a no-op. */
+void handoff_result_free(handoff_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POLYAI_HANDOFF_H */
