@@ -8,9 +8,9 @@ public enum JSONDecoder {
     }
 
     public static func decode(_ bytes: [UInt8], maxDepth: Int = Limits.maxDocumentDepth) throws(Failure) -> JSONValue {
-        let scanned: NumberLexemes
+        let scanned: JSONPrescan
         do {
-            scanned = try NumberLexemes(scanning: bytes, maxDepth: maxDepth)
+            scanned = try JSONPrescan(scanning: bytes, maxDepth: maxDepth)
         } catch .tooDeep {
             throw Failure(message: "JSON nested deeper than \(maxDepth) levels")
         } catch {

@@ -58,19 +58,25 @@ public struct Renderer: Sendable {
     }
 
     /// Status first, then the ids when known. Their names are claimed before
-    /// any data entry's, so data can never spoof them.
+    /// any data entry's (even when an id is absent), so data can never spoof
+    /// them. Their values are never cut by max_value_bytes: a dialplan
+    /// branches on them.
     private func metaEntries(_ outcome: Outcome, names: inout UniqueNames) -> [HandoffEntry] {
-        var meta: [(String, String?)] = [("handoff_status", outcome.status.nameString)]
-        meta.append(("conversation_id", outcome.conversationID))
-        meta.append(("shared_id", outcome.sharedID))
-        return meta.map { key, value in
+        let meta: [(key: String, value: String?)] = [
+            ("handoff_status", outcome.status.nameString),
+            ("conversation_id", outcome.conversationID),
+            ("shared_id", outcome.sharedID),
+        ]
+        var entries: [HandoffEntry] = []
+        for (key, value) in meta {
             let header = names.header(options.headerPrefix + NameStyle.headerCase(key), fallback: "")
             let variable = names.variable(options.variablePrefix + NameStyle.upperSnake(key), fallback: "")
-            return HandoffEntry(
-                key: key,
-                value: SafeText.make(value ?? "", maxBytes: options.maxValueBytes).text,
-                headerName: header, variableName: variable)
-        }.enumerated().filter { index, _ in index == 0 || meta[index].1 != nil }.map(\.element)
+            guard let value else { continue }
+            entries.append(HandoffEntry(
+                key: key, value: SafeText.make(value, maxBytes: Limits.maxIDBytes).text,
+                headerName: header, variableName: variable))
+        }
+        return entries
     }
 
     /// "Name: value\r\n" lines within max_header_block_bytes; the status line

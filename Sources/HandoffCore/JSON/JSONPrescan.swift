@@ -1,8 +1,12 @@
-/// jansson turns numbers into int64 or double, which loses "1.10", "1e400" and
-/// 30-digit integers (or rejects them). This pass lifts every number out of the
-/// text, exactly as written, and leaves a `0` in its place for jansson. It also
-/// refuses documents nested deeper than `maxDepth`, before anything recurses.
-struct NumberLexemes {
+/// One pass over the raw JSON before jansson sees it, for what jansson cannot do:
+/// - numbers: jansson turns them into int64 or double, which loses "1.10",
+///   "1e400" and 30-digit integers (or rejects them). Each number is lifted out
+///   exactly as written and a `0` left in its place.
+/// - `\u0000` in object keys, which jansson refuses even with JSON_ALLOW_NUL:
+///   rewritten to `\ufffd` (same length), so one odd key cannot fail a lookup.
+/// - nesting: documents deeper than `maxDepth` are refused before anything
+///   recurses over them.
+struct JSONPrescan {
     /// The document with every number replaced by `0`.
     var masked: [UInt8] = []
     /// The numbers, in document order.
@@ -22,7 +26,9 @@ struct NumberLexemes {
             switch byte {
             case UInt8(ascii: "\""):
                 let end = Self.endOfString(bytes, openingQuote: index)
+                let start = masked.count
                 masked.append(contentsOf: bytes[index..<end])
+                if Self.isKey(bytes, after: end) { Self.replaceNULEscapes(in: &masked, from: start) }
                 index = end
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 var end = index + 1
@@ -60,6 +66,30 @@ struct NumberLexemes {
             }
         }
         return bytes.count
+    }
+
+    /// Whether the string ending before `index` is an object key (a ':' follows).
+    static func isKey(_ bytes: [UInt8], after index: Int) -> Bool {
+        var next = index
+        while next < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next += 1 }
+        return next < bytes.count && bytes[next] == UInt8(ascii: ":")
+    }
+
+    /// Rewrites each `\u0000` escape of the string starting at `start`.
+    static func replaceNULEscapes(in text: inout [UInt8], from start: Int) {
+        let nul = Array(#"\u0000"#.utf8)
+        let replacement = Array(#"\ufffd"#.utf8)
+        var index = start + 1
+        while index < text.count {
+            guard text[index] == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
+            if index + nul.count <= text.count, text[index..<index + nul.count].elementsEqual(nul) {
+                text.replaceSubrange(index..<index + nul.count, with: replacement)
+            }
+            index += 2
+        }
     }
 
     static func isNumberByte(_ byte: UInt8) -> Bool {

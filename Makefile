@@ -1,0 +1,89 @@
+# polyai-handoff: build, install, demo, test, bench.
+# `make demo` and `make test` work on a fresh Debian 12 machine with Swift:
+# they install the Debian packages they need first.
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+DESTDIR ?=
+CC      ?= cc
+SWIFT   ?= swift
+
+VERSION := $(shell sed -n 's/^\#define HANDOFF_VERSION "\(.*\)"/\1/p' include/polyai_handoff.h)
+MAJOR   := $(shell sed -n 's/^\#define HANDOFF_VERSION_MAJOR \([0-9]*\)/\1/p' include/polyai_handoff.h)
+LIBNAME := libpolyai_handoff.so
+SONAME  := $(LIBNAME).$(MAJOR)
+
+BUILD   := build
+SWIFT_RELEASE = $(shell $(SWIFT) build -c release --show-bin-path)
+CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
+
+DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind curl gcc make
+
+.PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install bench clean
+
+all: build
+
+# Installs what is missing, by Debian package name.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: lib sandbox cli $(BUILD)/pkgconfig/polyai-handoff.pc
+
+# The .so is staged as the installed layout: real file, soname link, dev link.
+lib:
+	$(SWIFT) build -c release --product polyai_handoff
+	@mkdir -p $(BUILD)/lib
+	cp -f $(SWIFT_RELEASE)/$(LIBNAME) $(BUILD)/lib/$(LIBNAME).$(VERSION)
+	ln -sf $(LIBNAME).$(VERSION) $(BUILD)/lib/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/lib/$(LIBNAME)
+
+sandbox:
+	$(SWIFT) build -c release --product polyai-handoff-sandbox
+	@mkdir -p $(BUILD)/bin
+	cp -f $(SWIFT_RELEASE)/polyai-handoff-sandbox $(BUILD)/bin/
+
+# The CLI is plain C against the public header, linked to the staged .so.
+cli: lib
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(CFLAGS_C) cli/polyai-handoff.c -o $(BUILD)/bin/polyai-handoff \
+	  -L$(BUILD)/lib -lpolyai_handoff -Wl,-rpath,'$$ORIGIN/../lib'
+
+$(BUILD)/pkgconfig/polyai-handoff.pc: packaging/polyai-handoff.pc.in include/polyai_handoff.h
+	@mkdir -p $(BUILD)/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/polyai-handoff
+	install -m 0755 $(BUILD)/lib/$(LIBNAME).$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(LIBNAME).$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
+	install -m 0644 include/polyai_handoff.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(BUILD)/pkgconfig/polyai-handoff.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 0755 $(BUILD)/bin/polyai-handoff $(BUILD)/bin/polyai-handoff-sandbox $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 Sources/Sandbox/fixtures.json $(DESTDIR)$(PREFIX)/share/polyai-handoff/
+
+# The main job: a real lookup through the C ABI against the bundled sandbox.
+demo: deps build
+	@scripts/demo.sh $(BUILD)
+
+test: deps build test-swift test-abi test-install
+
+test-swift:
+	$(SWIFT) test
+
+test-abi:
+	LIB_DIR=$(CURDIR)/$(BUILD)/lib SANDBOX=$(CURDIR)/$(BUILD)/bin/polyai-handoff-sandbox \
+	CLI=$(CURDIR)/$(BUILD)/bin/polyai-handoff VALGRIND=1 Tests/abi/run.sh
+
+# Installs into a scratch DESTDIR and builds the README example with pkg-config.
+test-install:
+	@Tests/install/run.sh
+
+clean:
+	rm -rf $(BUILD) .build

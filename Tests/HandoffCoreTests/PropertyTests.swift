@@ -1,0 +1,140 @@
+import Testing
+@testable import HandoffCore
+
+/// Generated documents: random nesting, unicode, control characters, huge
+/// values and colliding keys. Every invariant of the rendering must hold for
+/// every one, and parsing must give back exactly what was generated.
+@Suite struct PropertyTests {
+    static let iterations = 3000
+
+    @Test func renderingInvariants() throws {
+        var generator = JSONGenerator(seed: 0x5EED_CAFE)
+        for _ in 0..<Self.iterations {
+            let data = generator.object(depth: 0)
+            let text = CompactJSON.string(.object([JSONMember("id", .string("c")), JSONMember("data", data)]))
+            let decoded = try JSONDecoder.decode(Array(text.utf8))
+            #expect(decoded["data"] == Self.keysWithoutNUL(data), "round trip: \(text)")
+
+            var options = RenderOptions()
+            options.maxValueBytes = generator.int(1...300)
+            options.maxEntries = generator.int(0...40)
+            options.maxDepth = generator.int(1...10)
+            options.maxHeaderBlockBytes = generator.int(128...2048)
+            var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
+            outcome.conversationID = "c"
+            outcome.data = data
+            let result = Renderer(options: options).result(outcome)
+            try check(result, options: options, data: data)
+            let again = Renderer(options: options).result(outcome)
+            #expect(again.headerBlock == result.headerBlock && again.variablesBlock == result.variablesBlock, "deterministic")
+        }
+    }
+
+    /// What decoding gives back: a NUL in a key becomes U+FFFD (jansson refuses NUL keys).
+    static func keysWithoutNUL(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let members):
+            .object(members.map { JSONMember(String($0.key.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }), keysWithoutNUL($0.value)) })
+        case .array(let elements): .array(elements.map(keysWithoutNUL))
+        default: value
+        }
+    }
+
+    func check(_ result: HandoffResult, options: RenderOptions, data: JSONValue) throws {
+        #expect(result.entries.count <= options.maxEntries)
+        var headerNames = Set(["x-polyai-handoff-status", "x-polyai-conversation-id", "x-polyai-shared-id"])
+        var variableNames = Set(["POLYAI_HANDOFF_STATUS", "POLYAI_CONVERSATION_ID", "POLYAI_SHARED_ID"])
+        for entry in result.entries {
+            #expect(!entry.headerName.isEmpty && entry.headerName.utf8.allSatisfy(TextRules.isTokenByte), "\(entry.headerName)")
+            #expect(entry.variableName.utf8.allSatisfy { TextRules.isVariableByte($0) && !($0 >= 97 && $0 <= 122) })
+            #expect(!(entry.variableName.utf8.first.map { $0 >= 48 && $0 <= 57 } ?? true))
+            #expect(headerNames.insert(entry.headerName.lowercased()).inserted, "unique header \(entry.headerName)")
+            #expect(variableNames.insert(entry.variableName).inserted, "unique variable \(entry.variableName)")
+            #expect(entry.value.utf8.count <= options.maxValueBytes)
+            #expect(!entry.value.unicodeScalars.contains(where: SafeText.isUnsafe))
+            #expect(!entry.key.unicodeScalars.contains(where: SafeText.isUnsafe))
+        }
+        #expect(result.headerBlock.utf8.count <= options.maxHeaderBlockBytes)
+        let lines = result.headerBlock.split(separator: "\r\n", omittingEmptySubsequences: false)
+        #expect(lines.last == "")
+        #expect(lines.first == "X-PolyAI-Handoff-Status: ok")
+        for line in lines.dropLast() {
+            #expect(!line.contains("\r") && !line.contains("\n"))
+            guard let colon = line.firstIndex(of: ":") else {
+                Issue.record("no colon in \(line)")
+                continue
+            }
+            #expect(line[..<colon].utf8.allSatisfy(TextRules.isTokenByte))
+        }
+        for line in result.variablesBlock.split(separator: "\n") {
+            #expect(line.prefix { $0 != "=" }.utf8.allSatisfy(TextRules.isVariableByte))
+            #expect(!line.contains("\r"))
+        }
+        // Every leaf is in the header block or counted as truncated (2 meta lines: status, conversation id).
+        let inBlock = lines.count - 1 - 2
+        #expect(result.truncated >= Flattener.leafCount(data) - inBlock)
+    }
+}
+
+/// A small seeded generator (SplitMix64), so failures reproduce.
+struct JSONGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(_ range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+
+    static let keyPool = ["a", "a.b", "A", "customer_id", "customerId", "customer-id", "CUSTOMER_ID", "handoff_status",
+                          "shared_id", "x y", "k:v", "ключ", "📞", "", "0", "\r\n", "tab\t", "nul\u{0}", "\u{2028}"]
+    static let scalars: [Unicode.Scalar] = ["a", "Z", "0", " ", ":", "\r", "\n", "\u{0}", "\u{7}", "\u{7F}", "\u{85}",
+                                           "\u{2028}", "é", "ß", "こ", "📞", "\"", "\\", "\u{FFFD}"]
+    static let numbers = ["0", "-1", "9223372036854775807", "123456789012345678901234567890", "1.10", "1e400", "-0.0", "6.02E23"]
+
+    mutating func string() -> String {
+        let length = int(0...5) == 0 ? int(200...600) : int(0...12)
+        var text = String.UnicodeScalarView()
+        for _ in 0..<length { text.append(Self.scalars[int(0...Self.scalars.count - 1)]) }
+        return String(text)
+    }
+
+    mutating func key(_ index: Int) -> String {
+        int(0...2) == 0 ? string() + String(index) : Self.keyPool[int(0...Self.keyPool.count - 1)] + (int(0...3) == 0 ? "" : String(index))
+    }
+
+    mutating func value(depth: Int) -> JSONValue {
+        switch int(0...(depth < 6 ? 7 : 5)) {
+        case 0, 1: .string(string())
+        case 2: .number(Self.numbers[int(0...Self.numbers.count - 1)])
+        case 3: .bool(int(0...1) == 0)
+        case 4: .null
+        case 5: .string(String(repeating: "v", count: int(0...5000)))
+        case 6: array(depth: depth + 1)
+        default: object(depth: depth + 1)
+        }
+    }
+
+    mutating func array(depth: Int) -> JSONValue {
+        .array((0..<int(0...6)).map { _ in value(depth: depth) })
+    }
+
+    /// Keys unique within an object (JSON with duplicate keys is refused).
+    mutating func object(depth: Int) -> JSONValue {
+        var seen = Set<String>()
+        var members: [JSONMember] = []
+        for index in 0..<int(0...8) {
+            let key = key(index)
+            if seen.insert(key).inserted { members.append(JSONMember(key, value(depth: depth))) }
+        }
+        return .object(members)
+    }
+}

@@ -1,0 +1,150 @@
+import Testing
+@testable import HandoffCore
+
+@Suite struct RenderTests {
+    static let acme = #"{"customer_id":"12345","handoff_reason":"successfully_identified","handoff_to":"billing","customer":{"tier":"gold","name":"Zoë Ångström","account_number":9223372036854775807,"balance":1234.50},"previous_calls":["2026-11-01","2026-11-15"],"vip":true,"notes":null}"#
+
+    func render(_ json: String, _ configure: (inout RenderOptions) -> Void = { _ in }, status: HandoffStatus = .ok) throws -> HandoffResult {
+        var options = RenderOptions()
+        configure(&options)
+        var outcome = Renderer.Outcome(status: status, httpStatus: 200)
+        outcome.conversationID = "0bba04d7"
+        outcome.sharedID = "acme-call-123"
+        outcome.data = try JSONDecoder.decode(Array(json.utf8))
+        return Renderer(options: options).result(outcome)
+    }
+
+    @Test func goldenAcme() throws {
+        let result = try render(Self.acme)
+        #expect(result.entries.map(\.key) == [
+            "customer_id", "handoff_reason", "handoff_to", "customer.tier", "customer.name",
+            "customer.account_number", "customer.balance", "previous_calls.0", "previous_calls.1", "vip", "notes",
+        ])
+        #expect(result.entries.map(\.value) == [
+            "12345", "successfully_identified", "billing", "gold", "Zoë Ångström",
+            "9223372036854775807", "1234.50", "2026-11-01", "2026-11-15", "true", "",
+        ])
+        #expect(result.headerBlock == """
+            X-PolyAI-Handoff-Status: ok\r
+            X-PolyAI-Conversation-Id: 0bba04d7\r
+            X-PolyAI-Shared-Id: acme-call-123\r
+            X-PolyAI-Customer-Id: 12345\r
+            X-PolyAI-Handoff-Reason: successfully_identified\r
+            X-PolyAI-Handoff-To: billing\r
+            X-PolyAI-Customer-Tier: gold\r
+            X-PolyAI-Customer-Name: Zoë Ångström\r
+            X-PolyAI-Customer-Account-Number: 9223372036854775807\r
+            X-PolyAI-Customer-Balance: 1234.50\r
+            X-PolyAI-Previous-Calls-0: 2026-11-01\r
+            X-PolyAI-Previous-Calls-1: 2026-11-15\r
+            X-PolyAI-Vip: true\r
+            X-PolyAI-Notes: \r
+
+            """)
+        #expect(result.variablesBlock.hasPrefix("POLYAI_HANDOFF_STATUS=ok\nPOLYAI_CONVERSATION_ID=0bba04d7\nPOLYAI_SHARED_ID=acme-call-123\nPOLYAI_CUSTOMER_ID=12345\n"))
+        #expect(result.variablesBlock.contains("\nPOLYAI_CUSTOMER_ACCOUNT_NUMBER=9223372036854775807\n"))
+        #expect(result.truncated == 0)
+    }
+
+    @Test func failureStillCarriesStatus() {
+        let result = Renderer(options: RenderOptions()).result(.init(status: .notFound, httpStatus: 404, errorMessage: "gone"))
+        #expect(result.headerBlock == "X-PolyAI-Handoff-Status: not_found\r\n")
+        #expect(result.variablesBlock == "POLYAI_HANDOFF_STATUS=not_found\n")
+        #expect(result.entries.isEmpty && result.dataJSON == "{}")
+    }
+
+    @Test func injectionIsNeutralised() throws {
+        let result = try render(#"{"handoff_to":"billing\r\nX-Evil: 1","nul":"a\u0000b","ctrl":"bell\u0007","ls":"a\u2028b","Key With Spaces: and:colons":"v"}"#)
+        #expect(result.entries.map(\.value) == ["billing  X-Evil: 1", "a b", "bell ", "a b", "v"])
+        #expect(result.entries.last?.headerName == "X-PolyAI-Key-With-Spaces-And-Colons")
+        #expect(result.entries.last?.variableName == "POLYAI_KEY_WITH_SPACES_AND_COLONS")
+        let lines = result.headerBlock.split(separator: "\r\n")
+        #expect(!lines.contains { $0.hasPrefix("X-Evil") })
+        #expect(lines.count == 3 + 5)
+    }
+
+    @Test func namesFromAwkwardKeys() throws {
+        let result = try render(#"{"customerId":1,"customer_id":2,"CUSTOMER-ID":3,"handoff_status":"spoof","こんにちは":4,"":5,"9lives":6}"#)
+        #expect(result.entries.map(\.headerName) == [
+            "X-PolyAI-Customer-Id", "X-PolyAI-Customer-Id-2", "X-PolyAI-CUSTOMER-ID-3",
+            "X-PolyAI-Handoff-Status-2", "X-PolyAI-Entry", "X-PolyAI-Entry-2", "X-PolyAI-9lives",
+        ])
+        #expect(result.entries.map(\.variableName) == [
+            "POLYAI_CUSTOMER_ID", "POLYAI_CUSTOMER_ID_2", "POLYAI_CUSTOMER_ID_3",
+            "POLYAI_HANDOFF_STATUS_2", "POLYAI_ENTRY", "POLYAI_ENTRY_2", "POLYAI_9LIVES",
+        ])
+        #expect(result.headerBlock.hasPrefix("X-PolyAI-Handoff-Status: ok\r\n"))
+    }
+
+    @Test func valueCutOnUTF8Boundary() throws {
+        // "é" is 2 bytes: 3 of them do not fit in 5 bytes, and the cut never splits one.
+        let result = try render(#"{"a":"ééé","b":"12345","c":"123456"}"#) { $0.maxValueBytes = 5 }
+        #expect(result.entries.map(\.value) == ["éé", "12345", "12345"])
+        #expect(result.truncated == 2)
+    }
+
+    /// Regression: the status value was cut by max_value_bytes ("ok" became "o").
+    @Test func metaValuesAreNeverCut() throws {
+        let result = try render(#"{"a":"long"}"#, { $0.maxValueBytes = 1 }, status: .notFound)
+        #expect(result.headerBlock.hasPrefix("X-PolyAI-Handoff-Status: not_found\r\nX-PolyAI-Conversation-Id: 0bba04d7\r\n"))
+        #expect(result.variablesBlock.hasPrefix("POLYAI_HANDOFF_STATUS=not_found\n"))
+        #expect(result.entries.first?.value == "l")
+    }
+
+    @Test func entryLimitBoundary() throws {
+        let json = "{" + (0..<5).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}"
+        #expect(try render(json) { $0.maxEntries = 5 }.entries.count == 5)
+        let cut = try render(json) { $0.maxEntries = 4 }
+        #expect(cut.entries.map(\.key) == ["k0", "k1", "k2", "k3"])
+        #expect(cut.truncated == 1)
+        #expect(try render(json) { $0.maxEntries = 0 }.entries.isEmpty)
+    }
+
+    @Test func depthLimitBoundary() throws {
+        let json = #"{"a":{"b":{"c":"deep"},"x":"mid"},"top":"t"}"#
+        #expect(try render(json) { $0.maxDepth = 3 }.entries.map(\.key) == ["a.b.c", "a.x", "top"])
+        let cut = try render(json) { $0.maxDepth = 2 }
+        #expect(cut.entries.map(\.key) == ["a.x", "top"])
+        #expect(cut.truncated == 1)
+        let one = try render(json) { $0.maxDepth = 1 }
+        #expect(one.entries.map(\.key) == ["top"])
+        #expect(one.truncated == 2)
+    }
+
+    @Test func headerBlockBoundary() throws {
+        let json = #"{"a":"1","b":"2"}"#
+        let full = try render(json)
+        let size = full.headerBlock.utf8.count
+        #expect(try render(json) { $0.maxHeaderBlockBytes = size }.headerBlock == full.headerBlock)
+        let cut = try render(json) { $0.maxHeaderBlockBytes = size - 1 }
+        #expect(cut.headerBlock == String(full.headerBlock.dropLast("X-PolyAI-B: 2\r\n".count)))
+        #expect(cut.truncated == 1)
+        #expect(cut.entries.count == 2, "entries and variables keep what the header block cannot")
+    }
+
+    @Test func includeExcludeAndRenames() throws {
+        let result = try render(Self.acme) {
+            $0.include = [KeyPattern("handoff_to"), KeyPattern("customer.*")].compactMap { $0 }
+            $0.exclude = [KeyPattern("customer.name")].compactMap { $0 }
+            $0.renames = ["handoff_to": "X-Queue"]
+        }
+        #expect(result.entries.map(\.key) == ["handoff_to", "customer.tier", "customer.account_number", "customer.balance"])
+        #expect(result.entries.first?.headerName == "X-Queue")
+        #expect(result.entries.first?.variableName == "X_QUEUE")
+        #expect(result.truncated == 0, "filtering by configuration is not truncation")
+    }
+
+    @Test func prefixes() throws {
+        let result = try render(#"{"queue":"q"}"#) {
+            $0.headerPrefix = "P-"
+            $0.variablePrefix = ""
+        }
+        #expect(result.headerBlock.hasPrefix("P-Handoff-Status: ok\r\n"))
+        #expect(result.entries.first?.variableName == "QUEUE")
+        #expect(result.variablesBlock.hasPrefix("HANDOFF_STATUS=ok\n"))
+    }
+
+    @Test func emptyContainersGiveNoEntries() throws {
+        #expect(try render(#"{"a":[],"b":{},"c":[{}]}"#).entries.isEmpty)
+    }
+}
