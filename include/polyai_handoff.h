@@ -29,6 +29,7 @@
 #define POLYAI_HANDOFF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,7 +70,10 @@ typedef enum {
   HANDOFF_NETWORK,          /* DNS, connect, TLS or transfer failure */
   HANDOFF_PROTOCOL,         /* an answer that is not the documented API: bad JSON,
                                missing fields, oversized body, redirect, other status */
-  HANDOFF_NOT_INITIALIZED   /* handoff_lookup() before a successful handoff_init() */
+  HANDOFF_NOT_INITIALIZED,  /* handoff_lookup() before a successful handoff_init() */
+  HANDOFF_UNAVAILABLE       /* failed fast without a request: the API has been failing
+                               (circuit breaker open) or max_in_flight lookups are
+                               already running */
   /* only ever appended */
 } handoff_status;
 
@@ -156,6 +160,19 @@ void handoff_shutdown(void);
  *   max_depth           deepest nesting flattened, 1..32 (default 8)
  *   max_header_block_bytes  largest handoff_result_header_block(), 128..65536
  *                       (default 1024: SIP over UDP must stay under the MTU)
+ *   retries             extra attempts after a connection failure or a
+ *                       502/503/504, inside the deadline only, 0..5 (default 1)
+ *   breaker_failures    consecutive timeouts, network errors or 5xx after which
+ *                       lookups fail fast with HANDOFF_UNAVAILABLE, 0..1000
+ *                       (default 5; 0 turns the breaker off)
+ *   breaker_cooldown_ms how long the breaker stays open before one probe
+ *                       lookup decides, 1..600000 (default 5000)
+ *   max_in_flight       lookups running at once in this process, beyond which
+ *                       lookups fail fast with HANDOFF_UNAVAILABLE, 1..100000
+ *                       (default 256)
+ *   cache_ttl_ms        how long a successful result is reused for the same id,
+ *                       0..86400000 (default 0: no cache)
+ *   cache_max_entries   most cached results, 1..1000000 (default 1024)
  *
  * Unknown keys and invalid values are errors naming the key, and a failed
  * call changes nothing (a file is applied whole or not at all).
@@ -224,9 +241,10 @@ void handoff_client_free(handoff_client *client);
  * ("previous_calls.0"); values are strings as stored, numbers exactly as the
  * JSON wrote them, "true"/"false", and "" for null. Values never contain
  * control characters (they become spaces) or invalid UTF-8 (U+FFFD), and are
- * cut to max_value_bytes. Entries beyond max_entries or max_depth, or not
- * selected by include/exclude, are left out and counted by
- * handoff_result_truncated().
+ * cut to max_value_bytes. Entries beyond max_entries or max_depth are left
+ * out and counted by handoff_result_truncated(); entries not selected by
+ * include/exclude are left out as asked and not counted. A NUL in a JSON key
+ * becomes U+FFFD. Empty objects and arrays give no entry.
  */
 
 /* The status of the lookup. */
@@ -266,8 +284,9 @@ const char *handoff_result_get(const handoff_result *result, const char *key);
  * non-NULL result. */
 const char *handoff_result_data_json(const handoff_result *result);
 
-/* How many data entries were dropped (max_entries, max_depth,
- * include/exclude, max_header_block_bytes) or cut (max_value_bytes). */
+/* How many data entries were dropped (max_entries, max_depth, or left out of
+ * the header block by max_header_block_bytes) or cut (max_value_bytes).
+ * Nothing is ever dropped silently: 0 means the output is complete. */
 size_t handoff_result_truncated(const handoff_result *result);
 
 /* The SIP header name of entry index, e.g. "X-PolyAI-Customer-Tier" for
@@ -283,7 +302,7 @@ const char *handoff_result_variable_name(const handoff_result *result, size_t in
 /* Every header as "Name: value\r\n" lines, ready for Kamailio append_hf or
  * Asterisk PJSIP_HEADER(add,...). First the meta headers, present on every
  * result, success or not:
- *   X-PolyAI-Handoff-Status: ok|not_found|timeout|...   (handoff_status_name)
+ *   X-PolyAI-Handoff-Status: ok|not_found|timeout|unavailable|...   (handoff_status_name)
  *   X-PolyAI-Conversation-Id: ...                        (when known)
  *   X-PolyAI-Shared-Id: ...                              (when known)
  * then one line per entry, as long as the block stays within
@@ -297,6 +316,69 @@ const char *handoff_result_variables_block(const handoff_result *result);
 
 /* Frees a result and every string it returned. NULL is a no-op. */
 void handoff_result_free(handoff_result *result);
+
+/* ---------------------------------------------------------------- logging */
+
+typedef enum {
+  HANDOFF_LOG_ERROR = 0,
+  HANDOFF_LOG_WARNING,
+  HANDOFF_LOG_INFO,
+  HANDOFF_LOG_DEBUG
+} handoff_log_level;
+
+/* Receives one log line (no trailing newline). message is borrowed for the
+ * duration of the call only. Called on the thread doing the lookup, so it
+ * must be thread-safe and quick (hand the line to the host's logger). Lines
+ * never contain the API key. */
+typedef void (*handoff_log_fn)(handoff_log_level level, const char *message, void *userdata);
+
+/* Installs the process-wide log callback; NULL removes it (the default: the
+ * library logs nothing). userdata is passed back unchanged. */
+void handoff_set_log_callback(handoff_log_fn fn, void *userdata);
+
+/* Lines above this level are not even formatted. Default HANDOFF_LOG_WARNING. */
+void handoff_set_log_level(handoff_log_level max_level);
+
+/* ------------------------------------------------------------ statistics */
+
+/*
+ * A snapshot of a client's counters, for operators. Counter names:
+ *   lookups                every lookup, whatever its outcome
+ *   status.<name>          lookups that ended with that status, e.g. status.timeout
+ *   requests               HTTP requests sent (retries included, cache hits not)
+ *   retries                extra attempts made
+ *   cache_hits, shared     lookups answered from the cache / by another
+ *                          thread's request for the same id (single flight)
+ *   breaker_opened         times the circuit breaker opened
+ *   breaker_open           1 while it is open, else 0
+ *   in_flight              lookups running now (process-wide)
+ *   rejected_in_flight     lookups refused by max_in_flight
+ *   latency_us_sum         total lookup time in microseconds
+ *   latency_le_<ms>        lookups that took at most <ms> milliseconds, for
+ *                          <ms> in 1 2 5 10 25 50 100 250 500 1000 2500 5000 10000
+ */
+typedef struct handoff_stats handoff_stats;
+
+/* A new snapshot of this client's counters; free it with handoff_stats_free().
+ * NULL for a NULL client or when out of memory. */
+handoff_stats *handoff_client_stats(handoff_client *client);
+
+/* The same for the process-wide client; NULL when not initialized. */
+handoff_stats *handoff_process_stats(void);
+
+/* The value of the named counter, or 0 for an unknown name or NULL. */
+uint64_t handoff_stats_get(const handoff_stats *stats, const char *name);
+
+/* The snapshot in the Prometheus text format (polyai_handoff_* metrics, a
+ * latency histogram). Borrowed: valid until handoff_stats_free(). Never NULL
+ * for a non-NULL snapshot. */
+const char *handoff_stats_prometheus(const handoff_stats *stats);
+
+/* Frees a snapshot. NULL is a no-op. */
+void handoff_stats_free(handoff_stats *stats);
+
+/* How long the lookup took, in microseconds. */
+int64_t handoff_result_elapsed_us(const handoff_result *result);
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,11 @@ public func handoff_result_variables_block(_ handle: OpaquePointer?) -> UnsafePo
 }
 
 @c @implementation
+public func handoff_result_elapsed_us(_ handle: OpaquePointer?) -> Int64 {
+    result(handle)?.elapsedUs ?? 0
+}
+
+@c @implementation
 public func handoff_result_free(_ handle: OpaquePointer?) {
     Handle.release(handle, as: ResultHandle.self)
 }

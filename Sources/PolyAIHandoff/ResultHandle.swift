@@ -12,6 +12,7 @@ final class ResultHandle: @unchecked Sendable {
     let status: HandoffStatus
     let httpStatus: Int32
     let truncated: Int
+    let elapsedUs: Int64
     let error: Int
     let conversationID: Int?
     let sharedID: Int?
@@ -26,6 +27,7 @@ final class ResultHandle: @unchecked Sendable {
         status = result.status
         httpStatus = Int32(clamping: result.httpStatus)
         truncated = result.truncated
+        elapsedUs = result.elapsedUs
         error = arena.add(result.errorMessage)
         conversationID = result.conversationID.map { arena.add($0) }
         sharedID = result.sharedID.map { arena.add($0) }

@@ -12,6 +12,12 @@ public struct HandoffConfig: Sendable, Equatable {
     public var userAgent = "polyai-handoff/\(LibraryVersion.string)"
     public var maxResponseBytes = Limits.defaultMaxResponseBytes
     public var render = RenderOptions()
+    public var retries = Limits.defaultRetries
+    public var breakerFailures = Limits.defaultBreakerFailures
+    public var breakerCooldownMs = Limits.defaultBreakerCooldownMs
+    public var maxInFlight = Limits.defaultMaxInFlight
+    public var cacheTTLMs = 0
+    public var cacheMaxEntries = Limits.defaultCacheMaxEntries
 
     public init() {}
 
@@ -21,6 +27,7 @@ public struct HandoffConfig: Sendable, Equatable {
         "timeout_ms", "connect_timeout_ms", "ca_file", "user_agent", "max_response_bytes",
         "header_prefix", "variable_prefix", "include", "exclude",
         "max_value_bytes", "max_entries", "max_depth", "max_header_block_bytes",
+        "retries", "breaker_failures", "breaker_cooldown_ms", "max_in_flight", "cache_ttl_ms", "cache_max_entries",
     ]
     static let renamePrefix = "rename."
 
@@ -55,6 +62,12 @@ public struct HandoffConfig: Sendable, Equatable {
         case "max_depth": render.maxDepth = try Self.integer(key, value, in: Limits.depthRange)
         case "max_header_block_bytes":
             render.maxHeaderBlockBytes = try Self.integer(key, value, in: Limits.headerBlockBytesRange)
+        case "retries": retries = try Self.integer(key, value, in: Limits.retriesRange)
+        case "breaker_failures": breakerFailures = try Self.integer(key, value, in: Limits.breakerFailuresRange)
+        case "breaker_cooldown_ms": breakerCooldownMs = try Self.integer(key, value, in: Limits.breakerCooldownRange)
+        case "max_in_flight": maxInFlight = try Self.integer(key, value, in: Limits.inFlightRange)
+        case "cache_ttl_ms": cacheTTLMs = try Self.integer(key, value, in: Limits.cacheTTLRange)
+        case "cache_max_entries": cacheMaxEntries = try Self.integer(key, value, in: Limits.cacheEntriesRange)
         default:
             guard key.hasPrefix(Self.renamePrefix), key.utf8.count > Self.renamePrefix.utf8.count else {
                 throw ConfigError("unknown configuration key \(TextRules.quoted(key))")

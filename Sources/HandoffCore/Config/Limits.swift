@@ -31,6 +31,22 @@ public enum Limits {
     public static let defaultMaxDepth = 8
     public static let headerBlockBytesRange = 128...65536
     public static let defaultMaxHeaderBlockBytes = 1024
+    /// Resilience settings: ranges and defaults.
+    public static let retriesRange = 0...5
+    public static let defaultRetries = 1
+    public static let breakerFailuresRange = 0...1000
+    public static let defaultBreakerFailures = 5
+    public static let breakerCooldownRange = 1...600_000
+    public static let defaultBreakerCooldownMs = 5000
+    public static let inFlightRange = 1...100_000
+    public static let defaultMaxInFlight = 256
+    public static let cacheTTLRange = 0...86_400_000
+    public static let cacheEntriesRange = 1...1_000_000
+    public static let defaultCacheMaxEntries = 1024
+    /// First retry waits about this long (jittered, doubling per attempt).
+    public static let retryBackoffBaseMs = 25
+    /// A retry is only made if at least this much time would be left for it.
+    public static let minRetryAttemptMs = 20
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
 }

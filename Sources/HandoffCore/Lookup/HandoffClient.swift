@@ -1,10 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A configured client: validates ids, sends the lookup, renders the result.
 /// Safe to use from many threads at once.
+///
+/// A lookup passes, in order: the cache, the process-wide in-flight cap, single
+/// flight (one request per id at a time), the circuit breaker, then up to
+/// 1 + `retries` attempts, all inside one deadline that the calling thread
+/// waits on itself.
 public final class HandoffClient: Sendable {
     public let config: HandoffConfig
     private let url: RequestURL
     private let transport: Transport
     private let renderer: Renderer
+    private let breaker: CircuitBreaker
+    private let cache: ResultCache?
+    private let flights = SingleFlight()
+    private let stats = ClientStats()
 
     /// Fails when a required key is missing.
     public init(config: HandoffConfig) throws(ConfigError) {
@@ -15,6 +30,8 @@ public final class HandoffClient: Sendable {
         self.config = config
         url = RequestURL(base: base, accountID: accountID, projectID: projectID)
         renderer = Renderer(options: config.render)
+        breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
+        cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
         transport = Transport(settings: TransportSettings(
             headers: ["x-api-key: \(apiKey.secret)", "Accept: application/json", "User-Agent: \(config.userAgent)"],
             connectTimeoutMs: config.connectTimeoutMs,
@@ -26,21 +43,129 @@ public final class HandoffClient: Sendable {
     /// Looks up raw caller bytes. `timeoutMs` <= 0 or nil: the configured timeout.
     public func lookup(_ id: [UInt8], as kind: LookupTarget.Kind, timeoutMs: Int? = nil) -> HandoffResult {
         switch LookupTarget.validated(id, as: kind) {
-        case .failure(let error): return invalid(error.message)
-        case .success(let target): return lookup(target, timeoutMs: timeoutMs)
+        case .failure(let error):
+            Log.write(.warning, "lookup refused: \(error.message)")
+            return invalid(error.message)
+        case .success(let target):
+            return lookup(target, timeoutMs: timeoutMs)
         }
     }
 
     public func lookup(_ target: LookupTarget, timeoutMs: Int? = nil) -> HandoffResult {
+        let started = ContinuousClock.now
         var timeout = config.timeoutMs
         if let timeoutMs, timeoutMs > 0 { timeout = min(timeoutMs, Limits.timeoutRange.upperBound) }
-        let http = transport.get(HTTPRequest(url: url.url(for: target), timeoutMs: timeout))
-        return renderer.result(ResponseDecoder.outcome(http, timeoutMs: timeout))
+        let deadline = Deadline(milliseconds: timeout)
+        var source = Source.request
+        var result = resolve(target, deadline: deadline, timeoutMs: timeout, source: &source)
+        result.elapsedUs = Self.microseconds(since: started)
+        stats.recordLookup(result.status, elapsedUs: result.elapsedUs, cacheHit: source == .cache, shared: source == .shared)
+        if result.status != .ok {
+            Log.write(.warning, "lookup \(target.logDescription): \(result.status.nameString) \(result.errorMessage) (\(result.elapsedUs / 1000) ms)")
+        } else {
+            Log.write(.debug, "lookup \(target.logDescription): ok, \(result.entries.count) entries (\(result.elapsedUs / 1000) ms)")
+        }
+        return result
     }
 
     /// A result for a call refused before any request, rendered with this
     /// client's names.
     public func invalid(_ message: String) -> HandoffResult {
         renderer.result(.init(status: .invalidArgument, errorMessage: message))
+    }
+
+    public func statistics() -> StatsSnapshot { stats.snapshot(breakerOpen: breaker.isOpen) }
+
+    // MARK: the stages
+
+    private enum Source { case request, cache, shared }
+
+    private func resolve(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, source: inout Source) -> HandoffResult {
+        if let cached = cache?.get(target) {
+            source = .cache
+            return cached
+        }
+        guard InFlightLimit.enter(limit: config.maxInFlight) else {
+            stats.recordRejectedInFlight()
+            return unavailable("\(config.maxInFlight) lookups already in flight (max_in_flight)")
+        }
+        defer { InFlightLimit.leave() }
+        switch flights.join(target) {
+        case .follower(let flight):
+            source = .shared
+            return flight.wait(remainingMs: deadline.remainingMs)
+                ?? renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
+        case .leader(let flight):
+            let result = lead(target, deadline: deadline, timeoutMs: timeoutMs)
+            flights.finish(target, flight, result)
+            return result
+        }
+    }
+
+    private func lead(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int) -> HandoffResult {
+        let permit = breaker.permit()
+        guard permit != .rejected else {
+            return unavailable("the API has been failing; circuit breaker open (breaker_failures \(config.breakerFailures), cooldown \(config.breakerCooldownMs) ms)")
+        }
+        let outcome = attempts(target, deadline: deadline, timeoutMs: timeoutMs)
+        switch breaker.record(permit, failed: outcome.status.isAPIFailure) {
+        case .opened?:
+            stats.recordBreakerOpened()
+            Log.write(.error, "circuit breaker opened after \(config.breakerFailures) consecutive failures (last: \(outcome.status.nameString)); failing fast for \(config.breakerCooldownMs) ms")
+        case .reopened?:
+            stats.recordBreakerOpened()
+            Log.write(.warning, "circuit breaker probe failed (\(outcome.status.nameString)); open for another \(config.breakerCooldownMs) ms")
+        case .closed?:
+            Log.write(.info, "circuit breaker closed: the API answered")
+        case nil:
+            break
+        }
+        let result = renderer.result(outcome)
+        if result.status == .ok { cache?.put(target, result) }
+        return result
+    }
+
+    /// 1 + `retries` attempts: only after a connection failure or 502/503/504,
+    /// with jittered exponential backoff, and only while the deadline leaves
+    /// room for another attempt.
+    private func attempts(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int) -> Renderer.Outcome {
+        let address = url.url(for: target)
+        var attempt = 0
+        while true {
+            let remaining = deadline.remainingMs
+            guard remaining > 0 else {
+                return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
+            }
+            let http = transport.get(HTTPRequest(url: address, timeoutMs: remaining))
+            stats.recordRequest(retry: attempt > 0)
+            let outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs)
+            guard attempt < config.retries, http.isRetryable else { return outcome }
+            let backoff = Self.backoffMs(attempt: attempt)
+            guard deadline.remainingMs >= backoff + Limits.minRetryAttemptMs else { return outcome }
+            Log.write(.info, "lookup \(target.logDescription): \(outcome.status.nameString) (\(outcome.errorMessage)); retrying in \(backoff) ms")
+            Self.sleep(milliseconds: backoff)
+            attempt += 1
+        }
+    }
+
+    private func unavailable(_ message: String) -> HandoffResult {
+        renderer.result(.init(status: .unavailable, errorMessage: message))
+    }
+
+    /// base * 2^attempt, scaled by a random factor in [0.5, 1.5).
+    static func backoffMs(attempt: Int) -> Int {
+        let base = Limits.retryBackoffBaseMs << min(attempt, 8)
+        return base / 2 + Int.random(in: 0..<max(base, 1))
+    }
+
+    static func sleep(milliseconds: Int) {
+        var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
+    static func microseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        return seconds &* 1_000_000 &+ attoseconds / 1_000_000_000_000
     }
 }

@@ -21,4 +21,6 @@ public struct HandoffResult: Sendable {
     public let truncated: Int
     public let headerBlock: String
     public let variablesBlock: String
+    /// How long the lookup took; set by the client once it is done.
+    public var elapsedUs: Int64 = 0
 }

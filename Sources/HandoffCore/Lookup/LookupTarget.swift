@@ -1,7 +1,15 @@
 /// What to look up: the integrator's shared id, or PolyAI's conversation id.
-public enum LookupTarget: Sendable, Equatable {
+public enum LookupTarget: Sendable, Hashable {
     case sharedID(String)
     case conversationID(String)
+
+    /// For log lines: "shared_id=acme-call-123".
+    public var logDescription: String {
+        switch self {
+        case .sharedID(let id): "shared_id=\(id)"
+        case .conversationID(let id): "id=\(id)"
+        }
+    }
 
     public enum Kind: Sendable {
         case sharedID, conversationID

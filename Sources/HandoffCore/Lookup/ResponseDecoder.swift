@@ -7,7 +7,7 @@ enum ResponseDecoder {
             return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
         case .bodyTooLarge(let limit):
             return .init(status: .protocol, errorMessage: "response body larger than max_response_bytes (\(limit))")
-        case .failed(let reason):
+        case .failed(let reason, _):
             return .init(status: .network, errorMessage: reason)
         case .response(let status, let body):
             return status == 200 ? success(body) : failure(status: status, body: body)

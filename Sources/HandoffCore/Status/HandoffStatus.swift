@@ -12,6 +12,7 @@ public enum HandoffStatus: UInt32, Sendable, CaseIterable {
     case network = 8
     case `protocol` = 9
     case notInitialized = 10
+    case unavailable = 11
 
     /// The stable name used in logs, in `X-PolyAI-Handoff-Status` and in
     /// `POLYAI_HANDOFF_STATUS`.
@@ -28,8 +29,12 @@ public enum HandoffStatus: UInt32, Sendable, CaseIterable {
         case .network: "network"
         case .protocol: "protocol"
         case .notInitialized: "not_initialized"
+        case .unavailable: "unavailable"
         }
     }
+
+    /// Outcomes that say the API is unwell, which the circuit breaker counts.
+    public var isAPIFailure: Bool { self == .timeout || self == .network || self == .serverError }
 
     public var nameString: String { name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }
 }

@@ -136,12 +136,12 @@ final class TransferSlot: @unchecked Sendable {
               handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, request.timeoutMs) == CURLE_OK,
               handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK,
               curl_multi_add_handle(multi, easy) == CURLM_OK
-        else { return .failed("could not start the transfer") }
+        else { return .failed("could not start the transfer", retryable: false) }
         defer { curl_multi_remove_handle(multi, easy) }
 
         while true {
             var running: Int32 = 0
-            guard curl_multi_perform(multi, &running) == CURLM_OK else { return .failed("transfer failed") }
+            guard curl_multi_perform(multi, &running) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
             if let code = finishedCode() { return outcome(code) }
             let remaining = deadline.remainingMs
             guard remaining > 0 else { return .timedOut }
@@ -173,7 +173,9 @@ final class TransferSlot: @unchecked Sendable {
         default:
             let summary = String(cString: curl_easy_strerror(code))
             let detail = String(cString: errorText)
-            return .failed(detail.isEmpty ? summary : "\(summary): \(detail)")
+            let retryable = [CURLE_COULDNT_CONNECT, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
+                             CURLE_PARTIAL_FILE].contains(code)
+            return .failed(detail.isEmpty ? summary : "\(summary): \(detail)", retryable: retryable)
         }
     }
 }

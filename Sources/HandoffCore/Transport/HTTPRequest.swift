@@ -8,7 +8,20 @@ enum HTTPOutcome: Sendable {
     case response(status: Int, body: [UInt8])
     case timedOut
     case bodyTooLarge(limit: Int)
-    case failed(String)
+    /// `retryable`: the request may never have reached the server (refused,
+    /// reset, nothing received), as opposed to a failure that would repeat
+    /// (TLS verification, an unknown host).
+    case failed(String, retryable: Bool)
+
+    /// Worth another attempt inside the deadline: a connection failure, or a
+    /// 502/503/504 from a gateway in front of the API.
+    var isRetryable: Bool {
+        switch self {
+        case .failed(_, let retryable): retryable
+        case .response(let status, _): status == 502 || status == 503 || status == 504
+        case .timedOut, .bodyTooLarge: false
+        }
+    }
 }
 
 /// The fixed part of every request of one client: set once, reused by every

@@ -7,6 +7,6 @@ final class Transport: Sendable {
     }
 
     func get(_ request: HTTPRequest) -> HTTPOutcome {
-        pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle")
+        pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle", retryable: false)
     }
 }

@@ -1,0 +1,125 @@
+import Synchronization
+
+/// A client's counters and latency histogram. One short uncontended lock per
+/// lookup; snapshots are plain values.
+final class ClientStats: Sendable {
+    /// Histogram bucket upper bounds, in milliseconds.
+    static let bucketsMs = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+
+    private let counters = Mutex(StatsSnapshot())
+
+    func recordLookup(_ status: HandoffStatus, elapsedUs: Int64, cacheHit: Bool = false, shared: Bool = false) {
+        counters.withLock { counters in
+            counters.lookups &+= 1
+            counters.byStatus[Int(status.rawValue), default: 0] &+= 1
+            if cacheHit { counters.cacheHits &+= 1 }
+            if shared { counters.shared &+= 1 }
+            counters.latencySumUs &+= UInt64(clamping: elapsedUs)
+            for (index, bound) in Self.bucketsMs.enumerated() where elapsedUs <= Int64(bound) * 1000 {
+                counters.buckets[index] &+= 1
+            }
+        }
+    }
+
+    func recordRequest(retry: Bool) {
+        counters.withLock { counters in
+            counters.requests &+= 1
+            if retry { counters.retries &+= 1 }
+        }
+    }
+
+    func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
+    func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
+
+    func snapshot(breakerOpen: Bool) -> StatsSnapshot {
+        var snapshot = counters.withLock { $0 }
+        snapshot.breakerOpen = breakerOpen
+        snapshot.inFlight = UInt64(clamping: InFlightLimit.current)
+        return snapshot
+    }
+}
+
+/// Counter values at one moment, by the names the header documents.
+public struct StatsSnapshot: Sendable {
+    var lookups: UInt64 = 0
+    var byStatus: [Int: UInt64] = [:]
+    var requests: UInt64 = 0
+    var retries: UInt64 = 0
+    var cacheHits: UInt64 = 0
+    var shared: UInt64 = 0
+    var breakerOpened: UInt64 = 0
+    var breakerOpen = false
+    var inFlight: UInt64 = 0
+    var rejectedInFlight: UInt64 = 0
+    var latencySumUs: UInt64 = 0
+    /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
+    var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
+
+    public func value(named name: String) -> UInt64? {
+        switch name {
+        case "lookups": return lookups
+        case "requests": return requests
+        case "retries": return retries
+        case "cache_hits": return cacheHits
+        case "shared": return shared
+        case "breaker_opened": return breakerOpened
+        case "breaker_open": return breakerOpen ? 1 : 0
+        case "in_flight": return inFlight
+        case "rejected_in_flight": return rejectedInFlight
+        case "latency_us_sum": return latencySumUs
+        default: break
+        }
+        if name.hasPrefix("status."), let status = HandoffStatus.allCases.first(where: { "status." + $0.nameString == name }) {
+            return byStatus[Int(status.rawValue)] ?? 0
+        }
+        if name.hasPrefix("latency_le_"), let ms = Int(name.dropFirst("latency_le_".count)),
+           let index = ClientStats.bucketsMs.firstIndex(of: ms) {
+            return buckets[index]
+        }
+        return nil
+    }
+
+    /// The Prometheus text exposition format.
+    public var prometheus: String {
+        var out = """
+        # HELP polyai_handoff_lookups_total Handoff lookups by final status.
+        # TYPE polyai_handoff_lookups_total counter
+
+        """
+        for status in HandoffStatus.allCases {
+            out += "polyai_handoff_lookups_total{status=\"\(status.nameString)\"} \(byStatus[Int(status.rawValue)] ?? 0)\n"
+        }
+        let counters: [(String, String, UInt64)] = [
+            ("requests_total", "HTTP requests sent, retries included.", requests),
+            ("retries_total", "Extra attempts after a connection failure or 502/503/504.", retries),
+            ("cache_hits_total", "Lookups answered from the cache.", cacheHits),
+            ("shared_total", "Lookups answered by another thread's request for the same id.", shared),
+            ("breaker_opened_total", "Times the circuit breaker opened.", breakerOpened),
+            ("rejected_in_flight_total", "Lookups refused by max_in_flight.", rejectedInFlight),
+        ]
+        for (name, help, value) in counters {
+            out += "# HELP polyai_handoff_\(name) \(help)\n# TYPE polyai_handoff_\(name) counter\npolyai_handoff_\(name) \(value)\n"
+        }
+        out += "# HELP polyai_handoff_breaker_open 1 while the circuit breaker is open.\n# TYPE polyai_handoff_breaker_open gauge\n"
+        out += "polyai_handoff_breaker_open \(breakerOpen ? 1 : 0)\n"
+        out += "# HELP polyai_handoff_in_flight Lookups running now in this process.\n# TYPE polyai_handoff_in_flight gauge\n"
+        out += "polyai_handoff_in_flight \(inFlight)\n"
+        out += "# HELP polyai_handoff_lookup_seconds Lookup latency.\n# TYPE polyai_handoff_lookup_seconds histogram\n"
+        for (index, ms) in ClientStats.bucketsMs.enumerated() {
+            out += "polyai_handoff_lookup_seconds_bucket{le=\"\(Self.seconds(ms))\"} \(buckets[index])\n"
+        }
+        out += "polyai_handoff_lookup_seconds_bucket{le=\"+Inf\"} \(lookups)\n"
+        out += "polyai_handoff_lookup_seconds_sum \(latencySumUs / 1_000_000).\(Self.sixDigits(latencySumUs % 1_000_000))\n"
+        out += "polyai_handoff_lookup_seconds_count \(lookups)\n"
+        return out
+    }
+
+    static func seconds(_ ms: Int) -> String {
+        "\(ms / 1000).\(String(repeating: "0", count: 3 - String(ms % 1000).count))\(ms % 1000)"
+    }
+
+    static func sixDigits(_ value: UInt64) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, 6 - text.count)) + text
+    }
+}

@@ -1,0 +1,66 @@
+import Synchronization
+
+/// Fails fast while the API is down: after `threshold` consecutive API
+/// failures it opens for `cooldown`, then lets exactly one probe through,
+/// whose outcome closes it or opens it again.
+final class CircuitBreaker: Sendable {
+    enum Permit: Equatable {
+        case normal
+        case probe
+        case rejected
+    }
+
+    enum Transition: Equatable {
+        case opened, reopened, closed
+    }
+
+    private struct State {
+        var consecutiveFailures = 0
+        var openUntil: ContinuousClock.Instant? = nil
+        var probing = false
+    }
+
+    private let threshold: Int
+    private let cooldown: Duration
+    private let state = Mutex(State())
+
+    /// threshold 0 turns the breaker off.
+    init(threshold: Int, cooldownMs: Int) {
+        self.threshold = threshold
+        cooldown = .milliseconds(cooldownMs)
+    }
+
+    var isOpen: Bool { state.withLock { $0.openUntil != nil } }
+
+    func permit(now: ContinuousClock.Instant = .now) -> Permit {
+        guard threshold > 0 else { return .normal }
+        return state.withLock { state in
+            guard let openUntil = state.openUntil else { return .normal }
+            guard now >= openUntil, !state.probing else { return .rejected }
+            state.probing = true
+            return .probe
+        }
+    }
+
+    /// Records a finished request; returns a change of state worth logging.
+    func record(_ permit: Permit, failed: Bool, now: ContinuousClock.Instant = .now) -> Transition? {
+        guard threshold > 0, permit != .rejected else { return nil }
+        return state.withLock { state in
+            if permit == .probe { state.probing = false }
+            guard failed else {
+                state.consecutiveFailures = 0
+                guard state.openUntil != nil else { return nil }
+                state.openUntil = nil
+                return .closed
+            }
+            state.consecutiveFailures = min(state.consecutiveFailures + 1, threshold)
+            if permit == .probe {
+                state.openUntil = now + cooldown
+                return .reopened
+            }
+            guard state.openUntil == nil, state.consecutiveFailures >= threshold else { return nil }
+            state.openUntil = now + cooldown
+            return .opened
+        }
+    }
+}
