@@ -51,6 +51,6 @@ import Testing
         #expect(ResponseDecoder.outcome(.timedOut, timeoutMs: 300).status == .timeout)
         #expect(ResponseDecoder.outcome(.timedOut, timeoutMs: 300).errorMessage.contains("300 ms"))
         #expect(ResponseDecoder.outcome(.bodyTooLarge(limit: 1024), timeoutMs: 1).status == .protocol)
-        #expect(ResponseDecoder.outcome(.failed("Couldn't connect"), timeoutMs: 1).status == .network)
+        #expect(ResponseDecoder.outcome(.failed("Couldn't connect", retryable: true), timeoutMs: 1).status == .network)
     }
 }

@@ -1,0 +1,243 @@
+import Glibc
+import Synchronization
+import Testing
+@testable import HandoffCore
+
+@Suite struct BreakerTests {
+    @Test func opensAtThresholdNotBefore() {
+        let breaker = CircuitBreaker(threshold: 3, cooldownMs: 1000)
+        let now = ContinuousClock.now
+        #expect(breaker.record(.normal, failed: true, now: now) == nil)
+        #expect(breaker.record(.normal, failed: true, now: now) == nil)
+        #expect(breaker.permit(now: now) == .normal)
+        #expect(breaker.record(.normal, failed: true, now: now) == .opened)
+        #expect(breaker.permit(now: now) == .rejected)
+        #expect(breaker.permit(now: now + .milliseconds(999)) == .rejected)
+    }
+
+    @Test func successResetsTheCount() {
+        let breaker = CircuitBreaker(threshold: 2, cooldownMs: 1000)
+        _ = breaker.record(.normal, failed: true)
+        _ = breaker.record(.normal, failed: false)
+        #expect(breaker.record(.normal, failed: true) == nil)
+        #expect(breaker.record(.normal, failed: true) == .opened)
+    }
+
+    @Test func oneProbeAfterCooldownDecides() {
+        let breaker = CircuitBreaker(threshold: 1, cooldownMs: 100)
+        let start = ContinuousClock.now
+        #expect(breaker.record(.normal, failed: true, now: start) == .opened)
+        let later = start + .milliseconds(100)
+        #expect(breaker.permit(now: later) == .probe)
+        #expect(breaker.permit(now: later) == .rejected, "only one probe at a time")
+        #expect(breaker.record(.probe, failed: true, now: later) == .reopened)
+        #expect(breaker.permit(now: later + .milliseconds(50)) == .rejected)
+        let again = later + .milliseconds(100)
+        #expect(breaker.permit(now: again) == .probe)
+        #expect(breaker.record(.probe, failed: false, now: again) == .closed)
+        #expect(breaker.permit(now: again) == .normal)
+        #expect(!breaker.isOpen)
+    }
+
+    @Test func thresholdZeroIsOff() {
+        let breaker = CircuitBreaker(threshold: 0, cooldownMs: 100)
+        for _ in 0..<100 { #expect(breaker.record(.normal, failed: true) == nil) }
+        #expect(breaker.permit() == .normal)
+    }
+}
+
+@Suite struct CacheTests {
+    func result(_ tag: String) -> HandoffResult {
+        var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
+        outcome.conversationID = tag
+        return Renderer(options: RenderOptions()).result(outcome)
+    }
+
+    @Test func expiresAfterTTL() {
+        let cache = ResultCache(ttlMs: 100, capacity: 10)
+        let now = ContinuousClock.now
+        cache.put(.sharedID("a"), result("a"), now: now)
+        #expect(cache.get(.sharedID("a"), now: now + .milliseconds(99))?.conversationID == "a")
+        #expect(cache.get(.sharedID("a"), now: now + .milliseconds(100)) == nil)
+        #expect(cache.get(.conversationID("a"), now: now) == nil, "ids of different kinds never mix")
+    }
+
+    @Test func capacityBoundaryEvictsOldest() {
+        let cache = ResultCache(ttlMs: 10_000, capacity: 3)
+        for id in ["a", "b", "c"] { cache.put(.sharedID(id), result(id)) }
+        #expect(cache.count == 3)
+        #expect(cache.get(.sharedID("a")) != nil)
+        cache.put(.sharedID("d"), result("d"))
+        #expect(cache.count == 3)
+        #expect(cache.get(.sharedID("a")) == nil)
+        #expect(cache.get(.sharedID("d")) != nil)
+    }
+
+    @Test func manyInsertionsStayBounded() {
+        let cache = ResultCache(ttlMs: 10_000, capacity: 50)
+        for index in 0..<10_000 { cache.put(.sharedID(String(index)), result("x")) }
+        #expect(cache.count == 50)
+        #expect(cache.get(.sharedID("9999")) != nil)
+    }
+}
+
+@Suite struct LimitTests {
+    @Test func inFlightBoundary() {
+        let base = InFlightLimit.current
+        let limit = base + 2
+        #expect(InFlightLimit.enter(limit: limit))
+        #expect(InFlightLimit.enter(limit: limit))
+        #expect(!InFlightLimit.enter(limit: limit))
+        InFlightLimit.leave()
+        #expect(InFlightLimit.enter(limit: limit))
+        InFlightLimit.leave()
+        InFlightLimit.leave()
+        #expect(InFlightLimit.current == base)
+    }
+
+    @Test func backoffStaysInItsRange() {
+        for attempt in 0..<4 {
+            let base = Limits.retryBackoffBaseMs << attempt
+            for _ in 0..<200 {
+                let wait = HandoffClient.backoffMs(attempt: attempt)
+                #expect(wait >= base / 2 && wait < base / 2 + base)
+            }
+        }
+    }
+
+    @Test func statsNamesAndPrometheus() {
+        let stats = ClientStats()
+        stats.recordLookup(.ok, elapsedUs: 1000)
+        stats.recordLookup(.timeout, elapsedUs: 1001)
+        stats.recordRequest(retry: false)
+        stats.recordRequest(retry: true)
+        let snapshot = stats.snapshot(breakerOpen: true)
+        #expect(snapshot.value(named: "lookups") == 2)
+        #expect(snapshot.value(named: "status.ok") == 1)
+        #expect(snapshot.value(named: "status.timeout") == 1)
+        #expect(snapshot.value(named: "status.unavailable") == 0)
+        #expect(snapshot.value(named: "retries") == 1)
+        #expect(snapshot.value(named: "requests") == 2)
+        #expect(snapshot.value(named: "latency_le_1") == 1, "1000 us is at most 1 ms; 1001 us is not")
+        #expect(snapshot.value(named: "latency_le_2") == 2)
+        #expect(snapshot.value(named: "latency_us_sum") == 2001)
+        #expect(snapshot.value(named: "breaker_open") == 1)
+        #expect(snapshot.value(named: "nonsense") == nil)
+        let text = snapshot.prometheus
+        #expect(text.contains("polyai_handoff_lookups_total{status=\"timeout\"} 1\n"))
+        #expect(text.contains("polyai_handoff_lookup_seconds_bucket{le=\"0.001\"} 1\n"))
+        #expect(text.contains("polyai_handoff_lookup_seconds_bucket{le=\"10.000\"} 2\n"))
+        #expect(text.contains("polyai_handoff_lookup_seconds_bucket{le=\"+Inf\"} 2\n"))
+        #expect(text.contains("polyai_handoff_lookup_seconds_sum 0.002001\n"))
+    }
+}
+
+/// The client against a real loopback server.
+@Suite(.serialized) struct ClientTests {
+    func client(_ server: ScriptedServer, _ settings: [String: String] = [:]) throws -> HandoffClient {
+        var config = HandoffConfig()
+        let base = ["base_url": server.baseURL, "account_id": "acme", "project_id": "P", "api_key": "k"]
+        try config.apply(base.merging(settings) { $1 }.map { ($0.key, $0.value, "test") })
+        return try HandoffClient(config: config)
+    }
+
+    @Test func keepAliveReusesOneConnection() throws {
+        let server = ScriptedServer([.init()])
+        defer { server.stop() }
+        let client = try client(server)
+        for _ in 0..<20 { #expect(client.lookup(.sharedID("s-1")).status == .ok) }
+        #expect(server.requests == 20)
+        #expect(server.connections == 1)
+    }
+
+    @Test func retriesA503InsideTheDeadline() throws {
+        let server = ScriptedServer([.init(status: 503, body: "{}"), .init()])
+        defer { server.stop() }
+        let client = try client(server)
+        #expect(client.lookup(.sharedID("s-1")).status == .ok)
+        #expect(client.statistics().value(named: "retries") == 1)
+        #expect(server.requests == 2)
+    }
+
+    @Test func neverRetriesA4xxOrWithRetriesZero() throws {
+        let server = ScriptedServer([.init(status: 404, body: #"{"error_message":"nope"}"#)])
+        defer { server.stop() }
+        #expect(try client(server).lookup(.sharedID("s-1")).status == .notFound)
+        #expect(server.requests == 1)
+        let failing = ScriptedServer([.init(status: 502, body: "{}")])
+        defer { failing.stop() }
+        #expect(try client(failing, ["retries": "0"]).lookup(.sharedID("s-1")).status == .serverError)
+        #expect(failing.requests == 1)
+    }
+
+    @Test func breakerFailsFastThenProbes() throws {
+        let server = ScriptedServer([.init(status: 500, body: "{}"), .init(status: 500, body: "{}"), .init()])
+        defer { server.stop() }
+        let client = try client(server, ["breaker_failures": "2", "breaker_cooldown_ms": "200", "retries": "0"])
+        #expect(client.lookup(.sharedID("s-1")).status == .serverError)
+        #expect(client.lookup(.sharedID("s-1")).status == .serverError)
+        let fast = client.lookup(.sharedID("s-1"))
+        #expect(fast.status == .unavailable)
+        #expect(fast.elapsedUs < 1000, "fails fast: \(fast.elapsedUs) us")
+        #expect(fast.headerBlock.hasPrefix("X-PolyAI-Handoff-Status: unavailable\r\n"))
+        #expect(server.requests == 2)
+        usleep(250_000)
+        #expect(client.lookup(.sharedID("s-1")).status == .ok, "the probe closes the breaker")
+        #expect(client.lookup(.sharedID("s-1")).status == .ok)
+        #expect(client.statistics().value(named: "breaker_opened") == 1)
+    }
+
+    @Test func cacheAnswersRepeatLookups() throws {
+        let server = ScriptedServer([.init()])
+        defer { server.stop() }
+        let client = try client(server, ["cache_ttl_ms": "60000"])
+        for _ in 0..<5 { #expect(client.lookup(.sharedID("s-1")).status == .ok) }
+        #expect(server.requests == 1)
+        #expect(client.statistics().value(named: "cache_hits") == 4)
+    }
+
+    @Test func concurrentLookupsOfOneIdShareOneRequest() throws {
+        let server = ScriptedServer([.init(delayMs: 300)])
+        defer { server.stop() }
+        let client = try client(server)
+        let statuses = Mutex<[HandoffStatus]>([])
+        let threads = 8
+        let done = Atomic<Int>(0)
+        for _ in 0..<threads {
+            ScriptedServer.spawn {
+                let status = client.lookup(.sharedID("s-1")).status
+                statuses.withLock { $0.append(status) }
+                done.add(1, ordering: .releasing)
+            }
+        }
+        for _ in 0..<300 where done.load(ordering: .acquiring) < threads { usleep(10_000) }
+        #expect(statuses.withLock { $0 } == Array(repeating: .ok, count: threads))
+        #expect(server.requests == 1)
+        #expect(client.statistics().value(named: "shared") == UInt64(threads - 1))
+    }
+
+    @Test func slowServerTimesOutOnTime() throws {
+        let server = ScriptedServer([.init(delayMs: 2000)])
+        defer { server.stop() }
+        let result = try client(server).lookup(.sharedID("s-1"), timeoutMs: 200)
+        #expect(result.status == .timeout)
+        #expect(result.elapsedUs >= 200_000 && result.elapsedUs < 400_000, "\(result.elapsedUs) us")
+    }
+
+    @Test func maxInFlightFailsFast() throws {
+        let server = ScriptedServer([.init(delayMs: 400)])
+        defer { server.stop() }
+        let client = try client(server, ["max_in_flight": String(InFlightLimit.current + 1)])
+        let done = Atomic<Bool>(false)
+        ScriptedServer.spawn {
+            _ = client.lookup(.sharedID("slow"))
+            done.store(true, ordering: .releasing)
+        }
+        usleep(100_000)
+        let refused = client.lookup(.sharedID("other"))
+        #expect(refused.status == .unavailable)
+        #expect(refused.errorMessage.contains("max_in_flight"))
+        for _ in 0..<100 where !done.load(ordering: .acquiring) { usleep(10_000) }
+        #expect(client.statistics().value(named: "rejected_in_flight") == 1)
+    }
+}

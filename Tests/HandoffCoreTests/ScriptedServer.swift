@@ -1,0 +1,105 @@
+import Glibc
+import Synchronization
+
+/// A real HTTP/1.1 server on 127.0.0.1 for client tests: answers each request
+/// with the next scripted response (the last one repeats), keeps connections
+/// alive, and counts what it saw.
+final class ScriptedServer: @unchecked Sendable {
+    struct Reply: Sendable {
+        var status = 200
+        var body = #"{"id":"c-1","shared_id":"s-1","data":{"queue":"gold"}}"#
+        var delayMs = 0
+    }
+
+    let port: Int
+    private let listener: Int32
+    private let script: Mutex<[Reply]>
+    private let counts = Mutex((requests: 0, connections: 0))
+    private let stopped = Atomic<Bool>(false)
+
+    var requests: Int { counts.withLock { $0.requests } }
+    var connections: Int { counts.withLock { $0.connections } }
+
+    init(_ replies: [Reply]) {
+        script = Mutex(replies)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var yes: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        listen(listener, 128)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(listener, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Self.spawn { [self] in acceptLoop() }
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private func acceptLoop() {
+        while !stopped.load(ordering: .acquiring) {
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { return }
+            counts.withLock { $0.connections += 1 }
+            Self.spawn { [self] in serve(connection) }
+        }
+    }
+
+    private func serve(_ connection: Int32) {
+        defer { close(connection) }
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { return }
+            pending += buffer.prefix(count)
+            while let end = Self.endOfHeaders(pending) {
+                pending.removeFirst(end)
+                let reply = script.withLock { script in script.count > 1 ? script.removeFirst() : script[0] }
+                counts.withLock { $0.requests += 1 }
+                if reply.delayMs > 0 { usleep(UInt32(reply.delayMs) * 1000) }
+                let head = "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\n\r\n"
+                let bytes = Array((head + reply.body).utf8)
+                _ = bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+        }
+    }
+
+    private static func endOfHeaders(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for index in 0...(bytes.count - 4) where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
+            return index + 4
+        }
+        return nil
+    }
+
+    private final class Box: @unchecked Sendable {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    static func spawn(_ body: @escaping () -> Void) {
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        pthread_detach(thread)
+    }
+}
