@@ -1,0 +1,55 @@
+// libFuzzer entry point over everything a server's answer goes through:
+// the prescan, jansson, the response decoder, flattening and rendering, with
+// rendering bounds taken from the input. Any invariant broken is a crash,
+// which libFuzzer reports with the input that caused it.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzResponse(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data, size > 0 else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // The first bytes pick the bounds, the rest is the body.
+    var options = RenderOptions()
+    options.maxValueBytes = Int(bytes[0]) % 64 + 1
+    options.maxEntries = size > 1 ? Int(bytes[1]) % 40 : 32
+    options.maxDepth = size > 2 ? Int(bytes[2]) % 10 + 1 : 8
+    options.maxHeaderBlockBytes = size > 3 ? 128 + Int(bytes[3]) * 4 : 1024
+    let body = Array(bytes.dropFirst(4))
+    let status = size > 4 && bytes[4] & 1 == 1 ? 404 : 200
+    let outcome = ResponseDecoder.outcome(.response(status: status, body: body), timeoutMs: 1)
+    let result = Renderer(options: options).result(outcome)
+    check(result, options)
+    return 0
+}
+
+private func check(_ result: HandoffResult, _ options: RenderOptions) {
+    func require(_ condition: Bool, _ what: String) {
+        if !condition { fatalError("invariant broken: \(what)") }
+    }
+    require(result.entries.count <= options.maxEntries, "entry count")
+    require(result.headerBlock.utf8.count <= options.maxHeaderBlockBytes, "header block size")
+    require(result.headerBlock.hasPrefix("X-PolyAI-Handoff-Status: \(result.status.nameString)\r\n"), "status first")
+    var headers = Set<String>()
+    var variables = Set<String>()
+    for entry in result.entries {
+        require(entry.value.utf8.count <= options.maxValueBytes, "value size")
+        require(!entry.value.unicodeScalars.contains(where: SafeText.isUnsafe), "control character in value")
+        require(!entry.key.unicodeScalars.contains(where: SafeText.isUnsafe), "control character in key")
+        require(!entry.headerName.isEmpty && entry.headerName.utf8.allSatisfy(TextRules.isTokenByte), "header name")
+        require(entry.variableName.utf8.allSatisfy(TextRules.isVariableByte), "variable name")
+        require(headers.insert(entry.headerName.lowercased()).inserted, "unique header name")
+        require(variables.insert(entry.variableName).inserted, "unique variable name")
+    }
+    for line in result.headerBlock.split(separator: "\r\n") {
+        require(!line.contains("\r") && !line.contains("\n"), "CR/LF inside a header line")
+    }
+    require(!result.variablesBlock.contains("\r"), "CR in variables")
+    require(result.variablesBlock.split(separator: "\n").count == result.entries.count + 1
+        + (result.conversationID == nil ? 0 : 1) + (result.sharedID == nil ? 0 : 1), "one line per variable")
+    if result.status == .ok {
+        // What we hand back as data_json must itself parse to the same data.
+        guard let again = try? JSONDecoder.decode(Array(result.dataJSON.utf8)) else {
+            fatalError("data_json does not parse: \(result.dataJSON)")
+        }
+        require(CompactJSON.string(again) == result.dataJSON, "data_json round trip")
+    }
+}
