@@ -253,8 +253,9 @@ handoff_status handoff_result_status(const handoff_result *result);
 /* The HTTP status the API answered, or 0 when no response arrived. */
 int handoff_result_http_status(const handoff_result *result);
 
-/* Why the lookup failed: the API's error_message when it sent one, else our
- * own description. "" on success. Never NULL (for NULL it returns a static
+/* Why the lookup failed: the API's error_message when it sent one (for an
+ * unexpected status, after "unexpected HTTP status N: "), else our own
+ * description. "" on success. Never NULL (for NULL it returns a static
  * message). Never contains the API key. */
 const char *handoff_result_error(const handoff_result *result);
 
@@ -301,17 +302,21 @@ const char *handoff_result_variable_name(const handoff_result *result, size_t in
 
 /* Every header as "Name: value\r\n" lines, ready for Kamailio append_hf or
  * Asterisk PJSIP_HEADER(add,...). First the meta headers, present on every
- * result, success or not:
+ * result, success or not (shown with the default header_prefix; they use the
+ * configured one):
  *   X-PolyAI-Handoff-Status: ok|not_found|timeout|unavailable|...   (handoff_status_name)
  *   X-PolyAI-Conversation-Id: ...                        (when known)
  *   X-PolyAI-Shared-Id: ...                              (when known)
- * then one line per entry, as long as the block stays within
- * max_header_block_bytes. Never NULL for a non-NULL result. */
+ * then one line per entry, in order, until a line would take the block past
+ * max_header_block_bytes: that line and all after it are left out (and
+ * counted by handoff_result_truncated). The status line is always there.
+ * Never NULL for a non-NULL result. */
 const char *handoff_result_header_block(const handoff_result *result);
 
 /* Every variable as "NAME=value\n" lines, the same meta entries first
- * (POLYAI_HANDOFF_STATUS, POLYAI_CONVERSATION_ID, POLYAI_SHARED_ID), then one
- * line per entry. Never NULL for a non-NULL result. */
+ * (POLYAI_HANDOFF_STATUS, POLYAI_CONVERSATION_ID, POLYAI_SHARED_ID with the
+ * default variable_prefix), then one line per entry, not bounded by
+ * max_header_block_bytes. Never NULL for a non-NULL result. */
 const char *handoff_result_variables_block(const handoff_result *result);
 
 /* Frees a result and every string it returned. NULL is a no-op. */

@@ -80,6 +80,13 @@ import Testing
         }
     }
 
+    /// Regression: a blank key was accepted, curl dropped the empty header, and
+    /// the API answered 401 for a configuration mistake.
+    @Test(arguments: ["", " ", "\t ", "  \t"]) func blankAPIKeyIsRefused(key: String) {
+        var config = HandoffConfig()
+        #expect(throws: ConfigError.self) { try config.set("api_key", key) }
+    }
+
     @Test func applyIsAllOrNothing() throws {
         var config = HandoffConfig()
         #expect(throws: ConfigError.self) {

@@ -122,6 +122,21 @@ import Testing
         #expect(cut.entries.count == 2, "entries and variables keep what the header block cannot")
     }
 
+    /// Lines after the first that does not fit are left out too, even shorter
+    /// ones: the block is always a prefix of the full list.
+    @Test func headerBlockIsAPrefix() throws {
+        let json = #"{"a":"1","long":"\#(String(repeating: "x", count: 200))","b":"2"}"#
+        let full = try render(json, { $0.maxValueBytes = 4096 })
+        let limit = full.headerBlock.utf8.count - 1
+        let cut = try render(json) {
+            $0.maxValueBytes = 4096
+            $0.maxHeaderBlockBytes = limit - 200
+        }
+        #expect(cut.headerBlock.hasSuffix("X-PolyAI-A: 1\r\n"))
+        #expect(!cut.headerBlock.contains("X-PolyAI-B"))
+        #expect(cut.truncated == 2)
+    }
+
     @Test func includeExcludeAndRenames() throws {
         let result = try render(Self.acme) {
             $0.include = [KeyPattern("handoff_to"), KeyPattern("customer.*")].compactMap { $0 }

@@ -141,6 +141,17 @@ import Testing
         return try HandoffClient(config: config)
     }
 
+    /// Regression: lookups refused for a bad id were not counted.
+    @Test func refusedLookupsAreCounted() throws {
+        let server = ScriptedServer([.init()])
+        defer { server.stop() }
+        let client = try client(server)
+        #expect(client.lookup([], as: .sharedID).status == .invalidArgument)
+        #expect(client.statistics().value(named: "lookups") == 1)
+        #expect(client.statistics().value(named: "status.invalid_argument") == 1)
+        #expect(server.requests == 0)
+    }
+
     @Test func keepAliveReusesOneConnection() throws {
         let server = ScriptedServer([.init()])
         defer { server.stop() }

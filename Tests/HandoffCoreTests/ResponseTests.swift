@@ -47,10 +47,22 @@ import Testing
         #expect(outcome(502, "<html>bad gateway</html>").errorMessage == "HTTP 502")
     }
 
+    /// Regression: the API's error_message was dropped for statuses we do not map.
+    @Test func errorMessageOfUnmappedStatusIsKept() {
+        let result = outcome(418, #"{"error_message":"teapot"}"#)
+        #expect(result.status == .protocol)
+        #expect(result.errorMessage == "unexpected HTTP status 418: teapot")
+    }
+
+    /// Regression: an oversized 200 reported http_status 0.
+    @Test func oversizedBodyKeepsItsStatus() {
+        #expect(ResponseDecoder.outcome(.bodyTooLarge(status: 200, limit: 1024), timeoutMs: 1).httpStatus == 200)
+    }
+
     @Test func transportOutcomes() {
         #expect(ResponseDecoder.outcome(.timedOut, timeoutMs: 300).status == .timeout)
         #expect(ResponseDecoder.outcome(.timedOut, timeoutMs: 300).errorMessage.contains("300 ms"))
-        #expect(ResponseDecoder.outcome(.bodyTooLarge(limit: 1024), timeoutMs: 1).status == .protocol)
+        #expect(ResponseDecoder.outcome(.bodyTooLarge(status: 200, limit: 1024), timeoutMs: 1).status == .protocol)
         #expect(ResponseDecoder.outcome(.failed("Couldn't connect", retryable: true), timeoutMs: 1).status == .network)
     }
 }

@@ -5,8 +5,10 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
 
     public init(_ value: String) throws(ConfigError) {
         // A CR or LF here would let the key inject headers; refuse any control byte.
-        guard !value.isEmpty, value.utf8.count <= Limits.maxAPIKeyBytes, !TextRules.hasControl(value) else {
-            throw .invalid("api_key", "must be 1 to \(Limits.maxAPIKeyBytes) bytes without control characters")
+        // Blank keys are refused too: curl would drop the empty header and the
+        // API would answer 401 for a configuration mistake.
+        guard !TextRules.trimmed(value).isEmpty, value.utf8.count <= Limits.maxAPIKeyBytes, !TextRules.hasControl(value) else {
+            throw .invalid("api_key", "must be 1 to \(Limits.maxAPIKeyBytes) bytes, not blank, without control characters")
         }
         secret = value
     }

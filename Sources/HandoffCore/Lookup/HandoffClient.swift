@@ -45,6 +45,7 @@ public final class HandoffClient: Sendable {
         switch LookupTarget.validated(id, as: kind) {
         case .failure(let error):
             Log.write(.warning, "lookup refused: \(error.message)")
+            stats.recordLookup(.invalidArgument, elapsedUs: 0)
             return invalid(error.message)
         case .success(let target):
             return lookup(target, timeoutMs: timeoutMs)

@@ -5,8 +5,8 @@ enum ResponseDecoder {
         switch http {
         case .timedOut:
             return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
-        case .bodyTooLarge(let limit):
-            return .init(status: .protocol, errorMessage: "response body larger than max_response_bytes (\(limit))")
+        case .bodyTooLarge(let status, let limit):
+            return .init(status: .protocol, httpStatus: status, errorMessage: "response body larger than max_response_bytes (\(limit))")
         case .failed(let reason, _):
             return .init(status: .network, errorMessage: reason)
         case .response(let status, let body):
@@ -50,9 +50,11 @@ enum ResponseDecoder {
         case 404: mapped = .notFound
         case 500...599: mapped = .serverError
         case 300...399:
-            return .init(status: .protocol, httpStatus: status, errorMessage: "unexpected redirect (HTTP \(status)); redirects are never followed")
+            return .init(status: .protocol, httpStatus: status,
+                         errorMessage: "unexpected redirect (HTTP \(status)); redirects are never followed")
         default:
-            return .init(status: .protocol, httpStatus: status, errorMessage: "unexpected HTTP status \(status)")
+            let detail = errorMessage(body).map { ": \($0)" } ?? ""
+            return .init(status: .protocol, httpStatus: status, errorMessage: "unexpected HTTP status \(status)\(detail)")
         }
         return .init(status: mapped, httpStatus: status, errorMessage: errorMessage(body) ?? "HTTP \(status)")
     }

@@ -79,23 +79,21 @@ public struct Renderer: Sendable {
         return entries
     }
 
-    /// "Name: value\r\n" lines within max_header_block_bytes; the status line
-    /// always, then whatever else fits, in order.
+    /// "Name: value\r\n" lines within max_header_block_bytes: the status line
+    /// always, then whole lines in order until one does not fit; that one and
+    /// every data line after it are counted as dropped.
     private func headerBlock(meta: [HandoffEntry], entries: [HandoffEntry]) -> (text: String, dropped: Int) {
         var text = ""
         var bytes = 0
-        var dropped = 0
         for (index, entry) in (meta + entries).enumerated() {
             let line = "\(entry.headerName): \(entry.value)\r\n"
-            let size = line.utf8.count
-            if index > 0 && bytes + size > options.maxHeaderBlockBytes {
-                if index >= meta.count { dropped += 1 }
-                continue
+            if index > 0 && bytes + line.utf8.count > options.maxHeaderBlockBytes {
+                return (text, entries.count - max(0, index - meta.count))
             }
             text += line
-            bytes += size
+            bytes += line.utf8.count
         }
-        return (text, dropped)
+        return (text, 0)
     }
 }
 

@@ -64,10 +64,15 @@ final class ConnectionPool: Sendable {
         _ = surplus
     }
 
-    /// Keeps the parent's objects alive forever in a forked child, so their
-    /// deinit never closes or writes to the parent's connections.
+    /// Keeps the parent's objects alive for the life of a forked child, so
+    /// their deinit never closes or writes to the parent's connections. Held
+    /// here rather than leaked, so leak checkers see them as reachable.
+    private static let abandoned = Mutex<[AnyObject]>([])
+
     private static func abandon(_ slots: [TransferSlot], _ share: CurlShare?) {
-        for slot in slots { _ = Unmanaged.passRetained(slot) }
-        if let share { _ = Unmanaged.passRetained(share) }
+        abandoned.withLock { kept in
+            kept.append(contentsOf: slots as [AnyObject])
+            if let share { kept.append(share) }
+        }
     }
 }

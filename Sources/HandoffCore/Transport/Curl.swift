@@ -149,6 +149,12 @@ final class TransferSlot: @unchecked Sendable {
         }
     }
 
+    private var responseStatus: Int {
+        var status = 0
+        _ = handoff_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        return status
+    }
+
     private func finishedCode() -> CURLcode? {
         var queued: Int32 = 0
         var code: CURLcode? = nil
@@ -161,21 +167,20 @@ final class TransferSlot: @unchecked Sendable {
     private func outcome(_ code: CURLcode) -> HTTPOutcome {
         switch code {
         case CURLE_OK:
-            var status = 0
-            _ = handoff_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
-            return .response(status: status, body: body)
+            return .response(status: responseStatus, body: body)
         case CURLE_OPERATION_TIMEDOUT:
             return .timedOut
         case CURLE_FILESIZE_EXCEEDED:
-            return .bodyTooLarge(limit: settings.maxResponseBytes)
+            return .bodyTooLarge(status: responseStatus, limit: settings.maxResponseBytes)
         case CURLE_WRITE_ERROR where overLimit:
-            return .bodyTooLarge(limit: settings.maxResponseBytes)
+            return .bodyTooLarge(status: responseStatus, limit: settings.maxResponseBytes)
         default:
-            let summary = String(cString: curl_easy_strerror(code))
+            // curl's error buffer is the specific message; its strerror the fallback.
             let detail = String(cString: errorText)
+            let summary = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             let retryable = [CURLE_COULDNT_CONNECT, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
                              CURLE_PARTIAL_FILE].contains(code)
-            return .failed(detail.isEmpty ? summary : "\(summary): \(detail)", retryable: retryable)
+            return .failed(summary, retryable: retryable)
         }
     }
 }

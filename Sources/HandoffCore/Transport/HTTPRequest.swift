@@ -7,7 +7,8 @@ struct HTTPRequest: Sendable {
 enum HTTPOutcome: Sendable {
     case response(status: Int, body: [UInt8])
     case timedOut
-    case bodyTooLarge(limit: Int)
+    /// `status`: the HTTP status that came before the body, 0 if none.
+    case bodyTooLarge(status: Int, limit: Int)
     /// `retryable`: the request may never have reached the server (refused,
     /// reset, nothing received), as opposed to a failure that would repeat
     /// (TLS verification, an unknown host).

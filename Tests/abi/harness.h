@@ -1,0 +1,248 @@
+/*
+ * harness.h -- what the C ABI tests share: the sandbox's address and
+ * credentials, its request counters, clocks, free ports and temporary files.
+ *
+ * run.sh starts the sandbox and passes HANDOFF_TEST_BASE_URL and
+ * HANDOFF_TEST_BLACKHOLE_PORT. Include after defining _POSIX_C_SOURCE.
+ */
+#ifndef HANDOFF_TEST_HARNESS_H
+#define HANDOFF_TEST_HARNESS_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "polyai_handoff.h"
+
+/* The sandbox's fixtures. */
+#define SANDBOX_API_KEY "sandbox-key"
+#define SANDBOX_ACCOUNT "acme"
+#define SANDBOX_PROJECT "PROJECT-support"
+#define ACME_123_ID "0bba04d7-38b3-4fd3-a1a8-329c34517fc1"
+#define SUPPORT_CONVERSATION_ID "c7a9e2f0-1b3d-4c5e-8f7a-9b0c1d2e3f4a"
+
+static inline const char *test_env(const char *name) {
+  const char *value = getenv(name);
+  if (value == NULL || *value == '\0') {
+    fprintf(stderr, "%s is not set: run this test through Tests/abi/run.sh\n", name);
+    exit(2);
+  }
+  return value;
+}
+
+static inline long test_env_long(const char *name, long fallback) {
+  const char *value = getenv(name);
+  char *end;
+  long number;
+  if (value == NULL || *value == '\0') return fallback;
+  number = strtol(value, &end, 10);
+  return *end == '\0' && number > 0 ? number : fallback;
+}
+
+static inline const char *sandbox_url(void) { return test_env("HANDOFF_TEST_BASE_URL"); }
+
+/* Loop counts shrink under valgrind (run.sh sets HANDOFF_TEST_ITERATIONS). */
+static inline long test_iterations(long fallback) {
+  return test_env_long("HANDOFF_TEST_ITERATIONS", fallback);
+}
+
+/* Time bounds stretch under valgrind (HANDOFF_TEST_TIME_SCALE). */
+static inline double test_time_scale(void) {
+  return (double)test_env_long("HANDOFF_TEST_TIME_SCALE", 1);
+}
+
+static inline double now_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
+}
+
+/* A configuration for the sandbox, then any "key", "value" pairs up to NULL.
+ * The circuit breaker is off: tests provoke failures in a row on purpose, and
+ * test_resilience turns it back on to test it. */
+static inline handoff_config *sandbox_config_with(const char *first_key, ...) {
+  handoff_config *config = handoff_config_new();
+  va_list args;
+  const char *key;
+  if (!CHECK(config != NULL)) exit(2);
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "base_url", sandbox_url()));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "account_id", SANDBOX_ACCOUNT));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "project_id", SANDBOX_PROJECT));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "api_key", SANDBOX_API_KEY));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "breaker_failures", "0"));
+  va_start(args, first_key);
+  for (key = first_key; key != NULL; key = va_arg(args, const char *)) {
+    const char *value = va_arg(args, const char *);
+    if (!CHECK_INT(HANDOFF_OK, handoff_config_set(config, key, value))) {
+      fprintf(stderr, "    setting %s = %s: %s\n", key, value, handoff_config_error(config));
+    }
+  }
+  va_end(args);
+  return config;
+}
+
+/* A client from sandbox_config_with(); the config is freed. */
+#define sandbox_client_with(...) sandbox_client_from(sandbox_config_with(__VA_ARGS__))
+#define sandbox_client() sandbox_client_from(sandbox_config_with(NULL))
+
+static inline handoff_client *sandbox_client_from(handoff_config *config) {
+  handoff_status status = HANDOFF_NOT_INITIALIZED;
+  handoff_client *client = handoff_client_new(config, &status);
+  if (!CHECK(client != NULL) || !CHECK_INT(HANDOFF_OK, status)) {
+    fprintf(stderr, "    handoff_client_new: %s\n", handoff_config_error(config));
+    exit(2);
+  }
+  handoff_config_free(config);
+  return client;
+}
+
+static inline int sandbox_port(void) {
+  const char *url = sandbox_url();
+  const char *colon = strrchr(url, ':');
+  return colon != NULL ? atoi(colon + 1) : 0;
+}
+
+/* An HTTP/1.0 GET to the sandbox on a fresh connection. Returns a malloc'ed
+ * response (headers and body) or NULL. */
+static inline char *sandbox_get(const char *path) {
+  struct sockaddr_in address;
+  char request[512], *response = NULL;
+  size_t length = 0, capacity = 0;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return NULL;
+  memset(&address, 0, sizeof address);
+  address.sin_family = AF_INET;
+  address.sin_port = htons((unsigned short)sandbox_port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+    close(fd);
+    return NULL;
+  }
+  snprintf(request, sizeof request,
+           "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+  if (write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+    close(fd);
+    return NULL;
+  }
+  for (;;) {
+    ssize_t got;
+    if (capacity - length < 1024) {
+      char *bigger = realloc(response, capacity + 4096);
+      if (bigger == NULL) break;
+      response = bigger;
+      capacity += 4096;
+    }
+    got = read(fd, response + length, capacity - length - 1);
+    if (got <= 0) break;
+    length += (size_t)got;
+  }
+  close(fd);
+  if (response != NULL) response[length] = '\0';
+  return response;
+}
+
+static inline long json_field(const char *text, const char *name) {
+  char pattern[64];
+  const char *at;
+  snprintf(pattern, sizeof pattern, "\"%s\"", name);
+  at = text != NULL ? strstr(text, pattern) : NULL;
+  if (at == NULL) return -1;
+  at = strchr(at + strlen(pattern), ':');
+  return at != NULL ? strtol(at + 1, NULL, 10) : -1;
+}
+
+/* The sandbox's counters of handoff_state requests and TCP connections. */
+typedef struct {
+  long requests;
+  long connections;
+} sandbox_stats;
+
+static inline sandbox_stats sandbox_stats_now(void) {
+  sandbox_stats stats = {-1, -1};
+  char *response = sandbox_get("/_sandbox/stats");
+  const char *body = response != NULL ? strstr(response, "\r\n\r\n") : NULL;
+  if (body != NULL) {
+    stats.requests = json_field(body, "requests");
+    stats.connections = json_field(body, "connections");
+  }
+  if (!CHECK(stats.requests >= 0 && stats.connections >= 0)) {
+    fputs("    GET /_sandbox/stats answered: ", stderr);
+    check_print_string(stderr, response);
+    fputs("\n", stderr);
+  }
+  free(response);
+  return stats;
+}
+
+/* A loopback port nothing listens on: bound, then closed. */
+static inline int closed_port(void) {
+  struct sockaddr_in address;
+  socklen_t size = sizeof address;
+  int port = 0, fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  memset(&address, 0, sizeof address);
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+      getsockname(fd, (struct sockaddr *)&address, &size) == 0)
+    port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+/* A new temporary file holding text; returns its malloc'ed path. */
+static inline char *temp_file(const char *text) {
+  const char *dir = getenv("TMPDIR");
+  size_t size = strlen(dir != NULL && *dir ? dir : "/tmp") + 32;
+  char *path = malloc(size);
+  int fd;
+  if (path == NULL) exit(2);
+  snprintf(path, size, "%s/handoff-test-XXXXXX", dir != NULL && *dir ? dir : "/tmp");
+  fd = mkstemp(path);
+  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+    perror("temp_file");
+    exit(2);
+  }
+  close(fd);
+  return path;
+}
+
+static inline void temp_file_remove(char *path) {
+  if (path != NULL) unlink(path);
+  free(path);
+}
+
+/* Checks a result against the acme-call-123 fixture, field by field. */
+static inline void check_acme_123(const handoff_result *r) {
+  static const char *const keys[] = {
+    "customer_id", "handoff_reason", "handoff_to", "customer.tier", "customer.name",
+    "customer.account_number", "customer.balance", "previous_calls.0", "previous_calls.1",
+    "vip", "notes",
+  };
+  static const char *const values[] = {
+    "12345", "successfully_identified", "billing", "gold", "Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m",
+    "9223372036854775807", "1234.50", "2026-11-01", "2026-11-15", "true", "",
+  };
+  size_t i, count = sizeof keys / sizeof keys[0];
+  if (!CHECK_STATUS(HANDOFF_OK, r)) return;
+  CHECK_INT(200, handoff_result_http_status(r));
+  CHECK_STR("", handoff_result_error(r));
+  CHECK_STR(ACME_123_ID, handoff_result_conversation_id(r));
+  CHECK_STR("acme-call-123", handoff_result_shared_id(r));
+  CHECK_INT(count, handoff_result_count(r));
+  CHECK_INT(0, handoff_result_truncated(r));
+  for (i = 0; i < count && i < handoff_result_count(r); i++) {
+    CHECK_STR(keys[i], handoff_result_key(r, i));
+    CHECK_STR(values[i], handoff_result_value(r, i));
+    CHECK_STR(values[i], handoff_result_get(r, keys[i]));
+  }
+}
+
+#endif /* HANDOFF_TEST_HARNESS_H */

@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# run.sh -- the C ABI tests: builds each Tests/abi/test_*.c against the
+# library, starts the sandbox, runs them, then the CLI and export checks.
+#
+# Environment:
+#   LIB_DIR      directory holding libpolyai_handoff.so and .so.1 (default build/lib)
+#   INCLUDE_DIR  directory holding polyai_handoff.h (default include)
+#   SANDBOX      the polyai-handoff-sandbox executable (required)
+#   FIXTURES     the sandbox's fixtures (default Sources/Sandbox/fixtures.json)
+#   CLI          the built polyai-handoff CLI (default: built here from cli/)
+#   VALGRIND=1   also run test_lookup, test_threads and the CLI under memcheck
+#   CC           C compiler (default cc)
+#
+# Prints one line per test, then "abi: N passed, M failed"; exits 1 if any failed.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+LIB_DIR=${LIB_DIR:-$root/build/lib}
+INCLUDE_DIR=${INCLUDE_DIR:-$root/include}
+SANDBOX=${SANDBOX:-}
+FIXTURES=${FIXTURES:-$root/Sources/Sandbox/fixtures.json}
+CLI=${CLI:-}
+VALGRIND=${VALGRIND:-0}
+CC=${CC:-cc}
+# Every test_*.c is its own program; test_dns_stall needs a network namespace
+# and runs through dns_stall.sh.
+TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' | grep -v -x test_dns_stall)
+CFLAGS="-std=c99 -Wall -Wextra -Werror -pthread"
+
+# The caller's configuration must not leak into the tests.
+for name in $(env | sed -n 's/^\(POLYAI_HANDOFF_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$name"; done
+
+LIB_DIR=$(cd "$LIB_DIR" 2>/dev/null && pwd) || { echo "run.sh: no LIB_DIR directory" >&2; exit 2; }
+[ -e "$LIB_DIR/libpolyai_handoff.so" ] || { echo "run.sh: no libpolyai_handoff.so in $LIB_DIR" >&2; exit 2; }
+[ -x "$SANDBOX" ] || { echo "run.sh: set SANDBOX to the polyai-handoff-sandbox executable" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/handoff-abi.XXXXXX")
+mkdir -p "$work/tmp"
+sandbox_pid=
+cleanup() {
+  if [ -n "$sandbox_pid" ]; then
+    kill "$sandbox_pid" 2>/dev/null
+    wait "$sandbox_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+
+# pass NAME DETAIL / fail NAME DETAIL [LOG]
+pass() {
+  passed=$((passed + 1))
+  printf 'PASS %-22s %s\n' "$1" "$2"
+}
+fail() {
+  failed=$((failed + 1))
+  printf 'FAIL %-22s %s\n' "$1" "$2"
+  if [ -n "${3:-}" ] && [ -s "$3" ]; then
+    sed 's/^/    | /' "$3" | tail -n 200
+  fi
+}
+
+elapsed_since() { # start in ns -> "1.23 s"
+  awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }'
+}
+
+# ------------------------------------------------------------------ sandbox
+
+sandbox_args=(--port 0 --port-file "$work/port" --blackhole-port-file "$work/blackhole")
+if [ -f "$FIXTURES" ]; then sandbox_args+=(--fixtures "$FIXTURES"); fi
+"$SANDBOX" "${sandbox_args[@]}" >"$work/sandbox.log" 2>&1 &
+sandbox_pid=$!
+for _ in $(seq 1 300); do
+  if grep -qx '[0-9][0-9]*' "$work/port" 2>/dev/null && grep -qx '[0-9][0-9]*' "$work/blackhole" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$sandbox_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -qx '[0-9][0-9]*' "$work/port" 2>/dev/null || ! grep -qx '[0-9][0-9]*' "$work/blackhole" 2>/dev/null; then
+  fail sandbox "did not write its port files within 30 s" "$work/sandbox.log"
+  echo "abi: $passed passed, $failed failed"
+  exit 1
+fi
+port=$(cat "$work/port")
+export HANDOFF_TEST_BASE_URL="http://127.0.0.1:$port"
+export HANDOFF_TEST_BLACKHOLE_PORT=$(cat "$work/blackhole")
+export TMPDIR="$work/tmp"
+
+# -------------------------------------------------------------- C tests
+
+build() { # NAME SOURCE -> $work/NAME, log in $work/NAME.build
+  "$CC" $CFLAGS -I"$INCLUDE_DIR" -I"$here" "$2" -o "$work/$1" \
+    -L"$LIB_DIR" -lpolyai_handoff -Wl,-rpath,"$LIB_DIR" >"$work/$1.build" 2>&1
+}
+
+for t in $TESTS; do
+  if ! build "$t" "$here/$t.c"; then
+    fail "$t" "does not compile" "$work/$t.build"
+    continue
+  fi
+  start=$(date +%s%N)
+  timeout 120 "$work/$t" >"$work/$t.log" 2>&1
+  rc=$?
+  took=$(elapsed_since "$start")
+  summary=$(grep -E "^$t: [0-9]+ checks" "$work/$t.log" | tail -n 1)
+  if [ "$rc" = 0 ]; then
+    pass "$t" "${summary#"$t: "} ($took)"
+  elif [ "$rc" = 124 ]; then
+    fail "$t" "timed out after 120 s" "$work/$t.log"
+  else
+    fail "$t" "exit $rc ${summary#"$t: "} ($took)" "$work/$t.log"
+  fi
+  if ! kill -0 "$sandbox_pid" 2>/dev/null; then
+    fail sandbox "died during $t" "$work/sandbox.log"
+    break
+  fi
+done
+
+# A resolver that never answers, inside a network namespace (needs root).
+if [ -f "$here/test_dns_stall.c" ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+    printf 'SKIP %-22s %s\n' test_dns_stall "needs root, ip(8) and python3 for a network namespace"
+  elif ! build test_dns_stall "$here/test_dns_stall.c"; then
+    fail test_dns_stall "does not compile" "$work/test_dns_stall.build"
+  else
+    start=$(date +%s%N)
+    bash "$here/dns_stall.sh" "$work/test_dns_stall" >"$work/test_dns_stall.log" 2>&1
+    rc=$?
+    summary=$(grep -E "^test_dns_stall: [0-9]+ checks" "$work/test_dns_stall.log" | tail -n 1)
+    if [ "$rc" = 0 ]; then
+      pass test_dns_stall "${summary#test_dns_stall: } ($(elapsed_since "$start"))"
+    elif [ "$rc" = 3 ]; then
+      printf 'SKIP %-22s %s\n' test_dns_stall "cannot create a network namespace here"
+    else
+      fail test_dns_stall "exit $rc" "$work/test_dns_stall.log"
+    fi
+  fi
+fi
+
+# -------------------------------------------------------------------- CLI
+
+cli_log=$work/cli.log
+: >"$cli_log"
+cli_checks=0
+cli_failures=0
+cli_ok() { cli_checks=$((cli_checks + 1)); }
+cli_bad() {
+  cli_checks=$((cli_checks + 1))
+  cli_failures=$((cli_failures + 1))
+  {
+    echo "$*"
+    echo "  stdout:"; sed 's/^/    /' "$work/out"
+    echo "  stderr:"; sed 's/^/    /' "$work/err"
+  } >>"$cli_log"
+}
+# run_cli EXPECTED_EXIT ARGS... -> $work/out, $work/err
+run_cli() {
+  local expected=$1 rc
+  shift
+  timeout 60 "$CLI" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  if [ "$rc" = "$expected" ]; then cli_ok; else cli_bad "polyai-handoff $*: exit $rc, expected $expected"; fi
+}
+# expect_line FILE LINE: the file has exactly this line
+expect_line() {
+  if grep -qxF -- "$2" "$1"; then cli_ok; else cli_bad "$(basename "$1") lacks the line '$2'"; fi
+}
+expect_first_line() {
+  if [ "$(head -n 1 "$1")" = "$2" ]; then cli_ok; else cli_bad "$(basename "$1") does not start with '$2'"; fi
+}
+expect_empty() {
+  if [ ! -s "$1" ]; then cli_ok; else cli_bad "$(basename "$1") is not empty"; fi
+}
+expect_grep() {
+  if grep -q -- "$2" "$1"; then cli_ok; else cli_bad "$(basename "$1") does not match '$2'"; fi
+}
+
+cli_build_failed=0
+if [ -z "$CLI" ]; then
+  CLI=$work/polyai-handoff
+  if ! "$CC" -std=c99 -Wall -Wextra -Werror -I"$INCLUDE_DIR" "$root/cli/polyai-handoff.c" -o "$CLI" \
+      -L"$LIB_DIR" -lpolyai_handoff -Wl,-rpath,"$LIB_DIR" >"$work/cli.build" 2>&1; then
+    cli_build_failed=1
+    fail cli "does not compile" "$work/cli.build"
+  fi
+fi
+
+if [ "$cli_build_failed" = 0 ]; then
+  printf '%s\n' sandbox-key >"$work/key"
+  printf '%s\n' wrong-key >"$work/wrong-key"
+  printf 'base_url = %s\naccount_id = acme\nproject_id = PROJECT-support\napi_key_file = %s\n' \
+    "$HANDOFF_TEST_BASE_URL" "$work/key" >"$work/cli.ini"
+  flags=(--base-url "$HANDOFF_TEST_BASE_URL" --account-id acme --project-id PROJECT-support --api-key-file "$work/key")
+  cr=$(printf '\r')
+
+  run_cli 0 --shared-id acme-call-123 "${flags[@]}"
+  expect_first_line "$work/out" "POLYAI_HANDOFF_STATUS=ok"
+  expect_line "$work/out" "POLYAI_CONVERSATION_ID=0bba04d7-38b3-4fd3-a1a8-329c34517fc1"
+  expect_line "$work/out" "POLYAI_SHARED_ID=acme-call-123"
+  expect_line "$work/out" "POLYAI_CUSTOMER_ID=12345"
+  expect_line "$work/out" "POLYAI_CUSTOMER_TIER=gold"
+  expect_line "$work/out" "POLYAI_CUSTOMER_ACCOUNT_NUMBER=9223372036854775807"
+  expect_empty "$work/err"
+
+  run_cli 0 --shared-id acme-call-123 "${flags[@]}" --format vars
+  expect_line "$work/out" "POLYAI_CUSTOMER_BALANCE=1234.50"
+
+  run_cli 0 --shared-id acme-call-123 "${flags[@]}" --format headers
+  expect_first_line "$work/out" "X-PolyAI-Handoff-Status: ok$cr"
+  expect_line "$work/out" "X-PolyAI-Conversation-Id: 0bba04d7-38b3-4fd3-a1a8-329c34517fc1$cr"
+  expect_line "$work/out" "X-PolyAI-Shared-Id: acme-call-123$cr"
+  expect_line "$work/out" "X-PolyAI-Customer-Id: 12345$cr"
+  expect_line "$work/out" "X-PolyAI-Customer-Tier: gold$cr"
+
+  run_cli 0 --shared-id acme-call-123 "${flags[@]}" --format entries
+  expect_first_line "$work/out" "customer_id=12345"
+  expect_line "$work/out" "customer.tier=gold"
+  expect_line "$work/out" "customer.name=Zoë Ångström"
+  expect_line "$work/out" "customer.account_number=9223372036854775807"
+  expect_line "$work/out" "customer.balance=1234.50"
+  expect_line "$work/out" "previous_calls.1=2026-11-15"
+  expect_line "$work/out" "vip=true"
+  expect_line "$work/out" "notes="
+  if [ "$(wc -l <"$work/out")" -eq 11 ]; then cli_ok; else cli_bad "entries: expected 11 lines"; fi
+
+  run_cli 0 --shared-id acme-call-123 "${flags[@]}" --format json
+  expect_line "$work/out" '{"status":"ok","http_status":200,"conversation_id":"0bba04d7-38b3-4fd3-a1a8-329c34517fc1","shared_id":"acme-call-123","error":"","data":{"customer_id":"12345","handoff_reason":"successfully_identified","handoff_to":"billing","customer":{"tier":"gold","name":"Zoë Ångström","account_number":9223372036854775807,"balance":1234.50},"previous_calls":["2026-11-01","2026-11-15"],"vip":true,"notes":null}}'
+
+  # JSON of a failure: error and nulls, still one valid object.
+  run_cli 5 --shared-id no-such-call "${flags[@]}" --format json
+  expect_line "$work/out" '{"status":"not_found","http_status":404,"conversation_id":null,"shared_id":null,"error":"Handoff state not found","data":{}}'
+  if command -v python3 >/dev/null 2>&1; then
+    run_cli 9 --shared-id fault-garbage "${flags[@]}" --format json
+    if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"]=="protocol" and d["http_status"]==200 and isinstance(d["error"],str) and d["data"]=={}' <"$work/out" 2>>"$work/err"; then
+      cli_ok
+    else
+      cli_bad "fault-garbage --format json is not the expected JSON"
+    fi
+  fi
+
+  # By conversation id, from a config file plus the environment.
+  POLYAI_HANDOFF_VARIABLE_PREFIX=PBX_ run_cli 0 --id c7a9e2f0-1b3d-4c5e-8f7a-9b0c1d2e3f4a --config "$work/cli.ini"
+  expect_line "$work/out" "PBX_HANDOFF_TO=support"
+  expect_line "$work/out" "PBX_QUEUE=tier2"
+  # Flags override the environment, which overrides the file.
+  POLYAI_HANDOFF_VARIABLE_PREFIX=PBX_ run_cli 0 --id c7a9e2f0-1b3d-4c5e-8f7a-9b0c1d2e3f4a --config "$work/cli.ini" --set variable_prefix=FLAG_
+  expect_line "$work/out" "FLAG_QUEUE=tier2"
+  # The key from the environment alone.
+  POLYAI_HANDOFF_API_KEY=sandbox-key run_cli 0 --shared-id acme-call-123 --base-url "$HANDOFF_TEST_BASE_URL" \
+    --account-id acme --project-id PROJECT-support --format entries
+  expect_line "$work/out" "handoff_to=billing"
+
+  # Failures: the status as exit code, the reason on stderr, output still there.
+  run_cli 5 --shared-id no-such-call "${flags[@]}"
+  expect_line "$work/err" "polyai-handoff: not_found: Handoff state not found"
+  expect_first_line "$work/out" "POLYAI_HANDOFF_STATUS=not_found"
+  run_cli 5 --shared-id no-such-call "${flags[@]}" --quiet --format headers
+  expect_empty "$work/err"
+  expect_first_line "$work/out" "X-PolyAI-Handoff-Status: not_found$cr"
+  run_cli 6 --shared-id fault-500 "${flags[@]}"
+  expect_line "$work/err" "polyai-handoff: server_error: Internal error in handoff store"
+  run_cli 7 --shared-id fault-slow "${flags[@]}" --timeout-ms 300
+  expect_first_line "$work/out" "POLYAI_HANDOFF_STATUS=timeout"
+  run_cli 4 --shared-id acme-call-123 --base-url "$HANDOFF_TEST_BASE_URL" --account-id acme \
+    --project-id PROJECT-support --api-key-file "$work/wrong-key"
+  expect_line "$work/err" "polyai-handoff: forbidden: Invalid API key"
+  run_cli 1 --shared-id acme-call-123 "${flags[@]}" --region mars
+  expect_grep "$work/err" "^polyai-handoff: invalid_argument: .*region"
+  expect_first_line "$work/out" "POLYAI_HANDOFF_STATUS=invalid_argument"
+  run_cli 1 --shared-id acme-call-123 "${flags[@]}" --set no_such_key=1
+  expect_grep "$work/err" "no_such_key"
+  run_cli 1 --shared-id acme-call-123 --base-url "$HANDOFF_TEST_BASE_URL" --account-id acme
+  expect_grep "$work/err" "project_id"
+  run_cli 1 --shared-id "" "${flags[@]}"
+  POLYAI_HANDOFF_BOGUS=1 run_cli 1 --shared-id acme-call-123 "${flags[@]}"
+
+  # Usage errors: 64, usage on stderr, nothing on stdout.
+  run_cli 64 --shared-id acme-call-123 "${flags[@]}" --bogus
+  expect_grep "$work/err" "usage:"
+  expect_empty "$work/out"
+  run_cli 64 "${flags[@]}"
+  run_cli 64 --shared-id a --id b "${flags[@]}"
+  run_cli 64 --shared-id acme-call-123 "${flags[@]}" --format xml
+  run_cli 64 --shared-id acme-call-123 "${flags[@]}" extra-argument
+  run_cli 64 --shared-id acme-call-123 "${flags[@]}" --set novalue
+  run_cli 64 --shared-id acme-call-123 "${flags[@]}" --timeout-ms
+  run_cli 64 --shared-id acme-call-123 --base-url "$HANDOFF_TEST_BASE_URL" --account-id acme \
+    --project-id PROJECT-support --api-key sandbox-key
+  run_cli 64 --shared-id acme-call-123 --base-url "$HANDOFF_TEST_BASE_URL" --account-id acme \
+    --project-id PROJECT-support --api-key=sandbox-key
+  run_cli 64 --shared-id acme-call-123 --base-url "$HANDOFF_TEST_BASE_URL" --account-id acme \
+    --project-id PROJECT-support --set api_key=sandbox-key
+  if grep -q sandbox-key "$work/err"; then cli_bad "--set api_key echoes the key"; else cli_ok; fi
+
+  run_cli 0 --help
+  expect_grep "$work/out" "usage:"
+  expect_grep "$work/out" "not_found"
+  expect_grep "$work/out" "64"
+  run_cli 0 --version
+  expect_grep "$work/out" "1\.0\.0"
+
+  if [ "$cli_failures" = 0 ]; then
+    pass cli "$cli_checks checks"
+  else
+    fail cli "$cli_failures of $cli_checks checks failed" "$cli_log"
+  fi
+fi
+
+# ---------------------------------------------------------------- exports
+
+if LIB_DIR="$LIB_DIR" INCLUDE_DIR="$INCLUDE_DIR" "$here/exports.sh" >"$work/exports.log" 2>&1; then
+  pass exports "$(tail -n 1 "$work/exports.log" | sed 's/^exports: //')"
+else
+  fail exports "the exports, soname or dependencies are wrong" "$work/exports.log"
+fi
+
+# --------------------------------------------------------------- valgrind
+
+# vg NAME EXPECTED_EXIT COMMAND...: fails on any memcheck error (exit 99) or
+# a definite leak.
+vg() {
+  local name=$1 expected=$2 rc
+  shift 2
+  rm -f "$work"/vg.*.log
+  start=$(date +%s%N)
+  HANDOFF_TEST_ITERATIONS=5 HANDOFF_TEST_TIME_SCALE=20 timeout 600 valgrind --leak-check=full \
+    --errors-for-leak-kinds=definite --error-exitcode=99 --log-file="$work/vg.%p.log" \
+    "$@" >"$work/vg.out" 2>&1
+  rc=$?
+  cat "$work/vg.out" "$work"/vg.*.log >"$work/vg-$name.log" 2>/dev/null
+  lost=$(grep -h 'definitely lost:' "$work"/vg.*.log 2>/dev/null | grep -v 'definitely lost: 0 bytes')
+  if [ "$rc" = "$expected" ] && [ -z "$lost" ]; then
+    pass "valgrind $name" "no errors, no definite leaks ($(elapsed_since "$start"))"
+  else
+    fail "valgrind $name" "exit $rc (expected $expected)${lost:+, definitely lost}" "$work/vg-$name.log"
+  fi
+}
+
+if [ "$VALGRIND" = 1 ]; then
+  if ! command -v valgrind >/dev/null 2>&1; then
+    fail valgrind "VALGRIND=1 but valgrind is not installed"
+  else
+    for t in test_lookup test_threads; do
+      [ -x "$work/$t" ] && vg "$t" 0 "$work/$t"
+    done
+    if [ "$cli_build_failed" = 0 ]; then
+      vg cli 0 "$CLI" --shared-id acme-call-123 "${flags[@]}" --format json
+      vg cli-not-found 5 "$CLI" --shared-id no-such-call "${flags[@]}" --format headers --quiet
+      vg cli-usage 64 "$CLI" --bogus
+    fi
+  fi
+fi
+
+echo "abi: $passed passed, $failed failed"
+[ "$failed" = 0 ]
