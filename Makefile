@@ -19,7 +19,8 @@ CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
 
 DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind curl gcc make
 
-.PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install bench clean
+.PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
+        test-sanitizers e2e bench bench-kamailio clean
 
 all: build
 
@@ -32,7 +33,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-build: lib sandbox cli $(BUILD)/pkgconfig/polyai-handoff.pc
+build: lib sandbox cli
 
 # The .so is staged as the installed layout: real file, soname link, dev link.
 lib:
@@ -53,10 +54,6 @@ cli: lib
 	$(CC) $(CFLAGS_C) cli/polyai-handoff.c -o $(BUILD)/bin/polyai-handoff \
 	  -L$(BUILD)/lib -lpolyai_handoff -Wl,-rpath,'$$ORIGIN/../lib'
 
-$(BUILD)/pkgconfig/polyai-handoff.pc: packaging/polyai-handoff.pc.in include/polyai_handoff.h
-	@mkdir -p $(BUILD)/pkgconfig
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/polyai-handoff
@@ -64,7 +61,8 @@ install: build
 	ln -sf $(LIBNAME).$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	install -m 0644 include/polyai_handoff.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 $(BUILD)/pkgconfig/polyai-handoff.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  packaging/polyai-handoff.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/polyai-handoff.pc
 	install -m 0755 $(BUILD)/bin/polyai-handoff $(BUILD)/bin/polyai-handoff-sandbox $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 Sources/Sandbox/fixtures.json $(DESTDIR)$(PREFIX)/share/polyai-handoff/
 
@@ -72,7 +70,8 @@ install: build
 demo: deps build
 	@scripts/demo.sh $(BUILD)
 
-test: deps build test-swift test-abi test-install
+# Everything, in order of how fast it fails.
+test: deps build test-swift test-abi test-install test-fuzz test-sanitizers e2e
 
 test-swift:
 	$(SWIFT) test
@@ -85,5 +84,30 @@ test-abi:
 test-install:
 	@Tests/install/run.sh
 
+# libFuzzer over the response path for a bounded time (FUZZ_SECONDS).
+test-fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Tests/fuzz/run.sh
+
+# The Swift suite again under AddressSanitizer and ThreadSanitizer (it drives
+# clients from many threads against a real loopback server).
+test-sanitizers:
+	$(SWIFT) test --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+
+STAGED_ENV = LIB_DIR=$(CURDIR)/$(BUILD)/lib INCLUDE_DIR=$(CURDIR)/include \
+  SANDBOX=$(CURDIR)/$(BUILD)/bin/polyai-handoff-sandbox FIXTURES=$(CURDIR)/Sources/Sandbox/fixtures.json
+
+# Kamailio with our module routing SIPp calls, checked header by header.
+e2e: build
+	$(STAGED_ENV) examples/kamailio/e2e.sh
+
+# Against raw libcurl+jansson, naive per-lookup handles and curl | jq (BENCH_QUICK=1: a short run).
+bench: build
+	$(STAGED_ENV) bench/run.sh
+
+# Our Kamailio module against Kamailio's own http_client + jansson.
+bench-kamailio: build
+	$(STAGED_ENV) examples/kamailio/bench.sh
+
 clean:
-	rm -rf $(BUILD) .build
+	rm -rf $(BUILD) .build .build-asan .build-tsan

@@ -45,7 +45,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["fixtures.json"]
         ),
 
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),

@@ -8,7 +8,8 @@
 #   SANDBOX      the polyai-handoff-sandbox executable (required)
 #   FIXTURES     the sandbox's fixtures (default Sources/Sandbox/fixtures.json)
 #   CLI          the built polyai-handoff CLI (default: built here from cli/)
-#   VALGRIND=1   also run test_lookup, test_threads and the CLI under memcheck
+#   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_soak
+#                (10,000 lookups) and the CLI under memcheck
 #   CC           C compiler (default cc)
 #
 # Prints one line per test, then "abi: N passed, M failed"; exits 1 if any failed.
@@ -345,9 +346,11 @@ if [ "$VALGRIND" = 1 ]; then
   if ! command -v valgrind >/dev/null 2>&1; then
     fail valgrind "VALGRIND=1 but valgrind is not installed"
   else
-    for t in test_lookup test_threads; do
+    for t in test_lookup test_threads test_fork; do
       [ -x "$work/$t" ] && vg "$t" 0 "$work/$t"
     done
+    # The soak keeps its full 10,000 lookups under valgrind.
+    [ -x "$work/test_soak" ] && HANDOFF_TEST_SOAK=10000 vg test_soak 0 "$work/test_soak"
     if [ "$cli_build_failed" = 0 ]; then
       vg cli 0 "$CLI" --shared-id acme-call-123 "${flags[@]}" --format json
       vg cli-not-found 5 "$CLI" --shared-id no-such-call "${flags[@]}" --format headers --quiet
