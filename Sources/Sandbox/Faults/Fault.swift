@@ -1,0 +1,82 @@
+/// One way a reply departs from the normal 200. Each field of a fixture's
+/// `respond` object becomes exactly one case; `Fault.parsers` is the table
+/// from field name to case, so a new behaviour is one case, one row and one
+/// line in `apply(to:)`.
+enum Fault: Sendable {
+    /// `"status": N`: send N instead of 200.
+    case status(Int)
+    /// `"body": "…"`: send these bytes instead of the handoff JSON.
+    case body([UInt8])
+    /// `"headers": {…}`: add these response headers, replacing defaults of the same name.
+    case headers([HeaderField])
+    /// `"delay_ms": N`: wait before sending anything.
+    case delay(milliseconds: Int)
+    /// `"stall_after_headers": true`: send the head, then nothing, socket left open.
+    case stallAfterHeaders
+    /// `"trickle_ms": N`: send the body one byte every N ms.
+    case trickle(milliseconds: Int)
+    /// `"reset": true`: answer with a TCP RST instead of a response.
+    case reset
+    /// `"close_after_bytes": N`: send the head and N body bytes, then close (FIN).
+    case closeAfter(bytes: Int)
+    /// `"pad_bytes": N`: add a `"padding"` string of N 'x' to the end of `data`.
+    case pad(bytes: Int)
+
+    typealias Parser = @Sendable (RawJSON, String) throws(FixtureError) -> Fault?
+
+    /// Field name to parser. A parser returns nil for a field that asks for
+    /// nothing, such as `"reset": false`.
+    static let parsers: [String: Parser] = [
+        "status": { value, path throws(FixtureError) in
+            .status(try value.integer(in: 200...599, at: path))
+        },
+        "body": { value, path throws(FixtureError) in
+            .body(Array(try value.string(at: path).value.utf8))
+        },
+        "headers": { value, path throws(FixtureError) in
+            .headers(try HeaderField.parseList(value, at: path))
+        },
+        "delay_ms": { value, path throws(FixtureError) in
+            .delay(milliseconds: try value.integer(in: 0...3_600_000, at: path))
+        },
+        "stall_after_headers": { value, path throws(FixtureError) in
+            try value.boolean(at: path) ? .stallAfterHeaders : nil
+        },
+        "trickle_ms": { value, path throws(FixtureError) in
+            .trickle(milliseconds: try value.integer(in: 1...60_000, at: path))
+        },
+        "reset": { value, path throws(FixtureError) in
+            try value.boolean(at: path) ? .reset : nil
+        },
+        "close_after_bytes": { value, path throws(FixtureError) in
+            .closeAfter(bytes: try value.integer(in: 0...(64 << 20), at: path))
+        },
+        "pad_bytes": { value, path throws(FixtureError) in
+            .pad(bytes: try value.integer(in: 0...(64 << 20), at: path))
+        },
+    ]
+
+    /// Folds this fault into a reply being planned.
+    func apply(to plan: inout ReplyPlan) {
+        switch self {
+        case .status(let code): plan.status = code
+        case .body(let bytes): plan.rawBody = bytes
+        case .headers(let fields): plan.extraHeaders += fields
+        case .delay(let milliseconds): plan.delayMs = milliseconds
+        case .stallAfterHeaders: plan.delivery = .stallAfterHeaders
+        case .trickle(let milliseconds): plan.delivery = .trickle(milliseconds: milliseconds)
+        case .reset: plan.delivery = .reset
+        case .closeAfter(let bytes): plan.delivery = .closeAfter(bytes: bytes)
+        case .pad(let bytes): plan.padBytes = bytes
+        }
+    }
+
+    /// True for the faults that change how bytes reach the socket; only one
+    /// of them makes sense per step.
+    var isDeliveryMode: Bool {
+        switch self {
+        case .stallAfterHeaders, .trickle, .reset, .closeAfter: true
+        case .status, .body, .headers, .delay, .pad: false
+        }
+    }
+}
