@@ -91,7 +91,7 @@ test-fuzz:
 # The Swift suite again under AddressSanitizer and ThreadSanitizer (it drives
 # clients from many threads against a real loopback server).
 test-sanitizers:
-	$(SWIFT) test --sanitize=address --scratch-path .build-asan
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
 
 STAGED_ENV = LIB_DIR=$(CURDIR)/$(BUILD)/lib INCLUDE_DIR=$(CURDIR)/include \
