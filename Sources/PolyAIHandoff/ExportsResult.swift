@@ -22,75 +22,71 @@ public func handoff_result_http_status(_ handle: OpaquePointer?) -> Int32 {
 @c @implementation
 public func handoff_result_error(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
     guard let result = result(handle) else { return StaticCString.pointer("no result (NULL handoff_result)") }
-    return result.string(result.error)
+    return result.errorPointer
 }
 
 @c @implementation
 public func handoff_result_conversation_id(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle).flatMap { $0.string($0.conversationID) }
+    result(handle)?.conversationIDPointer
 }
 
 @c @implementation
 public func handoff_result_shared_id(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle).flatMap { $0.string($0.sharedID) }
+    result(handle)?.sharedIDPointer
 }
 
 @c @implementation
 public func handoff_result_count(_ handle: OpaquePointer?) -> Int {
-    result(handle)?.entries.count ?? 0
+    result(handle)?.count ?? 0
 }
 
 @c @implementation
 public func handoff_result_key(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    guard let result = result(handle), let entry = result.entry(index) else { return nil }
-    return result.string(entry.key)
+    result(handle)?.key(index)
 }
 
 @c @implementation
 public func handoff_result_value(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    guard let result = result(handle), let entry = result.entry(index) else { return nil }
-    return result.string(entry.value)
+    result(handle)?.value(index)
 }
 
 @c @implementation
 public func handoff_result_get(_ handle: OpaquePointer?, _ key: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     guard let result = result(handle), let key else { return nil }
-    for entry in result.entries {
-        if let candidate = result.string(entry.key), strcmp(candidate, key) == 0 { return result.string(entry.value) }
+    for index in 0..<result.count {
+        if let candidate = result.key(index), strcmp(candidate, key) == 0 { return result.value(index) }
     }
     return nil
 }
 
 @c @implementation
 public func handoff_result_data_json(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle).flatMap { $0.string($0.dataJSON) }
+    result(handle)?.dataJSONPointer
 }
 
 @c @implementation
 public func handoff_result_truncated(_ handle: OpaquePointer?) -> Int {
-    result(handle)?.truncated ?? 0
+    result(handle)?.rendered.truncated ?? 0
 }
 
 @c @implementation
 public func handoff_result_header_name(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    guard let result = result(handle), let entry = result.entry(index) else { return nil }
-    return result.string(entry.headerName)
+    result(handle)?.rendered.headerName(index)
 }
 
 @c @implementation
 public func handoff_result_variable_name(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    guard let result = result(handle), let entry = result.entry(index) else { return nil }
-    return result.string(entry.variableName)
+    result(handle)?.rendered.variableName(index)
 }
 
 @c @implementation
 public func handoff_result_header_block(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle).flatMap { $0.string($0.headerBlock) }
+    result(handle)?.rendered.headerBlockPointer
 }
 
 @c @implementation
 public func handoff_result_variables_block(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle).flatMap { $0.string($0.variablesBlock) }
+    result(handle)?.rendered.variablesBlockPointer
 }
 
 @c @implementation

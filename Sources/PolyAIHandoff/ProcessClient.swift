@@ -1,5 +1,4 @@
 import HandoffCore
-import Synchronization
 
 /// The process-wide client behind handoff_init()/handoff_lookup(). Lookups
 /// take their own reference under the lock, so a reload or shutdown never
@@ -10,7 +9,8 @@ enum ProcessClient {
         var initError = OwnedCString("")
     }
 
-    private static let state = Mutex(State())
+    // Read on every handoff_lookup: a plain lock, not Swift's PI-futex Mutex.
+    private static let state = Locked(State())
 
     static var current: HandoffClient? { state.withLock { $0.client } }
 

@@ -23,9 +23,9 @@ import Testing
             var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
             outcome.conversationID = "c"
             outcome.data = data
-            let result = Renderer(options: options).result(outcome)
+            let result = Renderer(options: options).result(outcome).rendered()
             try check(result, options: options, data: data)
-            let again = Renderer(options: options).result(outcome)
+            let again = Renderer(options: options).result(outcome).rendered()
             #expect(again.headerBlock == result.headerBlock && again.variablesBlock == result.variablesBlock, "deterministic")
         }
     }
@@ -40,7 +40,7 @@ import Testing
         }
     }
 
-    func check(_ result: HandoffResult, options: RenderOptions, data: JSONValue) throws {
+    func check(_ result: RenderedResult, options: RenderOptions, data: JSONValue) throws {
         #expect(result.entries.count <= options.maxEntries)
         var headerNames = Set(["x-polyai-handoff-status", "x-polyai-conversation-id", "x-polyai-shared-id"])
         var variableNames = Set(["POLYAI_HANDOFF_STATUS", "POLYAI_CONVERSATION_ID", "POLYAI_SHARED_ID"])

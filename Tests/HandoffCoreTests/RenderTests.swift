@@ -4,14 +4,14 @@ import Testing
 @Suite struct RenderTests {
     static let acme = #"{"customer_id":"12345","handoff_reason":"successfully_identified","handoff_to":"billing","customer":{"tier":"gold","name":"Zoë Ångström","account_number":9223372036854775807,"balance":1234.50},"previous_calls":["2026-11-01","2026-11-15"],"vip":true,"notes":null}"#
 
-    func render(_ json: String, _ configure: (inout RenderOptions) -> Void = { _ in }, status: HandoffStatus = .ok) throws -> HandoffResult {
+    func render(_ json: String, _ configure: (inout RenderOptions) -> Void = { _ in }, status: HandoffStatus = .ok) throws -> RenderedResult {
         var options = RenderOptions()
         configure(&options)
         var outcome = Renderer.Outcome(status: status, httpStatus: 200)
         outcome.conversationID = "0bba04d7"
         outcome.sharedID = "acme-call-123"
         outcome.data = try JSONDecoder.decode(Array(json.utf8))
-        return Renderer(options: options).result(outcome)
+        return Renderer(options: options).result(outcome).rendered()
     }
 
     @Test func goldenAcme() throws {
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func failureStillCarriesStatus() {
-        let result = Renderer(options: RenderOptions()).result(.init(status: .notFound, httpStatus: 404, errorMessage: "gone"))
+        let result = Renderer(options: RenderOptions()).result(.init(status: .notFound, httpStatus: 404, errorMessage: "gone")).rendered()
         #expect(result.headerBlock == "X-PolyAI-Handoff-Status: not_found\r\n")
         #expect(result.variablesBlock == "POLYAI_HANDOFF_STATUS=not_found\n")
         #expect(result.entries.isEmpty && result.dataJSON == "{}")
@@ -74,6 +74,21 @@ import Testing
             "POLYAI_HANDOFF_STATUS_2", "POLYAI_ENTRY", "POLYAI_ENTRY_2", "POLYAI_9LIVES",
         ])
         #expect(result.headerBlock.hasPrefix("X-PolyAI-Handoff-Status: ok\r\n"))
+    }
+
+    /// Names are compared directly up to NameSet.linearLimit and hashed after:
+    /// clashes resolve the same on both sides of the switch.
+    @Test func uniquenessAcrossTheLinearLimit() throws {
+        let pairs = (0..<100).map { #""k\#($0)":1,"K\#($0)":2"# }.joined(separator: ",")
+        let result = try render("{\(pairs)}") { $0.maxEntries = 1024 }
+        #expect(result.entries.count == 200)
+        #expect(NameSet.linearLimit < 200 - 3)
+        for index in 0..<100 {
+            #expect(result.entries[2 * index].headerName == "X-PolyAI-K\(index)")
+            #expect(result.entries[2 * index + 1].headerName == "X-PolyAI-K\(index)-2")
+            #expect(result.entries[2 * index + 1].variableName == "POLYAI_K\(index)_2")
+        }
+        #expect(Set(result.entries.map { $0.headerName.lowercased() }).count == 200)
     }
 
     @Test func valueCutOnUTF8Boundary() throws {

@@ -190,7 +190,7 @@ import Testing
         let fast = client.lookup(.sharedID("s-1"))
         #expect(fast.status == .unavailable)
         #expect(fast.elapsedUs < 1000, "fails fast: \(fast.elapsedUs) us")
-        #expect(fast.headerBlock.hasPrefix("X-PolyAI-Handoff-Status: unavailable\r\n"))
+        #expect(fast.rendered().headerBlock.hasPrefix("X-PolyAI-Handoff-Status: unavailable\r\n"))
         #expect(server.requests == 2)
         usleep(250_000)
         #expect(client.lookup(.sharedID("s-1")).status == .ok, "the probe closes the breaker")

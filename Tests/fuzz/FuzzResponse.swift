@@ -16,12 +16,12 @@ public func fuzzResponse(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let body = Array(bytes.dropFirst(4))
     let status = size > 4 && bytes[4] & 1 == 1 ? 404 : 200
     let outcome = ResponseDecoder.outcome(.response(status: status, body: body), timeoutMs: 1)
-    let result = Renderer(options: options).result(outcome)
+    let result = Renderer(options: options).result(outcome).rendered()
     check(result, options)
     return 0
 }
 
-private func check(_ result: HandoffResult, _ options: RenderOptions) {
+private func check(_ result: RenderedResult, _ options: RenderOptions) {
     func require(_ condition: Bool, _ what: String) {
         if !condition { fatalError("invariant broken: \(what)") }
     }

@@ -20,6 +20,8 @@ public enum Limits {
     public static let maxDocumentDepth = 64
     /// Longest header_prefix or variable_prefix, and longest rename target.
     public static let maxPrefixBytes = 64
+    /// Longest flattened key kept, in bytes (longer ones are cut).
+    public static let maxKeyBytes = 512
     /// Longest generated header or variable name, in bytes.
     public static let maxGeneratedNameBytes = 128
     /// Ranges and defaults of the rendering bounds.

@@ -12,6 +12,7 @@ struct Flattener {
     func flatten(_ data: JSONValue) -> Output {
         var output = Output()
         guard case .object(let members) = data else { return output }
+        output.pairs.reserveCapacity(min(members.count * 2, options.maxEntries))
         for member in members {
             visit(member.value, key: member.key, depth: 1, into: &output)
         }

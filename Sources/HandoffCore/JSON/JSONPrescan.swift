@@ -7,7 +7,8 @@
 /// - nesting: documents deeper than `maxDepth` are refused before anything
 ///   recurses over them.
 struct JSONPrescan {
-    /// The document with every number replaced by `0`.
+    /// The document with every number replaced by `0` (and NUL escapes in
+    /// keys rewritten).
     var masked: [UInt8] = []
     /// The numbers, in document order.
     var lexemes: [String] = []
@@ -18,17 +19,25 @@ struct JSONPrescan {
     }
 
     init(scanning bytes: [UInt8], maxDepth: Int) throws(Failure) {
-        masked.reserveCapacity(bytes.count)
+        // Most bodies need a handful of edits: copy the stretches between
+        // them in bulk, and not at all when there is nothing to change.
+        var copied = 0
         var depth = 0
         var index = 0
+        func edit(_ range: Range<Int>, _ replacement: [UInt8]) {
+            if masked.isEmpty { masked.reserveCapacity(bytes.count) }
+            masked.append(contentsOf: bytes[copied..<range.lowerBound])
+            masked.append(contentsOf: replacement)
+            copied = range.upperBound
+        }
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
                 let end = Self.endOfString(bytes, openingQuote: index)
-                let start = masked.count
-                masked.append(contentsOf: bytes[index..<end])
-                if Self.isKey(bytes, after: end) { Self.replaceNULEscapes(in: &masked, from: start) }
+                if Self.isKey(bytes, after: end), let fixed = Self.withoutNULEscapes(bytes[index..<end]) {
+                    edit(index..<end, fixed)
+                }
                 index = end
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 var end = index + 1
@@ -36,21 +45,23 @@ struct JSONPrescan {
                 let lexeme = bytes[index..<end]
                 guard Self.isJSONNumber(lexeme) else { throw .invalidNumber }
                 lexemes.append(String(decoding: lexeme, as: UTF8.self))
-                masked.append(UInt8(ascii: "0"))
+                edit(index..<end, [UInt8(ascii: "0")])
                 index = end
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
                 guard depth <= maxDepth else { throw .tooDeep }
-                masked.append(byte)
                 index += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
-                masked.append(byte)
                 index += 1
             default:
-                masked.append(byte)
                 index += 1
             }
+        }
+        if copied == 0 {
+            masked = bytes
+        } else {
+            masked.append(contentsOf: bytes[copied...])
         }
     }
 
@@ -75,22 +86,31 @@ struct JSONPrescan {
         return next < bytes.count && bytes[next] == UInt8(ascii: ":")
     }
 
-    /// Rewrites each `\u0000` escape of the string starting at `start`.
-    static func replaceNULEscapes(in text: inout [UInt8], from start: Int) {
-        let nul = Array(#"\u0000"#.utf8)
-        let replacement = Array(#"\ufffd"#.utf8)
-        var index = start + 1
-        while index < text.count {
+    /// The string with each `\u0000` escape rewritten, or nil if it has none.
+    static func withoutNULEscapes(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        // Nearly every key has no escape at all.
+        guard text.contains(UInt8(ascii: "\\")) else { return nil }
+        let nul = nulEscape
+        let replacement = replacementEscape
+        var result: [UInt8]? = nil
+        var index = text.startIndex + 1
+        while index < text.endIndex {
             guard text[index] == UInt8(ascii: "\\") else {
                 index += 1
                 continue
             }
-            if index + nul.count <= text.count, text[index..<index + nul.count].elementsEqual(nul) {
-                text.replaceSubrange(index..<index + nul.count, with: replacement)
+            if index + nul.count <= text.endIndex, text[index..<index + nul.count].elementsEqual(nul) {
+                if result == nil { result = Array(text) }
+                let offset = index - text.startIndex
+                result?.replaceSubrange(offset..<offset + nul.count, with: replacement)
             }
             index += 2
         }
+        return result
     }
+
+    private static let nulEscape = Array(#"\u0000"#.utf8)
+    private static let replacementEscape = Array(#"\ufffd"#.utf8)
 
     static func isNumberByte(_ byte: UInt8) -> Bool {
         switch byte {

@@ -1,6 +1,8 @@
 /// A parsed JSON document in plain Swift. Objects keep document order and
-/// numbers keep the exact text the server wrote.
-public indirect enum JSONValue: Sendable, Equatable {
+/// numbers keep the exact text the server wrote. Not `indirect`: the arrays
+/// already hold their elements out of line, and boxing every node cost an
+/// allocation per value on every lookup.
+public enum JSONValue: Sendable, Equatable {
     case object([JSONMember])
     case array([JSONValue])
     case string(String)

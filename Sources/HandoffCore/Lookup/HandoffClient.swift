@@ -94,7 +94,7 @@ public final class HandoffClient: Sendable {
         switch flights.join(target) {
         case .follower(let flight):
             source = .shared
-            return flight.wait(remainingMs: deadline.remainingMs)
+            return flights.wait(target, flight, remainingMs: deadline.remainingMs)
                 ?? renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
         case .leader(let flight):
             let result = lead(target, deadline: deadline, timeoutMs: timeoutMs)

@@ -1,12 +1,24 @@
-import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
-/// A client's counters and latency histogram. One short uncontended lock per
-/// lookup; snapshots are plain values.
+/// A client's counters and latency histogram. Counters are striped by thread,
+/// so many threads recording at once rarely share a lock; a snapshot adds the
+/// stripes up.
 final class ClientStats: Sendable {
     /// Histogram bucket upper bounds, in milliseconds.
     static let bucketsMs = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+    private static let stripeCount = 8  // the top 3 bits of the hash
 
-    private let counters = Mutex(StatsSnapshot())
+    private let stripes = (0..<ClientStats.stripeCount).map { _ in Locked(StatsSnapshot()) }
+
+    /// This thread's stripe: thread ids are addresses a stack apart, so they
+    /// are mixed (Fibonacci hashing) before taking the top bits.
+    private var counters: Locked<StatsSnapshot> {
+        stripes[Int((UInt(pthread_self()) &* 0x9E37_79B9_7F4A_7C15) >> 61)]
+    }
 
     func recordLookup(_ status: HandoffStatus, elapsedUs: Int64, cacheHit: Bool = false, shared: Bool = false) {
         counters.withLock { counters in
@@ -32,7 +44,8 @@ final class ClientStats: Sendable {
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 
     func snapshot(breakerOpen: Bool) -> StatsSnapshot {
-        var snapshot = counters.withLock { $0 }
+        var snapshot = StatsSnapshot()
+        for stripe in stripes { stripe.withLock { snapshot.add($0) } }
         snapshot.breakerOpen = breakerOpen
         snapshot.inFlight = UInt64(clamping: InFlightLimit.current)
         return snapshot
@@ -54,6 +67,19 @@ public struct StatsSnapshot: Sendable {
     var latencySumUs: UInt64 = 0
     /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
     var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
+
+    mutating func add(_ other: StatsSnapshot) {
+        lookups &+= other.lookups
+        for (status, count) in other.byStatus { byStatus[status, default: 0] &+= count }
+        requests &+= other.requests
+        retries &+= other.retries
+        cacheHits &+= other.cacheHits
+        shared &+= other.shared
+        breakerOpened &+= other.breakerOpened
+        rejectedInFlight &+= other.rejectedInFlight
+        latencySumUs &+= other.latencySumUs
+        for index in buckets.indices { buckets[index] &+= other.buckets[index] }
+    }
 
     public func value(named name: String) -> UInt64? {
         switch name {

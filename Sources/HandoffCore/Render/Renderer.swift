@@ -1,6 +1,6 @@
-/// Builds a `HandoffResult` from a lookup's outcome: flattens, bounds, names
-/// and renders, so that every result, success or not, carries the meta entries
-/// a dialplan branches on.
+/// Builds a `HandoffResult` from a lookup's outcome (flattened, bounded, safe
+/// values), and renders it on demand (names, header and variable blocks).
+/// Every result, success or not, carries the meta entries a dialplan branches on.
 public struct Renderer: Sendable {
     public let options: RenderOptions
 
@@ -22,106 +22,155 @@ public struct Renderer: Sendable {
         }
     }
 
+    /// Flattens and bounds the data; names and blocks wait for `render`.
     public func result(_ outcome: Outcome) -> HandoffResult {
         let flat = Flattener(options: options).flatten(outcome.data)
         var truncated = flat.dropped
-        var names = UniqueNames()
-        let meta = metaEntries(outcome, names: &names)
-        var entries: [HandoffEntry] = []
+        var entries: [HandoffPair] = []
         entries.reserveCapacity(flat.pairs.count)
         for pair in flat.pairs {
-            let key = SafeText.make(pair.key, maxBytes: Limits.maxGeneratedNameBytes * 4).text
             let value = SafeText.make(pair.value, maxBytes: options.maxValueBytes)
             if value.wasCut { truncated += 1 }
-            let base = options.renames[pair.key]
-            let header = base.map(NameStyle.token) ?? options.headerPrefix + NameStyle.headerCase(pair.key)
-            let variable = base.map(NameStyle.upperSnake) ?? options.variablePrefix + NameStyle.upperSnake(pair.key)
-            entries.append(HandoffEntry(
-                key: key,
-                value: value.text,
-                headerName: names.header(header, fallback: options.headerPrefix + "Entry"),
-                variableName: names.variable(variable, fallback: options.variablePrefix + "ENTRY")))
+            entries.append(HandoffPair(key: SafeText.make(pair.key, maxBytes: Limits.maxKeyBytes).text, value: value.text))
         }
-        let headers = headerBlock(meta: meta, entries: entries)
-        truncated += headers.dropped
+        let conversationID = outcome.conversationID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text }
+        let sharedID = outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text }
+        // Meta values are never cut by max_value_bytes: a dialplan branches on them.
+        var meta = [HandoffPair(key: "handoff_status", value: outcome.status.nameString)]
+        if let conversationID { meta.append(HandoffPair(key: "conversation_id", value: conversationID)) }
+        if let sharedID { meta.append(HandoffPair(key: "shared_id", value: sharedID)) }
         return HandoffResult(
             status: outcome.status,
             httpStatus: outcome.httpStatus,
             errorMessage: SafeText.make(outcome.errorMessage, maxBytes: Limits.maxIDBytes).text,
-            conversationID: outcome.conversationID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
-            sharedID: outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
+            conversationID: conversationID,
+            sharedID: sharedID,
             entries: entries,
-            dataJSON: CompactJSON.string(outcome.data),
-            truncated: truncated,
-            headerBlock: headers.text,
-            variablesBlock: (meta + entries).map { "\($0.variableName)=\($0.value)\n" }.joined())
+            meta: meta,
+            data: outcome.data,
+            truncatedBeforeRendering: truncated,
+            options: options)
     }
 
-    /// Status first, then the ids when known. Their names are claimed before
-    /// any data entry's (even when an id is absent), so data can never spoof
-    /// them. Their values are never cut by max_value_bytes: a dialplan
-    /// branches on them.
-    private func metaEntries(_ outcome: Outcome, names: inout UniqueNames) -> [HandoffEntry] {
-        let meta: [(key: String, value: String?)] = [
-            ("handoff_status", outcome.status.nameString),
-            ("conversation_id", outcome.conversationID),
-            ("shared_id", outcome.sharedID),
-        ]
-        var entries: [HandoffEntry] = []
-        for (key, value) in meta {
-            let header = names.header(options.headerPrefix + NameStyle.headerCase(key), fallback: "")
-            let variable = names.variable(options.variablePrefix + NameStyle.upperSnake(key), fallback: "")
-            guard let value else { continue }
-            entries.append(HandoffEntry(
-                key: key, value: SafeText.make(value, maxBytes: Limits.maxIDBytes).text,
-                headerName: header, variableName: variable))
+    /// Names every entry and builds both blocks. The meta names are claimed
+    /// first (all three, even when an id is absent), so data can never spoof
+    /// them.
+    func render(_ result: HandoffResult) -> RenderedResult {
+        var names = UniqueNames()
+        var metaNames: [String: (header: String, variable: String)] = [:]
+        for key in ["handoff_status", "conversation_id", "shared_id"] {
+            let (header, variable) = NameStyle.names(key, headerPrefix: options.headerPrefix, variablePrefix: options.variablePrefix)
+            metaNames[key] = (names.header(header, fallback: ""), names.variable(variable, fallback: ""))
         }
-        return entries
+        let meta = result.meta.map { pair in
+            let name = metaNames[pair.key] ?? ("", "")
+            return HandoffEntry(key: pair.key, value: pair.value, headerName: name.header, variableName: name.variable)
+        }
+        var entries: [HandoffEntry] = []
+        entries.reserveCapacity(result.entries.count)
+        for pair in result.entries {
+            let header: String
+            let variable: String
+            if let renamed = options.renames[pair.key] {
+                (header, variable) = (NameStyle.token(renamed), NameStyle.upperSnake(renamed))
+            } else {
+                (header, variable) = NameStyle.names(pair.key, headerPrefix: options.headerPrefix, variablePrefix: options.variablePrefix)
+            }
+            entries.append(HandoffEntry(
+                key: pair.key, value: pair.value,
+                headerName: names.header(header, fallback: options.headerPrefix + "Entry"),
+                variableName: names.variable(variable, fallback: options.variablePrefix + "ENTRY")))
+        }
+        let headers = headerBlock(meta: meta, entries: entries)
+        return RenderedResult(
+            result: result, entries: entries, headerBlock: headers.text,
+            variablesBlock: Self.variablesBlock(meta + entries),
+            truncated: result.truncatedBeforeRendering + headers.dropped)
     }
 
     /// "Name: value\r\n" lines within max_header_block_bytes: the status line
     /// always, then whole lines in order until one does not fit; that one and
     /// every data line after it are counted as dropped.
     private func headerBlock(meta: [HandoffEntry], entries: [HandoffEntry]) -> (text: String, dropped: Int) {
-        var text = ""
-        var bytes = 0
+        var text: [UInt8] = []
+        text.reserveCapacity(options.maxHeaderBlockBytes)
         for (index, entry) in (meta + entries).enumerated() {
-            let line = "\(entry.headerName): \(entry.value)\r\n"
-            if index > 0 && bytes + line.utf8.count > options.maxHeaderBlockBytes {
-                return (text, entries.count - max(0, index - meta.count))
+            let size = entry.headerName.utf8.count + entry.value.utf8.count + 4
+            if index > 0 && text.count + size > options.maxHeaderBlockBytes {
+                return (String(decoding: text, as: UTF8.self), entries.count - max(0, index - meta.count))
             }
-            text += line
-            bytes += line.utf8.count
+            text.append(contentsOf: entry.headerName.utf8)
+            text.append(contentsOf: ": ".utf8)
+            text.append(contentsOf: entry.value.utf8)
+            text.append(contentsOf: "\r\n".utf8)
         }
-        return (text, 0)
+        return (String(decoding: text, as: UTF8.self), 0)
+    }
+
+    /// "NAME=value\n" lines.
+    private static func variablesBlock(_ entries: [HandoffEntry]) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(entries.reduce(0) { $0 + $1.variableName.utf8.count + $1.value.utf8.count + 2 })
+        for entry in entries {
+            text.append(contentsOf: entry.variableName.utf8)
+            text.append(UInt8(ascii: "="))
+            text.append(contentsOf: entry.value.utf8)
+            text.append(UInt8(ascii: "\n"))
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
 /// Hands out names unique within one result: SIP header names compare
 /// case-insensitively, so uniqueness is checked that way; a clash gets "-2",
-/// "-3", ... (variables "_2", ...) in document order.
+/// "-3", ... (variables "_2", ...) in document order. A result has a few
+/// dozen names: they are compared directly until there are many, then hashed.
 struct UniqueNames {
-    private var headers: Set<String> = []
-    private var variables: Set<String> = []
+    private var headers = NameSet(foldCase: true)
+    private var variables = NameSet(foldCase: false)
 
     mutating func header(_ wanted: String, fallback: String) -> String {
         let base = NameStyle.bounded(wanted.isEmpty || wanted.hasSuffix("-") ? wanted + "Entry" : wanted)
-        return Self.claim(base.isEmpty ? fallback : base, separator: "-", in: &headers, fold: true)
+        return Self.claim(base.isEmpty ? fallback : base, separator: "-", in: &headers)
     }
 
     mutating func variable(_ wanted: String, fallback: String) -> String {
         var base = wanted.isEmpty || wanted.hasSuffix("_") ? wanted + "ENTRY" : wanted
         if let first = base.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") { base = "_" + base }
-        return Self.claim(NameStyle.bounded(base.isEmpty ? fallback : base), separator: "_", in: &variables, fold: false)
+        return Self.claim(NameStyle.bounded(base.isEmpty ? fallback : base), separator: "_", in: &variables)
     }
 
-    private static func claim(_ base: String, separator: String, in used: inout Set<String>, fold: Bool) -> String {
+    private static func claim(_ base: String, separator: String, in used: inout NameSet) -> String {
         var candidate = base
         var suffix = 2
-        while !used.insert(fold ? candidate.lowercased() : candidate).inserted {
+        while !used.insert(candidate) {
             candidate = base + separator + String(suffix)
             suffix += 1
         }
         return candidate
     }
+}
+
+/// The names handed out so far.
+struct NameSet {
+    static let linearLimit = 64
+    let foldCase: Bool
+    private var names: [String] = []
+    private var hashed: Set<String> = []
+
+    init(foldCase: Bool) { self.foldCase = foldCase }
+
+    /// Adds `name`; false if it (or, folding case, a variant) is already there.
+    mutating func insert(_ name: String) -> Bool {
+        if names.count < Self.linearLimit {
+            let taken = names.contains { foldCase ? NameStyle.equalIgnoringASCIICase($0, name) : $0 == name }
+            guard !taken else { return false }
+            names.append(name)
+            if names.count == Self.linearLimit { hashed = Set(names.map(key)) }
+            return true
+        }
+        return hashed.insert(key(name)).inserted
+    }
+
+    private func key(_ name: String) -> String { foldCase ? NameStyle.asciiLowercased(name) : name }
 }

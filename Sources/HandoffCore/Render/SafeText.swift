@@ -8,6 +8,8 @@ enum SafeText {
     }
 
     static func make(_ text: String, maxBytes: Int) -> Cut {
+        // Nearly every value is already clean and short: hand it back as is.
+        if text.utf8.count <= maxBytes && !containsUnsafe(text.utf8) { return Cut(text: text, wasCut: false) }
         var out: [UInt8] = []
         out.reserveCapacity(min(text.utf8.count, maxBytes))
         var wasCut = false
@@ -28,5 +30,26 @@ enum SafeText {
         case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029: true
         default: false
         }
+    }
+
+    /// The same test on UTF-8 bytes: C0 and DEL are single bytes, C1 is
+    /// C2 80..C2 9F, U+2028/U+2029 are E2 80 A8 / E2 80 A9. Runs for every
+    /// value of every lookup, so it reads the string's own storage directly.
+    static func containsUnsafe(_ bytes: String.UTF8View) -> Bool {
+        if let found = bytes.withContiguousStorageIfAvailable(containsUnsafe) { return found }
+        return containsUnsafe(Array(bytes))
+    }
+
+    static func containsUnsafe<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+        var previous: UInt8 = 0
+        var beforePrevious: UInt8 = 0
+        for byte in bytes {
+            if byte < 0x20 || byte == 0x7F { return true }
+            if previous == 0xC2 && byte >= 0x80 && byte <= 0x9F { return true }
+            if beforePrevious == 0xE2 && previous == 0x80 && (byte == 0xA8 || byte == 0xA9) { return true }
+            beforePrevious = previous
+            previous = byte
+        }
+        return false
     }
 }

@@ -22,7 +22,11 @@ final class CircuitBreaker: Sendable {
 
     private let threshold: Int
     private let cooldown: Duration
-    private let state = Mutex(State())
+    private let state = Locked(State())
+    /// Lock-free fast path: while closed with no failures counted, a permit
+    /// and a success record take no lock.
+    private let open = Atomic<Bool>(false)
+    private let failing = Atomic<Bool>(false)
 
     /// threshold 0 turns the breaker off.
     init(threshold: Int, cooldownMs: Int) {
@@ -30,10 +34,10 @@ final class CircuitBreaker: Sendable {
         cooldown = .milliseconds(cooldownMs)
     }
 
-    var isOpen: Bool { state.withLock { $0.openUntil != nil } }
+    var isOpen: Bool { open.load(ordering: .acquiring) }
 
     func permit(now: ContinuousClock.Instant = .now) -> Permit {
-        guard threshold > 0 else { return .normal }
+        guard threshold > 0, open.load(ordering: .acquiring) else { return .normal }
         return state.withLock { state in
             guard let openUntil = state.openUntil else { return .normal }
             guard now >= openUntil, !state.probing else { return .rejected }
@@ -45,7 +49,14 @@ final class CircuitBreaker: Sendable {
     /// Records a finished request; returns a change of state worth logging.
     func record(_ permit: Permit, failed: Bool, now: ContinuousClock.Instant = .now) -> Transition? {
         guard threshold > 0, permit != .rejected else { return nil }
+        if !failed && permit == .normal && !failing.load(ordering: .acquiring) && !open.load(ordering: .acquiring) {
+            return nil
+        }
         return state.withLock { state in
+            defer {
+                failing.store(state.consecutiveFailures > 0, ordering: .releasing)
+                open.store(state.openUntil != nil, ordering: .releasing)
+            }
             if permit == .probe { state.probing = false }
             guard failed else {
                 state.consecutiveFailures = 0

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Successful results by id for `ttl`: handoff state is read-only once stored,
 /// so a call transferred twice need not ask twice. Oldest entries go first
 /// when full; with one TTL for all, insertion order is also expiry order.
@@ -17,7 +15,7 @@ final class ResultCache: Sendable {
 
     private let ttl: Duration
     private let capacity: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(ttlMs: Int, capacity: Int) {
         ttl = .milliseconds(ttlMs)

@@ -1,90 +1,73 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
-
 /// Concurrent lookups of the same id share one request: the first becomes the
 /// leader and sends it, the others wait for its result, each no longer than
-/// its own deadline.
+/// its own deadline. The table is sharded so that threads looking up
+/// different ids rarely meet on a lock; a waiter sleeps on its shard's
+/// condition and re-checks its own flight when woken.
 final class SingleFlight: Sendable {
     enum Role {
         case leader(Flight)
         case follower(Flight)
     }
 
-    private struct State {
-        var pid = getpid()
-        var flights: [LookupTarget: Flight] = [:]
+    private final class Shard: Sendable {
+        let lock = Lock()
+        let condition = Condition()
+        // Guarded by `lock`.
+        nonisolated(unsafe) var flights: [LookupTarget: Flight] = [:]
+        nonisolated(unsafe) var generation = ForkGeneration.current
     }
 
-    private let state = Mutex(State())
+    private static let shardCount = 16
+    private let shards = (0..<SingleFlight.shardCount).map { _ in Shard() }
+
+    private func shard(_ target: LookupTarget) -> Shard {
+        shards[Int(UInt(bitPattern: target.hashValue) % UInt(Self.shardCount))]
+    }
 
     func join(_ target: LookupTarget) -> Role {
-        let pid = getpid()
-        return state.withLock { state in
+        let shard = shard(target)
+        let generation = ForkGeneration.current
+        return shard.lock.withLock {
             // After fork() the parent's leaders do not exist here: start afresh.
-            if state.pid != pid { state = State(pid: pid) }
-            if let flight = state.flights[target] { return .follower(flight) }
+            if shard.generation != generation {
+                shard.flights = [:]
+                shard.generation = generation
+            }
+            if let flight = shard.flights[target] {
+                flight.waiters += 1
+                return .follower(flight)
+            }
             let flight = Flight()
-            state.flights[target] = flight
+            shard.flights[target] = flight
             return .leader(flight)
         }
     }
 
     /// The leader publishes its result and retires the flight.
     func finish(_ target: LookupTarget, _ flight: Flight, _ result: HandoffResult) {
-        state.withLock { state in
-            if state.flights[target] === flight { state.flights[target] = nil }
+        let shard = shard(target)
+        shard.lock.withLock {
+            if shard.flights[target] === flight { shard.flights[target] = nil }
+            flight.result = result
+            if flight.waiters > 0 { shard.condition.broadcast() }
         }
-        flight.complete(result)
+    }
+
+    /// A follower's wait: the leader's result, or nil if `remainingMs` ran out first.
+    func wait(_ target: LookupTarget, _ flight: Flight, remainingMs: Int) -> HandoffResult? {
+        let shard = shard(target)
+        let deadline = Condition.deadline(inMilliseconds: remainingMs)
+        return shard.lock.withLock {
+            while flight.result == nil {
+                if !shard.condition.wait(shard.lock, until: deadline) { break }
+            }
+            return flight.result
+        }
     }
 }
 
-/// One shared request: a result slot with a condition variable on the
-/// monotonic clock, so waits are bounded by real deadlines.
+/// One shared request; its fields are guarded by its shard's lock.
 final class Flight: @unchecked Sendable {
-    // @unchecked: `result` is only touched with `mutex` held.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var result: HandoffResult? = nil
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    func complete(_ value: HandoffResult) {
-        pthread_mutex_lock(mutex)
-        result = value
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// The leader's result, or nil if `remainingMs` ran out first.
-    func wait(remainingMs: Int) -> HandoffResult? {
-        var until = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &until)
-        let total = Int(until.tv_nsec) + (remainingMs % 1000) * 1_000_000
-        until.tv_sec += remainingMs / 1000 + total / 1_000_000_000
-        until.tv_nsec = total % 1_000_000_000
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while result == nil {
-            if pthread_cond_timedwait(condition, mutex, &until) == ETIMEDOUT { break }
-        }
-        return result
-    }
+    var result: HandoffResult? = nil
+    var waiters = 0
 }

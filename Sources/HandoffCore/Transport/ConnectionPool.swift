@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
-
 /// The idle transfer slots of one client, each holding a kept-alive connection.
 /// A lookup checks one out, so concurrent lookups never share a handle; up to
 /// `Limits.maxIdleConnections` are kept between lookups.
@@ -15,19 +8,19 @@ import Synchronization
 /// connections the parent still owns. The child starts afresh.
 final class ConnectionPool: Sendable {
     private struct State {
-        var pid: pid_t
+        var generation: Int
         var share: CurlShare
         var idle: [TransferSlot] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let settings: TransportSettings
     private let headers: CurlHeaderList
 
     init(settings: TransportSettings) {
         self.settings = settings
         headers = CurlHeaderList(settings.headers)
-        state = Mutex(State(pid: getpid(), share: CurlShare()))
+        state = Locked(State(generation: ForkGeneration.current, share: CurlShare()))
     }
 
     /// Runs `body` with a slot of its own; nil if no slot could be made.
@@ -38,11 +31,11 @@ final class ConnectionPool: Sendable {
     }
 
     private func checkOut() -> TransferSlot? {
-        let pid = getpid()
+        let generation = ForkGeneration.current
         let (reused, share) = state.withLock { state -> (TransferSlot?, CurlShare) in
-            if state.pid != pid {
+            if state.generation != generation {
                 Self.abandon(state.idle, state.share)
-                state = State(pid: pid, share: CurlShare())
+                state = State(generation: generation, share: CurlShare())
             }
             return (state.idle.popLast(), state.share)
         }
@@ -50,14 +43,14 @@ final class ConnectionPool: Sendable {
     }
 
     private func checkIn(_ slot: TransferSlot) {
-        let pid = getpid()
-        guard slot.ownerPID == pid else {
+        let generation = ForkGeneration.current
+        guard slot.forkGeneration == generation else {
             Self.abandon([slot], nil)
             return
         }
         // A slot over the idle cap is released outside the lock.
         let surplus: TransferSlot? = state.withLock { state in
-            guard state.pid == pid, state.idle.count < Limits.maxIdleConnections else { return slot }
+            guard state.generation == generation, state.idle.count < Limits.maxIdleConnections else { return slot }
             state.idle.append(slot)
             return nil
         }
@@ -67,7 +60,7 @@ final class ConnectionPool: Sendable {
     /// Keeps the parent's objects alive for the life of a forked child, so
     /// their deinit never closes or writes to the parent's connections. Held
     /// here rather than leaked, so leak checkers see them as reachable.
-    private static let abandoned = Mutex<[AnyObject]>([])
+    private static let abandoned = Locked<[AnyObject]>([])
 
     private static func abandon(_ slots: [TransferSlot], _ share: CurlShare?) {
         abandoned.withLock { kept in

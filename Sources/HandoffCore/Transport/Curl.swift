@@ -75,8 +75,8 @@ final class TransferSlot: @unchecked Sendable {
     private let settings: TransportSettings
     fileprivate var body: [UInt8] = []
     fileprivate var overLimit = false
-    /// The process that made this slot: after fork() a child must never touch it.
-    let ownerPID = getpid()
+    /// The fork generation that made this slot: a forked child must never touch it.
+    let forkGeneration = ForkGeneration.current
 
     init?(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare) {
         guard CurlRuntime.isReady, let easy = curl_easy_init() else { return nil }

@@ -8,10 +8,15 @@ struct RequestURL: Sendable {
     }
 
     func url(for target: LookupTarget) -> String {
-        switch target {
-        case .sharedID(let id): prefix + "shared_id=" + Self.percentEncoded(id)
-        case .conversationID(let id): prefix + "id=" + Self.percentEncoded(id)
+        let (parameter, id) = switch target {
+        case .sharedID(let id): ("shared_id=", id)
+        case .conversationID(let id): ("id=", id)
         }
+        var url = prefix
+        url.reserveCapacity(prefix.utf8.count + parameter.utf8.count + id.utf8.count * 3)
+        url += parameter
+        url += Self.percentEncoded(id)
+        return url
     }
 
     /// RFC 3986: everything but the unreserved characters as %XX, so an id can
