@@ -166,7 +166,8 @@ void handoff_shutdown(void);
  *                       lookups fail fast with HANDOFF_UNAVAILABLE, 0..1000
  *                       (default 5; 0 turns the breaker off)
  *   breaker_cooldown_ms how long the breaker stays open before one probe
- *                       lookup decides, 1..600000 (default 5000)
+ *                       lookup decides, 1..600000 (default 5000), jittered
+ *                       0.75x..1.25x so that many workers do not probe at once
  *   max_in_flight       lookups running at once in this process, beyond which
  *                       lookups fail fast with HANDOFF_UNAVAILABLE, 1..100000
  *                       (default 256)

@@ -32,13 +32,7 @@ final class ResultHandle: @unchecked Sendable {
         error = builder.add(result.errorMessage)
         conversationID = result.conversationID.map { builder.add($0) }
         sharedID = result.sharedID.map { builder.add($0) }
-        var offsets: [Int] = []
-        offsets.reserveCapacity(result.entries.count * 2)
-        for entry in result.entries {
-            offsets.append(builder.add(entry.key))
-            offsets.append(builder.add(entry.value))
-        }
-        entryOffsets = offsets
+        entryOffsets = builder.addPairs(result.entries) { ($0.key, $0.value) }
         base = Arena(builder)
     }
 
@@ -88,13 +82,7 @@ final class ResultHandle: @unchecked Sendable {
             truncated = rendered.truncated
             headerBlock = builder.add(rendered.headerBlock)
             variablesBlock = builder.add(rendered.variablesBlock)
-            var offsets: [Int] = []
-            offsets.reserveCapacity(rendered.entries.count * 2)
-            for entry in rendered.entries {
-                offsets.append(builder.add(entry.headerName))
-                offsets.append(builder.add(entry.variableName))
-            }
-            nameOffsets = offsets
+            nameOffsets = builder.addPairs(rendered.entries) { ($0.headerName, $0.variableName) }
             arena = Arena(builder)
         }
 
@@ -120,6 +108,18 @@ struct ArenaBuilder {
         bytes.append(contentsOf: text.utf8)
         bytes.append(0)
         return offset
+    }
+
+    /// Two strings per item; their offsets at 2i and 2i + 1.
+    mutating func addPairs<Item>(_ items: [Item], _ strings: (Item) -> (String, String)) -> [Int] {
+        var offsets: [Int] = []
+        offsets.reserveCapacity(items.count * 2)
+        for item in items {
+            let (first, second) = strings(item)
+            offsets.append(add(first))
+            offsets.append(add(second))
+        }
+        return offsets
     }
 }
 

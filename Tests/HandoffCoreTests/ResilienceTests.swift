@@ -12,7 +12,21 @@ import Testing
         #expect(breaker.permit(now: now) == .normal)
         #expect(breaker.record(.normal, failed: true, now: now) == .opened)
         #expect(breaker.permit(now: now) == .rejected)
-        #expect(breaker.permit(now: now + .milliseconds(999)) == .rejected)
+        #expect(breaker.permit(now: now + .milliseconds(749)) == .rejected, "cooldown jitter is at least 0.75x")
+    }
+
+    /// Workers opened by one outage must not all probe at the same moment.
+    @Test func cooldownIsJittered() {
+        var reopenTimes = Set<Int>()
+        let start = ContinuousClock.now
+        for _ in 0..<20 {
+            let breaker = CircuitBreaker(threshold: 1, cooldownMs: 1000)
+            _ = breaker.record(.normal, failed: true, now: start)
+            let firstProbe = (750...1250).first { breaker.permit(now: start + .milliseconds($0)) == .probe }
+            #expect(firstProbe != nil)
+            reopenTimes.insert(firstProbe ?? 0)
+        }
+        #expect(reopenTimes.count > 5)
     }
 
     @Test func successResetsTheCount() {
@@ -27,12 +41,12 @@ import Testing
         let breaker = CircuitBreaker(threshold: 1, cooldownMs: 100)
         let start = ContinuousClock.now
         #expect(breaker.record(.normal, failed: true, now: start) == .opened)
-        let later = start + .milliseconds(100)
+        let later = start + .milliseconds(125)
         #expect(breaker.permit(now: later) == .probe)
         #expect(breaker.permit(now: later) == .rejected, "only one probe at a time")
         #expect(breaker.record(.probe, failed: true, now: later) == .reopened)
         #expect(breaker.permit(now: later + .milliseconds(50)) == .rejected)
-        let again = later + .milliseconds(100)
+        let again = later + .milliseconds(125)
         #expect(breaker.permit(now: again) == .probe)
         #expect(breaker.record(.probe, failed: false, now: again) == .closed)
         #expect(breaker.permit(now: again) == .normal)
@@ -192,7 +206,7 @@ import Testing
         #expect(fast.elapsedUs < 1000, "fails fast: \(fast.elapsedUs) us")
         #expect(fast.rendered().headerBlock.hasPrefix("X-PolyAI-Handoff-Status: unavailable\r\n"))
         #expect(server.requests == 2)
-        usleep(250_000)
+        usleep(300_000)
         #expect(client.lookup(.sharedID("s-1")).status == .ok, "the probe closes the breaker")
         #expect(client.lookup(.sharedID("s-1")).status == .ok)
         #expect(client.statistics().value(named: "breaker_opened") == 1)

@@ -140,13 +140,13 @@ static void test_breaker(void) {
 
   /* After the cooldown one probe goes out; it fails, so the breaker stays
    * open. */
-  sleep_ms(500);
+  sleep_ms(600); /* cooldown 400 ms, jittered up to 1.25x */
   CHECK_INT(1, requests_for(client, "fault-500", HANDOFF_SERVER_ERROR));
   CHECK_INT(0, requests_for(client, "acme-call-123", HANDOFF_UNAVAILABLE));
   CHECK_INT(1, stat_of(client, "breaker_open"));
 
   /* After the next cooldown a probe succeeds and closes it. */
-  sleep_ms(500);
+  sleep_ms(600);
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(0, stat_of(client, "breaker_open"));

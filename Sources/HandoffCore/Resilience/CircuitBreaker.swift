@@ -34,6 +34,13 @@ final class CircuitBreaker: Sendable {
         cooldown = .milliseconds(cooldownMs)
     }
 
+    /// The cooldown, 0.75x to 1.25x at random: Kamailio's workers each have
+    /// a breaker, all opened by the same outage; without jitter they all
+    /// probed the silent API at the same moment and stalled together.
+    private func jitteredCooldown() -> Duration {
+        cooldown * Double.random(in: 0.75..<1.25)
+    }
+
     var isOpen: Bool { open.load(ordering: .acquiring) }
 
     func permit(now: ContinuousClock.Instant = .now) -> Permit {
@@ -66,11 +73,11 @@ final class CircuitBreaker: Sendable {
             }
             state.consecutiveFailures = min(state.consecutiveFailures + 1, threshold)
             if permit == .probe {
-                state.openUntil = now + cooldown
+                state.openUntil = now + jitteredCooldown()
                 return .reopened
             }
             guard state.openUntil == nil, state.consecutiveFailures >= threshold else { return nil }
-            state.openUntil = now + cooldown
+            state.openUntil = now + jitteredCooldown()
             return .opened
         }
     }

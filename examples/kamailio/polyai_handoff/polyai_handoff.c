@@ -1,0 +1,690 @@
+/*
+ * polyai_handoff: a Kamailio module that looks up the PolyAI handoff state of
+ * a call with libpolyai_handoff, appends it to the request as X-PolyAI-*
+ * headers and gives each value to the script as $polyai(key) and
+ * $xavp(polyai=>key).
+ *
+ * It is built inside Kamailio's source tree (src/modules/polyai_handoff) like
+ * any module; see ../build.sh and ../README.md.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "../../core/sr_module.h"
+#include "../../core/dprint.h"
+#include "../../core/mod_fix.h"
+#include "../../core/data_lump.h"
+#include "../../core/parser/msg_parser.h"
+#include "../../core/xavp.h"
+#include "../../core/pvar.h"
+#include "../../core/kemi.h"
+#include "../../core/mem/mem.h"
+
+#include <polyai_handoff.h>
+
+MODULE_VERSION
+
+/* Returned when the module itself failed (no memory, unparsable request);
+ * any other failure returns -status, so $rc tells which (-5 not_found, ...). */
+#define PH_RC_INTERNAL (-100)
+
+/* Library keys set with modparam, applied in script order after
+ * config_file and the environment. */
+typedef struct ph_setting {
+	char *key;
+	char *value;
+	struct ph_setting *next;
+} ph_setting_t;
+
+static ph_setting_t *ph_settings = NULL;
+static ph_setting_t **ph_settings_tail = &ph_settings;
+
+static char *ph_config_file = NULL;
+static int ph_use_env = 1;
+static str ph_xavp_name = str_init("polyai");
+static int ph_strip_incoming = 1;
+static int ph_log_level = HANDOFF_LOG_WARNING;
+
+/* Built in mod_init and inherited by every process at fork. */
+static handoff_config *ph_config = NULL;
+/* This process's own client: made in child_init for SIP workers, on first
+ * use in any other process. */
+static handoff_client *ph_client = NULL;
+
+/* The last request whose incoming X-PolyAI-* headers were removed, so that a
+ * second lookup on the same request does not delete them twice. */
+static unsigned int ph_stripped_msg_id = 0;
+static int ph_stripped_msg_pid = 0;
+
+static int mod_init(void);
+static int child_init(int rank);
+static void mod_destroy(void);
+static int w_polyai_handoff_lookup(sip_msg_t *msg, char *id, char *unused);
+static int w_polyai_handoff_lookup_id(sip_msg_t *msg, char *id, char *unused);
+static int pv_parse_polyai_name(pv_spec_t *sp, str *in);
+static int pv_get_polyai(sip_msg_t *msg, pv_param_t *param, pv_value_t *res);
+
+/* ------------------------------------------------------------ modparams */
+
+static int ph_setting_append(const char *key, size_t klen, const char *value)
+{
+	size_t vlen = strlen(value);
+	ph_setting_t *s;
+
+	s = (ph_setting_t *)pkg_malloc(sizeof(ph_setting_t) + klen + vlen + 2);
+	if(s == NULL) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	s->key = (char *)(s + 1);
+	memcpy(s->key, key, klen);
+	s->key[klen] = '\0';
+	s->value = s->key + klen + 1;
+	memcpy(s->value, value, vlen + 1);
+	s->next = NULL;
+	*ph_settings_tail = s;
+	ph_settings_tail = &s->next;
+	return 0;
+}
+
+static int ph_setting_add(const char *key, modparam_t type, void *val)
+{
+	char number[32];
+	const char *value;
+
+	if(PARAM_TYPE_MASK(type) == PARAM_INT) {
+		snprintf(number, sizeof(number), "%d", (int)(long)val);
+		value = number;
+	} else {
+		value = (const char *)val;
+	}
+	if(value == NULL) {
+		LM_ERR("modparam %s has no value\n", key);
+		return -1;
+	}
+	return ph_setting_append(key, strlen(key), value);
+}
+
+/* modparam("polyai_handoff", "set", "rename.queue = X-Queue"): any key. */
+static int ph_param_set(modparam_t type, void *val)
+{
+	const char *text = (const char *)val;
+	const char *eq, *key, *end, *value;
+
+	(void)type;
+	if(text == NULL || (eq = strchr(text, '=')) == NULL) {
+		LM_ERR("modparam set expects \"key = value\"\n");
+		return -1;
+	}
+	key = text;
+	while(*key == ' ' || *key == '\t')
+		key++;
+	end = eq;
+	while(end > key && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	value = eq + 1;
+	while(*value == ' ' || *value == '\t')
+		value++;
+	if(end == key) {
+		LM_ERR("modparam set: no key before '='\n");
+		return -1;
+	}
+	return ph_setting_append(key, (size_t)(end - key), value);
+}
+
+/* One handler per library key; each is exported twice, as string and as
+ * integer, so that modparam("polyai_handoff", "timeout_ms", 1500) and
+ * "1500" both work. */
+#define PH_KEY(k)                                         \
+	static int ph_param_##k(modparam_t type, void *val)   \
+	{                                                     \
+		return ph_setting_add(#k, type, val);             \
+	}
+#define PH_KEY_EXPORT(k)                                          \
+	{#k, PARAM_STRING | PARAM_USE_FUNC, (void *)ph_param_##k},    \
+	{#k, PARAM_INT | PARAM_USE_FUNC, (void *)ph_param_##k}
+
+PH_KEY(region)
+PH_KEY(base_url)
+PH_KEY(account_id)
+PH_KEY(project_id)
+PH_KEY(api_key)
+PH_KEY(api_key_file)
+PH_KEY(timeout_ms)
+PH_KEY(connect_timeout_ms)
+PH_KEY(ca_file)
+PH_KEY(user_agent)
+PH_KEY(max_response_bytes)
+PH_KEY(header_prefix)
+PH_KEY(variable_prefix)
+PH_KEY(include)
+PH_KEY(exclude)
+PH_KEY(max_value_bytes)
+PH_KEY(max_entries)
+PH_KEY(max_depth)
+PH_KEY(max_header_block_bytes)
+PH_KEY(retries)
+PH_KEY(breaker_failures)
+PH_KEY(breaker_cooldown_ms)
+PH_KEY(max_in_flight)
+PH_KEY(cache_ttl_ms)
+PH_KEY(cache_max_entries)
+
+/* clang-format off */
+static param_export_t params[] = {
+	{"config_file",    PARAM_STRING, &ph_config_file},
+	{"use_env",        PARAM_INT,    &ph_use_env},
+	{"xavp_name",      PARAM_STR,    &ph_xavp_name},
+	{"strip_incoming", PARAM_INT,    &ph_strip_incoming},
+	{"log_level",      PARAM_INT,    &ph_log_level},
+	{"set",            PARAM_STRING | PARAM_USE_FUNC, (void *)ph_param_set},
+	PH_KEY_EXPORT(region),
+	PH_KEY_EXPORT(base_url),
+	PH_KEY_EXPORT(account_id),
+	PH_KEY_EXPORT(project_id),
+	PH_KEY_EXPORT(api_key),
+	PH_KEY_EXPORT(api_key_file),
+	PH_KEY_EXPORT(timeout_ms),
+	PH_KEY_EXPORT(connect_timeout_ms),
+	PH_KEY_EXPORT(ca_file),
+	PH_KEY_EXPORT(user_agent),
+	PH_KEY_EXPORT(max_response_bytes),
+	PH_KEY_EXPORT(header_prefix),
+	PH_KEY_EXPORT(variable_prefix),
+	PH_KEY_EXPORT(include),
+	PH_KEY_EXPORT(exclude),
+	PH_KEY_EXPORT(max_value_bytes),
+	PH_KEY_EXPORT(max_entries),
+	PH_KEY_EXPORT(max_depth),
+	PH_KEY_EXPORT(max_header_block_bytes),
+	PH_KEY_EXPORT(retries),
+	PH_KEY_EXPORT(breaker_failures),
+	PH_KEY_EXPORT(breaker_cooldown_ms),
+	PH_KEY_EXPORT(max_in_flight),
+	PH_KEY_EXPORT(cache_ttl_ms),
+	PH_KEY_EXPORT(cache_max_entries),
+	{0, 0, 0}
+};
+
+static cmd_export_t cmds[] = {
+	{"polyai_handoff_lookup", (cmd_function)w_polyai_handoff_lookup, 1,
+		fixup_spve_null, fixup_free_spve_null,
+		REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
+	{"polyai_handoff_lookup_id", (cmd_function)w_polyai_handoff_lookup_id, 1,
+		fixup_spve_null, fixup_free_spve_null,
+		REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
+	{0, 0, 0, 0, 0, 0}
+};
+
+static pv_export_t mod_pvs[] = {
+	{{"polyai", (sizeof("polyai") - 1)}, PVT_OTHER, pv_get_polyai, 0,
+		pv_parse_polyai_name, 0, 0, 0},
+	{{0, 0}, 0, 0, 0, 0, 0, 0, 0}
+};
+
+struct module_exports exports = {
+	"polyai_handoff",
+	DEFAULT_DLFLAGS,
+	cmds,
+	params,
+	0,              /* RPC methods */
+	mod_pvs,
+	0,              /* response function */
+	mod_init,
+	child_init,
+	mod_destroy
+};
+/* clang-format on */
+
+/* --------------------------------------------------------------- logging */
+
+/* The library calls this on the worker doing the lookup. */
+static void ph_log(handoff_log_level level, const char *message, void *userdata)
+{
+	(void)userdata;
+	switch(level) {
+		case HANDOFF_LOG_ERROR:
+			LM_ERR("%s\n", message);
+			break;
+		case HANDOFF_LOG_WARNING:
+			LM_WARN("%s\n", message);
+			break;
+		case HANDOFF_LOG_INFO:
+			LM_INFO("%s\n", message);
+			break;
+		default:
+			LM_DBG("%s\n", message);
+			break;
+	}
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int mod_init(void)
+{
+	handoff_status status;
+	handoff_client *probe;
+	ph_setting_t *s;
+
+	if(atoi(handoff_version()) != HANDOFF_VERSION_MAJOR) {
+		LM_ERR("libpolyai_handoff %s loaded, major %d expected\n",
+				handoff_version(), HANDOFF_VERSION_MAJOR);
+		return -1;
+	}
+	if(ph_xavp_name.s == NULL || ph_xavp_name.len <= 0) {
+		LM_ERR("xavp_name must not be empty\n");
+		return -1;
+	}
+	if(ph_log_level < HANDOFF_LOG_ERROR)
+		ph_log_level = HANDOFF_LOG_ERROR;
+	if(ph_log_level > HANDOFF_LOG_DEBUG)
+		ph_log_level = HANDOFF_LOG_DEBUG;
+	handoff_set_log_callback(ph_log, NULL);
+	handoff_set_log_level((handoff_log_level)ph_log_level);
+
+	ph_config = handoff_config_new();
+	if(ph_config == NULL) {
+		LM_ERR("out of memory\n");
+		return -1;
+	}
+	if(ph_config_file != NULL && ph_config_file[0] != '\0'
+			&& handoff_config_load_file(ph_config, ph_config_file)
+					   != HANDOFF_OK) {
+		LM_ERR("config_file %s: %s\n", ph_config_file,
+				handoff_config_error(ph_config));
+		return -1;
+	}
+	if(ph_use_env && handoff_config_load_env(ph_config) != HANDOFF_OK) {
+		LM_ERR("environment: %s\n", handoff_config_error(ph_config));
+		return -1;
+	}
+	for(s = ph_settings; s != NULL; s = s->next) {
+		if(handoff_config_set(ph_config, s->key, s->value) != HANDOFF_OK) {
+			LM_ERR("modparam %s: %s\n", s->key,
+					handoff_config_error(ph_config));
+			return -1;
+		}
+	}
+
+	/* A missing account, project or key fails the start, not the first call. */
+	probe = handoff_client_new(ph_config, &status);
+	if(probe == NULL) {
+		LM_ERR("configuration: %s\n", handoff_config_error(ph_config));
+		return -1;
+	}
+	handoff_client_free(probe);
+	LM_INFO("libpolyai_handoff %s\n", handoff_version());
+	return 0;
+}
+
+static int ph_client_create(void)
+{
+	handoff_status status = HANDOFF_OK;
+
+	if(ph_client != NULL)
+		return 0;
+	ph_client = handoff_client_new(ph_config, &status);
+	if(ph_client == NULL) {
+		LM_ERR("no client: %s (%s)\n", handoff_status_name(status),
+				handoff_config_error(ph_config));
+		return -1;
+	}
+	return 0;
+}
+
+/* Kamailio forks after mod_init: each SIP worker gets its own client, with
+ * its own connections, breaker and cache. */
+static int child_init(int rank)
+{
+	if(rank <= 0)
+		return 0;
+	return ph_client_create();
+}
+
+static void mod_destroy(void)
+{
+	handoff_client_free(ph_client);
+	ph_client = NULL;
+	handoff_config_free(ph_config);
+	ph_config = NULL;
+}
+
+/* --------------------------------------------------------------- headers */
+
+/* The header prefix, read back from the status line that starts every
+ * block ("<prefix>Handoff-Status: ..."), so that it follows header_prefix
+ * wherever it was set. */
+static str ph_block_prefix(const char *block)
+{
+	static const char suffix[] = "Handoff-Status:";
+	str prefix = {NULL, 0};
+	const char *colon = strchr(block, ':');
+	size_t slen = sizeof(suffix) - 1;
+
+	if(colon == NULL || (size_t)(colon + 1 - block) < slen)
+		return prefix;
+	if(strncasecmp(colon + 1 - slen, suffix, slen) != 0)
+		return prefix;
+	prefix.s = (char *)block;
+	prefix.len = (int)(colon + 1 - slen - block);
+	return prefix;
+}
+
+/* True if name is one of the header names in block. */
+static int ph_block_has_name(const char *block, str *name)
+{
+	const char *line = block;
+
+	while(*line != '\0') {
+		const char *colon = strchr(line, ':');
+		const char *eol = strstr(line, "\r\n");
+		if(colon == NULL)
+			return 0;
+		if((eol == NULL || colon < eol) && colon - line == name->len
+				&& strncasecmp(line, name->s, name->len) == 0)
+			return 1;
+		if(eol == NULL)
+			return 0;
+		line = eol + 2;
+	}
+	return 0;
+}
+
+/* Removes headers that a caller could have sent to spoof ours: every
+ * non-standard header named with our prefix or named like one we add. */
+static int ph_strip_incoming_headers(sip_msg_t *msg, const char *block)
+{
+	hdr_field_t *hf;
+	str prefix;
+
+	if(msg->id == ph_stripped_msg_id && msg->pid == ph_stripped_msg_pid)
+		return 0;
+	prefix = ph_block_prefix(block);
+	if(prefix.len <= 0)
+		return 0;
+	for(hf = msg->headers; hf != NULL; hf = hf->next) {
+		if(hf->type != HDR_OTHER_T)
+			continue;
+		if((hf->name.len >= prefix.len
+				   && strncasecmp(hf->name.s, prefix.s, prefix.len) == 0)
+				|| ph_block_has_name(block, &hf->name)) {
+			if(del_lump(msg, hf->name.s - msg->buf, hf->len, 0) == NULL) {
+				LM_ERR("cannot remove header %.*s\n", hf->name.len,
+						hf->name.s);
+				return -1;
+			}
+		}
+	}
+	ph_stripped_msg_id = msg->id;
+	ph_stripped_msg_pid = msg->pid;
+	return 0;
+}
+
+/* Appends the block after the last header, like append_hf. */
+static int ph_append_block(sip_msg_t *msg, const char *block)
+{
+	struct lump *anchor;
+	size_t len = strlen(block);
+	char *copy;
+
+	if(len == 0)
+		return 0;
+	anchor = anchor_lump(msg, msg->unparsed - msg->buf, 0, 0);
+	if(anchor == NULL) {
+		LM_ERR("cannot anchor the new headers\n");
+		return -1;
+	}
+	copy = (char *)pkg_malloc(len);
+	if(copy == NULL) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	memcpy(copy, block, len);
+	if(insert_new_lump_before(anchor, copy, (int)len, 0) == NULL) {
+		LM_ERR("cannot add the new headers\n");
+		pkg_free(copy);
+		return -1;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------- xavp */
+
+static int ph_xavp_prepend(sr_xavp_t **list, const char *name, const char *value)
+{
+	str xname;
+	sr_xval_t xval;
+
+	if(name == NULL || value == NULL || name[0] == '\0')
+		return 0;
+	xname.s = (char *)name;
+	xname.len = (int)strlen(name);
+	memset(&xval, 0, sizeof(xval));
+	xval.type = SR_XTYPE_STR;
+	xval.v.s.s = (char *)value;
+	xval.v.s.len = (int)strlen(value);
+	return xavp_add_value(&xname, &xval, list) == NULL ? -1 : 0;
+}
+
+/* Replaces $xavp(polyai) with one field per entry. Fields are prepended, so
+ * they are added last to first: the meta fields end up first and win over a
+ * data key of the same name, and data keys keep document order. */
+static int ph_set_xavp(handoff_result *r)
+{
+	sr_xavp_t *fields = NULL;
+	sr_xval_t root;
+	size_t i;
+
+	xavp_rm_by_name(&ph_xavp_name, 1, NULL);
+	for(i = handoff_result_count(r); i > 0; i--) {
+		if(ph_xavp_prepend(&fields, handoff_result_key(r, i - 1),
+				   handoff_result_value(r, i - 1))
+				< 0)
+			goto error;
+	}
+	if(ph_xavp_prepend(&fields, "shared_id", handoff_result_shared_id(r)) < 0
+			|| ph_xavp_prepend(&fields, "conversation_id",
+					   handoff_result_conversation_id(r))
+					   < 0
+			|| ph_xavp_prepend(&fields, "handoff_status",
+					   handoff_status_name(handoff_result_status(r)))
+					   < 0)
+		goto error;
+
+	memset(&root, 0, sizeof(root));
+	root.type = SR_XTYPE_XAVP;
+	root.v.xavp = fields;
+	if(xavp_add_value(&ph_xavp_name, &root, NULL) == NULL)
+		goto error;
+	return 0;
+
+error:
+	LM_ERR("cannot store the result in $xavp(%.*s)\n", ph_xavp_name.len,
+			ph_xavp_name.s);
+	xavp_destroy_list(&fields);
+	return -1;
+}
+
+/* --------------------------------------------------------------- lookups */
+
+static int ph_lookup(sip_msg_t *msg, str *id, int by_conversation_id)
+{
+	char *cid;
+	handoff_result *r;
+	handoff_status status;
+	const char *block;
+	int rc;
+
+	if(msg == NULL || id == NULL || id->len < 0)
+		return PH_RC_INTERNAL;
+	if(ph_client == NULL && ph_config != NULL)
+		ph_client_create();
+
+	cid = (char *)pkg_malloc(id->len + 1);
+	if(cid == NULL) {
+		PKG_MEM_ERROR;
+		return PH_RC_INTERNAL;
+	}
+	if(id->len > 0)
+		memcpy(cid, id->s, id->len);
+	cid[id->len] = '\0';
+	/* A NULL client gives a result with status invalid_argument. */
+	r = by_conversation_id ? handoff_client_lookup_id(ph_client, cid, 0)
+						   : handoff_client_lookup(ph_client, cid, 0);
+	pkg_free(cid);
+	if(r == NULL) {
+		LM_ERR("out of memory\n");
+		return PH_RC_INTERNAL;
+	}
+
+	status = handoff_result_status(r);
+	if(status != HANDOFF_OK)
+		LM_DBG("lookup of [%.*s]: %s (%s)\n", id->len, id->s,
+				handoff_status_name(status), handoff_result_error(r));
+	rc = status == HANDOFF_OK ? 1 : -(int)status;
+
+	block = handoff_result_header_block(r);
+	if(msg->first_line.type == SIP_REQUEST && block != NULL) {
+		if(parse_headers(msg, HDR_EOH_F, 0) == -1) {
+			LM_ERR("cannot parse the request headers\n");
+			rc = PH_RC_INTERNAL;
+		} else if((ph_strip_incoming
+						  && ph_strip_incoming_headers(msg, block) < 0)
+				  || ph_append_block(msg, block) < 0) {
+			rc = PH_RC_INTERNAL;
+		}
+	}
+	if(ph_set_xavp(r) < 0)
+		rc = PH_RC_INTERNAL;
+	handoff_result_free(r);
+	return rc;
+}
+
+static int ph_lookup_param(sip_msg_t *msg, char *id, int by_conversation_id)
+{
+	str sid = {NULL, 0};
+
+	if(fixup_get_svalue(msg, (gparam_t *)id, &sid) < 0) {
+		LM_ERR("cannot get the id\n");
+		return PH_RC_INTERNAL;
+	}
+	return ph_lookup(msg, &sid, by_conversation_id);
+}
+
+static int w_polyai_handoff_lookup(sip_msg_t *msg, char *id, char *unused)
+{
+	(void)unused;
+	return ph_lookup_param(msg, id, 0);
+}
+
+static int w_polyai_handoff_lookup_id(sip_msg_t *msg, char *id, char *unused)
+{
+	(void)unused;
+	return ph_lookup_param(msg, id, 1);
+}
+
+/* ------------------------------------------------------------ $polyai() */
+
+/* $polyai(customer.tier) or $polyai($var(key)). */
+static int pv_parse_polyai_name(pv_spec_t *sp, str *in)
+{
+	pv_spec_t *dyn;
+	char *copy;
+
+	if(sp == NULL || in == NULL || in->s == NULL || in->len <= 0)
+		return -1;
+	if(in->s[0] == PV_MARKER) {
+		dyn = (pv_spec_t *)pkg_malloc(sizeof(pv_spec_t));
+		if(dyn == NULL) {
+			PKG_MEM_ERROR;
+			return -1;
+		}
+		memset(dyn, 0, sizeof(pv_spec_t));
+		if(pv_parse_spec(in, dyn) == NULL) {
+			LM_ERR("invalid name [%.*s]\n", in->len, in->s);
+			pkg_free(dyn);
+			return -1;
+		}
+		sp->pvp.pvn.type = PV_NAME_PVAR;
+		sp->pvp.pvn.u.dname = (void *)dyn;
+		return 0;
+	}
+	copy = (char *)pkg_malloc(in->len + 1);
+	if(copy == NULL) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	memcpy(copy, in->s, in->len);
+	copy[in->len] = '\0';
+	sp->pvp.pvn.type = PV_NAME_INTSTR;
+	sp->pvp.pvn.u.isname.type = AVP_NAME_STR;
+	sp->pvp.pvn.u.isname.name.s.s = copy;
+	sp->pvp.pvn.u.isname.name.s.len = in->len;
+	return 0;
+}
+
+static int pv_get_polyai(sip_msg_t *msg, pv_param_t *param, pv_value_t *res)
+{
+	str key;
+	pv_value_t dyn;
+	sr_xavp_t *root, *field;
+
+	if(param == NULL)
+		return -1;
+	if(param->pvn.type == PV_NAME_PVAR) {
+		memset(&dyn, 0, sizeof(dyn));
+		if(pv_get_spec_value(msg, (pv_spec_t *)param->pvn.u.dname, &dyn) != 0
+				|| !(dyn.flags & PV_VAL_STR))
+			return pv_get_null(msg, param, res);
+		key = dyn.rs;
+	} else {
+		key = param->pvn.u.isname.name.s;
+	}
+	if(key.len <= 0)
+		return pv_get_null(msg, param, res);
+	root = xavp_get(&ph_xavp_name, NULL);
+	if(root == NULL || root->val.type != SR_XTYPE_XAVP)
+		return pv_get_null(msg, param, res);
+	field = xavp_get(&key, root->val.v.xavp);
+	if(field == NULL || field->val.type != SR_XTYPE_STR)
+		return pv_get_null(msg, param, res);
+	return pv_get_strval(msg, param, res, &field->val.v.s);
+}
+
+/* ------------------------------------------------------------------ KEMI */
+
+static int ki_polyai_handoff_lookup(sip_msg_t *msg, str *id)
+{
+	return ph_lookup(msg, id, 0);
+}
+
+static int ki_polyai_handoff_lookup_id(sip_msg_t *msg, str *id)
+{
+	return ph_lookup(msg, id, 1);
+}
+
+/* clang-format off */
+static sr_kemi_t ph_kemi_exports[] = {
+	{ str_init("polyai_handoff"), str_init("lookup"),
+		SR_KEMIP_INT, ki_polyai_handoff_lookup,
+		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("polyai_handoff"), str_init("lookup_id"),
+		SR_KEMIP_INT, ki_polyai_handoff_lookup_id,
+		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }
+};
+/* clang-format on */
+
+int mod_register(char *path, int *dlflags, void *p1, void *p2)
+{
+	sr_kemi_modules_add(ph_kemi_exports);
+	return 0;
+}
