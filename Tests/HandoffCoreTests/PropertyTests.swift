@@ -20,6 +20,15 @@ import Testing
             options.maxEntries = generator.int(0...40)
             options.maxDepth = generator.int(1...10)
             options.maxHeaderBlockBytes = generator.int(128...2048)
+
+            // The lookup path flattens jansson's tree in place; it must agree
+            // with flattening the parsed value, drops and numbers included.
+            let wire = ResponseDecoder.success(Array(text.utf8), flattener: Flattener(options: options))
+            let expected = Flattener(options: options).flatten(Self.keysWithoutNUL(data))
+            #expect(wire.status == .ok)
+            #expect(wire.flat?.pairs.map(\.key) == expected.pairs.map(\.key))
+            #expect(wire.flat?.pairs.map(\.value) == expected.pairs.map(\.value))
+            #expect(wire.flat?.dropped == expected.dropped)
             var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
             outcome.conversationID = "c"
             outcome.data = data

@@ -15,13 +15,14 @@ public func fuzzResponse(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     options.maxHeaderBlockBytes = size > 3 ? 128 + Int(bytes[3]) * 4 : 1024
     let body = Array(bytes.dropFirst(4))
     let status = size > 4 && bytes[4] & 1 == 1 ? 404 : 200
-    let outcome = ResponseDecoder.outcome(.response(status: status, body: body), timeoutMs: 1)
+    let outcome = ResponseDecoder.outcome(.response(status: status, body: body), timeoutMs: 1,
+                                          flattener: Flattener(options: options))
     let result = Renderer(options: options).result(outcome).rendered()
-    check(result, options)
+    check(result, options, outcome)
     return 0
 }
 
-private func check(_ result: RenderedResult, _ options: RenderOptions) {
+private func check(_ result: RenderedResult, _ options: RenderOptions, _ outcome: Renderer.Outcome) {
     func require(_ condition: Bool, _ what: String) {
         if !condition { fatalError("invariant broken: \(what)") }
     }
@@ -46,6 +47,11 @@ private func check(_ result: RenderedResult, _ options: RenderOptions) {
     require(result.variablesBlock.split(separator: "\n").count == result.entries.count + 1
         + (result.conversationID == nil ? 0 : 1) + (result.sharedID == nil ? 0 : 1), "one line per variable")
     if result.status == .ok {
+        // Flattening jansson's tree in place gives what flattening the
+        // parsed value gives.
+        let again = Flattener(options: options).flatten(result.data)
+        require(again.pairs.map(\.key) == outcome.flat?.pairs.map(\.key), "jansson and JSONValue flatten alike")
+        require(again.dropped == outcome.flat?.dropped, "same drops")
         // What we hand back as data_json must itself parse to the same data.
         guard let again = try? JSONDecoder.decode(Array(result.dataJSON.utf8)) else {
             fatalError("data_json does not parse: \(result.dataJSON)")

@@ -9,7 +9,7 @@ seconds=${FUZZ_SECONDS:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mapfile -t sources < <(find "$root/Sources/HandoffCore" -name '*.swift' | sort)
-swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name HandoffFuzz \
+swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name HandoffFuzz -package-name polyai_handoff \
   -I "$root/Sources/CCurl" -I "$root/Sources/CJansson" \
   "${sources[@]}" "$here/FuzzResponse.swift" -lcurl -ljansson -o "$work/fuzz-response"
 cp -r "$here/corpus" "$work/corpus"

@@ -1,42 +1,37 @@
 /// Turns the free-form `data` object into ordered key/value entries: dotted
 /// keys for objects, indexed keys for arrays, document order throughout.
-struct Flattener {
+struct Flattener: Sendable {
     let options: RenderOptions
 
-    struct Output {
+    struct Output: Sendable {
         var pairs: [(key: String, value: String)] = []
         /// Leaves left out by max_depth or max_entries.
         var dropped = 0
     }
 
-    func flatten(_ data: JSONValue) -> Output {
+    func flatten<Node: FlattenableJSON>(_ data: Node) -> Output {
         var output = Output()
-        guard case .object(let members) = data else { return output }
-        output.pairs.reserveCapacity(min(members.count * 2, options.maxEntries))
-        for member in members {
-            visit(member.value, key: member.key, depth: 1, into: &output)
-        }
+        guard data.isObject else { return output }
+        output.pairs.reserveCapacity(min(16, options.maxEntries))
+        data.forEachMember { key, value in visit(value, key: key, depth: 1, into: &output) }
         return output
     }
 
-    private func visit(_ value: JSONValue, key: String, depth: Int, into output: inout Output) {
-        switch value {
-        case .object(let members):
-            for member in members {
-                visitChild(member.value, key: key + "." + member.key, depth: depth, into: &output)
+    private func visit<Node: FlattenableJSON>(_ value: Node, key: String, depth: Int, into output: inout Output) {
+        if let text = value.scalarText {
+            emit(key, text, into: &output)
+        } else if value.isObject {
+            value.forEachMember { name, child in visitChild(child, key: key + "." + name, depth: depth, into: &output) }
+        } else {
+            var index = 0
+            value.forEachElement { child in
+                visitChild(child, key: key + "." + String(index), depth: depth, into: &output)
+                index += 1
             }
-        case .array(let elements):
-            for (index, element) in elements.enumerated() {
-                visitChild(element, key: key + "." + String(index), depth: depth, into: &output)
-            }
-        case .string(let text): emit(key, text, into: &output)
-        case .number(let lexeme): emit(key, lexeme, into: &output)
-        case .bool(let flag): emit(key, flag ? "true" : "false", into: &output)
-        case .null: emit(key, "", into: &output)
         }
     }
 
-    private func visitChild(_ value: JSONValue, key: String, depth: Int, into output: inout Output) {
+    private func visitChild<Node: FlattenableJSON>(_ value: Node, key: String, depth: Int, into output: inout Output) {
         guard depth < options.maxDepth else {
             output.dropped += Self.leafCount(value)
             return
@@ -54,11 +49,14 @@ struct Flattener {
     }
 
     /// How many entries a subtree would have given; an empty object or array gives none.
-    static func leafCount(_ value: JSONValue) -> Int {
-        switch value {
-        case .object(let members): members.reduce(0) { $0 + leafCount($1.value) }
-        case .array(let elements): elements.reduce(0) { $0 + leafCount($1) }
-        default: 1
+    static func leafCount<Node: FlattenableJSON>(_ value: Node) -> Int {
+        guard value.scalarText == nil else { return 1 }
+        var count = 0
+        if value.isObject {
+            value.forEachMember { _, child in count += leafCount(child) }
+        } else {
+            value.forEachElement { count += leafCount($0) }
         }
+        return count
     }
 }

@@ -1,14 +1,15 @@
 /// One pass over the raw JSON before jansson sees it, for what jansson cannot do:
 /// - numbers: jansson turns them into int64 or double, which loses "1.10",
 ///   "1e400" and 30-digit integers (or rejects them). Each number is lifted out
-///   exactly as written and a `0` left in its place.
+///   exactly as written and its index in `lexemes` left in its place, so a
+///   jansson integer node says which lexeme it stands for, in any walk order.
 /// - `\u0000` in object keys, which jansson refuses even with JSON_ALLOW_NUL:
 ///   rewritten to `\ufffd` (same length), so one odd key cannot fail a lookup.
 /// - nesting: documents deeper than `maxDepth` are refused before anything
 ///   recurses over them.
 struct JSONPrescan {
-    /// The document with every number replaced by `0` (and NUL escapes in
-    /// keys rewritten).
+    /// The document with every number replaced by its index (and NUL escapes
+    /// in keys rewritten).
     var masked: [UInt8] = []
     /// The numbers, in document order.
     var lexemes: [String] = []
@@ -44,8 +45,8 @@ struct JSONPrescan {
                 while end < bytes.count, Self.isNumberByte(bytes[end]) { end += 1 }
                 let lexeme = bytes[index..<end]
                 guard Self.isJSONNumber(lexeme) else { throw .invalidNumber }
+                edit(index..<end, Array(String(lexemes.count).utf8))
                 lexemes.append(String(decoding: lexeme, as: UTF8.self))
-                edit(index..<end, [UInt8(ascii: "0")])
                 index = end
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1

@@ -16,6 +16,7 @@ public final class HandoffClient: Sendable {
     private let url: RequestURL
     private let transport: Transport
     private let renderer: Renderer
+    private let flattener: Flattener
     private let breaker: CircuitBreaker
     private let cache: ResultCache?
     private let flights = SingleFlight()
@@ -30,6 +31,7 @@ public final class HandoffClient: Sendable {
         self.config = config
         url = RequestURL(base: base, accountID: accountID, projectID: projectID)
         renderer = Renderer(options: config.render)
+        flattener = Flattener(options: config.render)
         breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
         cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
         transport = Transport(settings: TransportSettings(
@@ -139,7 +141,7 @@ public final class HandoffClient: Sendable {
             }
             let http = transport.get(HTTPRequest(url: address, timeoutMs: remaining))
             stats.recordRequest(retry: attempt > 0)
-            let outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs)
+            let outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
             guard attempt < config.retries, http.isRetryable else { return outcome }
             let backoff = Self.backoffMs(attempt: attempt)
             guard deadline.remainingMs >= backoff + Limits.minRetryAttemptMs else { return outcome }

@@ -19,13 +19,15 @@ public struct HandoffResult: Sendable {
     public let entries: [HandoffPair]
     /// The meta entries (handoff_status, conversation_id, shared_id when known).
     public let meta: [HandoffPair]
-    /// The data object as parsed; see `dataJSON`.
-    public let data: JSONValue
+    let dataSource: DataSource
     /// Entries dropped by max_entries/max_depth or cut by max_value_bytes.
     public let truncatedBeforeRendering: Int
     let options: RenderOptions
     /// How long the lookup took; set by the client once it is done.
     public var elapsedUs: Int64 = 0
+
+    /// The data object (parsed again from the body, when it came from one).
+    public var data: JSONValue { dataSource.value }
 
     /// The data object as compact JSON, numbers as written.
     public var dataJSON: String { CompactJSON.string(data) }
@@ -33,6 +35,20 @@ public struct HandoffResult: Sendable {
     /// Header and variable names and both blocks. Deterministic: the same
     /// result always renders the same.
     public func rendered() -> RenderedResult { Renderer(options: options).render(self) }
+}
+
+/// Where a result's `data` object comes from: a value, or the 200 body it
+/// was flattened from, kept so that it is parsed again only if asked for.
+enum DataSource: Sendable {
+    case value(JSONValue)
+    case body([UInt8])
+
+    var value: JSONValue {
+        switch self {
+        case .value(let value): value
+        case .body(let body): (try? JSONDecoder.decode(body))?["data"] ?? .object([])
+        }
+    }
 }
 
 /// A data entry with both of its names.

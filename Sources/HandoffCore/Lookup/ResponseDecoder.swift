@@ -1,7 +1,9 @@
 /// Maps what the API answered to a lookup outcome, following the documented
 /// responses: 200 `{id, shared_id?, data}`, errors `{error_message}`.
 enum ResponseDecoder {
-    static func outcome(_ http: HTTPOutcome, timeoutMs: Int) -> Renderer.Outcome {
+    /// `flattener` flattens `data` while the parse tree is alive; it must use
+    /// the same options as the Renderer the outcome goes to.
+    static func outcome(_ http: HTTPOutcome, timeoutMs: Int, flattener: Flattener = Flattener(options: RenderOptions())) -> Renderer.Outcome {
         switch http {
         case .timedOut:
             return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
@@ -10,34 +12,36 @@ enum ResponseDecoder {
         case .failed(let reason, _):
             return .init(status: .network, errorMessage: reason)
         case .response(let status, let body):
-            return status == 200 ? success(body) : failure(status: status, body: body)
+            return status == 200 ? success(body, flattener: flattener) : failure(status: status, body: body)
         }
     }
 
-    static func success(_ body: [UInt8]) -> Renderer.Outcome {
-        let document: JSONValue
+    static func success(_ body: [UInt8], flattener: Flattener) -> Renderer.Outcome {
+        let document: HandoffDocument
         do {
-            document = try JSONDecoder.decode(body)
+            document = try JSONDecoder.decodeHandoff(body, flattener: flattener)
         } catch {
             return .init(status: .protocol, httpStatus: 200, errorMessage: "200 response: \(error.message)")
         }
-        guard case .string(let id)? = document["id"] else {
+        guard case .string(let id) = document.id else {
             return .init(status: .protocol, httpStatus: 200, errorMessage: "200 response without a string \"id\"")
         }
-        guard let data = document["data"], case .object = data else {
+        guard document.dataIsObject else {
             return .init(status: .protocol, httpStatus: 200, errorMessage: "200 response without an object \"data\"")
         }
         var sharedID: String? = nil
-        switch document["shared_id"] {
-        case .string(let text)?: sharedID = text
-        case nil, .null?: break
-        default:
+        switch document.sharedID {
+        case .string(let text): sharedID = text
+        case .missing, .null: break
+        case .other:
             return .init(status: .protocol, httpStatus: 200, errorMessage: "200 response with a non-string \"shared_id\"")
         }
         var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
         outcome.conversationID = id
         outcome.sharedID = sharedID
-        outcome.data = data
+        outcome.flat = document.flat
+        // data_json is rarely read: keep the body and parse it again if asked.
+        outcome.source = .body(body)
         return outcome
     }
 

@@ -13,7 +13,18 @@ public struct Renderer: Sendable {
         public var errorMessage = ""
         public var conversationID: String? = nil
         public var sharedID: String? = nil
-        public var data: JSONValue = .object([])
+        /// `data`, already flattened by the decoder when it came from the wire.
+        var flat: Flattener.Output? = nil
+        var source = DataSource.value(.object([]))
+
+        /// The data object.
+        public var data: JSONValue {
+            get { source.value }
+            set {
+                source = .value(newValue)
+                flat = nil
+            }
+        }
 
         public init(status: HandoffStatus, httpStatus: Int = 0, errorMessage: String = "") {
             self.status = status
@@ -24,7 +35,7 @@ public struct Renderer: Sendable {
 
     /// Flattens and bounds the data; names and blocks wait for `render`.
     public func result(_ outcome: Outcome) -> HandoffResult {
-        let flat = Flattener(options: options).flatten(outcome.data)
+        let flat = outcome.flat ?? Flattener(options: options).flatten(outcome.data)
         var truncated = flat.dropped
         var entries: [HandoffPair] = []
         entries.reserveCapacity(flat.pairs.count)
@@ -47,7 +58,7 @@ public struct Renderer: Sendable {
             sharedID: sharedID,
             entries: entries,
             meta: meta,
-            data: outcome.data,
+            dataSource: outcome.source,
             truncatedBeforeRendering: truncated,
             options: options)
     }
