@@ -40,15 +40,20 @@ enum SafeText {
         return containsUnsafe(Array(bytes))
     }
 
-    static func containsUnsafe<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
-        var previous: UInt8 = 0
-        var beforePrevious: UInt8 = 0
-        for byte in bytes {
-            if byte < 0x20 || byte == 0x7F { return true }
-            if previous == 0xC2 && byte >= 0x80 && byte <= 0x9F { return true }
-            if beforePrevious == 0xE2 && previous == 0x80 && (byte == 0xA8 || byte == 0xA9) { return true }
-            beforePrevious = previous
-            previous = byte
+    static func containsUnsafe(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer(containsUnsafe)
+    }
+
+    static func containsUnsafe(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte >= 0x20 && byte < 0x7F { continue }  // printable ASCII: nearly every byte
+            if byte < 0x80 { return true }                // C0 or DEL
+            if byte == 0xC2, index < bytes.count, bytes[index] <= 0x9F { return true }  // C1
+            if byte == 0xE2, index + 1 < bytes.count, bytes[index] == 0x80,
+               bytes[index + 1] == 0xA8 || bytes[index + 1] == 0xA9 { return true }     // U+2028, U+2029
         }
         return false
     }
