@@ -21,10 +21,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPolyAIHandoff", path: "include"),
 
         // Plain Swift: configuration, transport, parsing, flattening. No C types in its API.
-        .target(name: "HandoffCore", dependencies: ["CCurl", "CJansson"]),
+        .target(name: "HandoffCore", dependencies: ["CCurl", "CJansson", "COpenSSL"]),
 
         // The C ABI edge: every @c function, pointer and Unmanaged lives here.
         .target(

@@ -143,7 +143,10 @@ void handoff_shutdown(void);
  *   timeout_ms          total deadline of a lookup, 1..600000 (default 2000)
  *   connect_timeout_ms  deadline of the TCP+TLS connect, 1..600000
  *                       (default: timeout_ms)
- *   ca_file             PEM bundle of trusted CAs (default: the system's)
+ *   ca_file             PEM bundle of trusted CAs (default: the system's).
+ *                       Parsed once per process and shared by every
+ *                       connection; a file without a PEM certificate makes
+ *                       handoff_client_new() fail
  *   user_agent          User-Agent header (default "polyai-handoff/VERSION")
  *   max_response_bytes  bigger bodies fail with HANDOFF_PROTOCOL,
  *                       1024..16777216 (default 65536)
@@ -211,7 +214,9 @@ void handoff_config_free(handoff_config *config);
 
 /* A new client for this configuration, which is copied. Free it with
  * handoff_client_free(). Fails (NULL, *status_out = HANDOFF_INVALID_ARGUMENT,
- * reason in handoff_config_error(config)) when a required key is missing.
+ * reason in handoff_config_error(config)) when a required key is missing or
+ * ca_file holds no certificate. For an https base URL it parses the CA
+ * certificates here (once per process and file), not during lookups.
  * status_out may be NULL. A client keeps its connections alive between
  * lookups and is safe to use from many threads at once. */
 handoff_client *handoff_client_new(const handoff_config *config, handoff_status *status_out);

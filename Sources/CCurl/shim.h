@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 typedef size_t (*handoff_curl_write_fn)(char *data, size_t size, size_t count, void *userdata);
+typedef CURLcode (*handoff_curl_ssl_ctx_fn)(CURL *curl, void *ssl_ctx, void *userdata);
 
 static inline CURLcode handoff_curl_set_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode handoff_curl_set_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
@@ -13,11 +14,28 @@ static inline CURLcode handoff_curl_set_pointer(CURL *h, CURLoption o, void *v) 
 static inline CURLcode handoff_curl_set_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode handoff_curl_set_share(CURL *h, CURLSH *v) { return curl_easy_setopt(h, CURLOPT_SHARE, v); }
 static inline CURLcode handoff_curl_set_write(CURL *h, handoff_curl_write_fn f) { return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, f); }
+static inline CURLcode handoff_curl_set_ssl_ctx(CURL *h, handoff_curl_ssl_ctx_fn f) { return curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, f); }
 static inline CURLcode handoff_curl_get_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 static inline CURLMcode handoff_curl_multi_set_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLSHcode handoff_curl_share_set_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }
 static inline CURLSHcode handoff_curl_share_set_lock(CURLSH *s, curl_lock_function f) { return curl_share_setopt(s, CURLSHOPT_LOCKFUNC, f); }
 static inline CURLSHcode handoff_curl_share_set_unlock(CURLSH *s, curl_unlock_function f) { return curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, f); }
 static inline CURLSHcode handoff_curl_share_set_userdata(CURLSH *s, void *p) { return curl_share_setopt(s, CURLSHOPT_USERDATA, p); }
+
+
+/* The TLS library libcurl was built with, and its default CA bundle and
+ * directory (NULL when it has none). CURLVERSION_NOW is a macro. */
+static inline const char *handoff_curl_tls_version(void) {
+  const curl_version_info_data *d = curl_version_info(CURLVERSION_NOW);
+  return d != NULL ? d->ssl_version : NULL;
+}
+static inline const char *handoff_curl_default_ca_file(void) {
+  const curl_version_info_data *d = curl_version_info(CURLVERSION_NOW);
+  return d != NULL && d->age >= CURLVERSION_NINTH ? d->cainfo : NULL;
+}
+static inline const char *handoff_curl_default_ca_path(void) {
+  const curl_version_info_data *d = curl_version_info(CURLVERSION_NOW);
+  return d != NULL && d->age >= CURLVERSION_NINTH ? d->capath : NULL;
+}
 
 #endif

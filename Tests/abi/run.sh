@@ -25,8 +25,9 @@ CLI=${CLI:-}
 VALGRIND=${VALGRIND:-0}
 CC=${CC:-cc}
 # Every test_*.c is its own program; test_dns_stall needs a network namespace
-# and runs through dns_stall.sh.
-TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' | grep -v -x test_dns_stall)
+# and runs through dns_stall.sh, test_tls needs nginx in front of the sandbox
+# and runs through tls_front.sh.
+TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' | grep -v -x -e test_dns_stall -e test_tls)
 CFLAGS="-std=c99 -Wall -Wextra -Werror -pthread"
 
 # The caller's configuration must not leak into the tests.
@@ -139,6 +140,23 @@ if [ -f "$here/test_dns_stall.c" ]; then
       printf 'SKIP %-22s %s\n' test_dns_stall "cannot create a network namespace here"
     else
       fail test_dns_stall "exit $rc" "$work/test_dns_stall.log"
+    fi
+  fi
+fi
+
+# Real TLS: nginx with certificates made for this run, in front of the sandbox.
+if [ -f "$here/test_tls.c" ]; then
+  if ! build test_tls "$here/test_tls.c"; then
+    fail test_tls "does not compile" "$work/test_tls.build"
+  else
+    start=$(date +%s%N)
+    bash "$here/tls_front.sh" "$work/test_tls" >"$work/test_tls.log" 2>&1
+    rc=$?
+    summary=$(grep -E "^test_tls: [0-9]+ checks" "$work/test_tls.log" | tail -n 1)
+    if [ "$rc" = 0 ]; then
+      pass test_tls "${summary#test_tls: } ($(elapsed_since "$start"))"
+    else
+      fail test_tls "exit $rc ${summary#test_tls: }" "$work/test_tls.log"
     fi
   fi
 fi

@@ -22,7 +22,8 @@
 typedef struct {
   const char *name;
   const char *id;       /* the fixture; each lookup asks for a distinct variant "id~n" */
-  int base;             /* 0: the sandbox, 1: the blackhole listener, 2: a closed port */
+  int base;             /* 0: the sandbox, 1: the blackhole listener, 2: a closed port,
+                           3: the blackhole listener over https (the TLS handshake stalls) */
   handoff_status expected;
 } fault;
 
@@ -32,6 +33,7 @@ static const fault faults[] = {
     {"stall after headers", "fault-stall", 0, HANDOFF_TIMEOUT},
     {"trickle 1 B/s", "fault-trickle", 0, HANDOFF_TIMEOUT},
     {"accepts, never answers", "acme-call-123", 1, HANDOFF_TIMEOUT},
+    {"TLS handshake stalls", "acme-call-123", 3, HANDOFF_TIMEOUT},
     {"connection refused", "acme-call-123", 2, HANDOFF_NETWORK},
     {"reset", "fault-reset", 0, HANDOFF_NETWORK},
     {"truncated body", "fault-truncated", 0, HANDOFF_NETWORK},
@@ -68,8 +70,8 @@ static void *run_job(void *arg) {
 static handoff_client *client_for(int base) {
   char url[64];
   if (base == 0) return sandbox_client();
-  snprintf(url, sizeof url, "http://127.0.0.1:%d",
-           base == 1 ? atoi(test_env("HANDOFF_TEST_BLACKHOLE_PORT")) : closed_port());
+  snprintf(url, sizeof url, "%s://127.0.0.1:%d", base == 3 ? "https" : "http",
+           base == 2 ? closed_port() : atoi(test_env("HANDOFF_TEST_BLACKHOLE_PORT")));
   return sandbox_client_with("base_url", url, NULL);
 }
 

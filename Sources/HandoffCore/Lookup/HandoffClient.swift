@@ -38,6 +38,7 @@ public final class HandoffClient: Sendable {
             headers: ["x-api-key: \(apiKey.secret)", "Accept: application/json", "User-Agent: \(config.userAgent)"],
             connectTimeoutMs: config.connectTimeoutMs,
             caFile: config.caFile,
+            trustStore: base.isHTTPS ? try TrustStore.forCAFile(config.caFile) : nil,
             maxResponseBytes: config.maxResponseBytes,
             allowsPlainHTTP: !base.isHTTPS))
     }

@@ -14,6 +14,11 @@ final class Lock: @unchecked Sendable {
 
     init() {
         mutex = .allocate(capacity: 1)
+        Self.initAdaptive(mutex)
+    }
+
+    /// An adaptive mutex spins briefly before it sleeps in the kernel.
+    static func initAdaptive(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
         var attributes = pthread_mutexattr_t()
         pthread_mutexattr_init(&attributes)
         pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
@@ -45,7 +50,7 @@ package final class Locked<Value>: @unchecked Sendable {
         storage = .create(minimumCapacity: 1) { _ in value }
         storage.withUnsafeMutablePointerToElements { mutex in
             mutex.initialize(to: pthread_mutex_t())
-            pthread_mutex_init(mutex, nil)
+            Lock.initAdaptive(mutex)
         }
     }
 
@@ -57,12 +62,17 @@ package final class Locked<Value>: @unchecked Sendable {
     }
 
     @inline(__always)
-    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        try storage.withUnsafeMutablePointers { value, mutex in
+    package func withLock<T, E: Error>(_ body: (inout Value) throws(E) -> T) throws(E) -> T {
+        let outcome: Result<T, E> = storage.withUnsafeMutablePointers { value, mutex in
             pthread_mutex_lock(mutex)
             defer { pthread_mutex_unlock(mutex) }
-            return try body(&value.pointee)
+            do throws(E) {
+                return .success(try body(&value.pointee))
+            } catch {
+                return .failure(error)
+            }
         }
+        return try outcome.get()
     }
 }
 

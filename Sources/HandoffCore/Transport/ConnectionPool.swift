@@ -1,6 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The idle transfer slots of one client, each holding a kept-alive connection.
 /// A lookup checks one out, so concurrent lookups never share a handle; up to
 /// `Limits.maxIdleConnections` are kept between lookups.
+///
+/// A thread gets back the slot it used last when it is idle: a PBX thread
+/// then keeps its connection, and the slot's memory stays in that thread's
+/// cache and malloc arena. Handing slots round (last in, first out) made
+/// 16 threads spend a third more CPU per lookup than one handle per thread.
 ///
 /// Fork safety: Kamailio and OpenSIPS create clients in the parent and fork
 /// workers. In a child, the parent's slots (their sockets and TLS state) are
@@ -11,6 +22,8 @@ final class ConnectionPool: Sendable {
         var generation: Int
         var share: CurlShare
         var idle: [TransferSlot] = []
+        /// The thread that last used each idle slot, in step with `idle`.
+        var lastThreads: [pthread_t] = []
     }
 
     private let state: Locked<State>
@@ -32,12 +45,16 @@ final class ConnectionPool: Sendable {
 
     private func checkOut() -> TransferSlot? {
         let generation = ForkGeneration.current
+        let me = pthread_self()
         let (reused, share) = state.withLock { state -> (TransferSlot?, CurlShare) in
             if state.generation != generation {
                 Self.abandon(state.idle, state.share)
                 state = State(generation: generation, share: CurlShare())
             }
-            return (state.idle.popLast(), state.share)
+            guard !state.idle.isEmpty else { return (nil, state.share) }
+            let index = state.lastThreads.lastIndex { pthread_equal($0, me) != 0 } ?? state.idle.count - 1
+            state.lastThreads.remove(at: index)
+            return (state.idle.remove(at: index), state.share)
         }
         return reused ?? TransferSlot(settings: settings, headers: headers, share: share)
     }
@@ -52,6 +69,7 @@ final class ConnectionPool: Sendable {
         let surplus: TransferSlot? = state.withLock { state in
             guard state.generation == generation, state.idle.count < Limits.maxIdleConnections else { return slot }
             state.idle.append(slot)
+            state.lastThreads.append(pthread_self())
             return nil
         }
         _ = surplus

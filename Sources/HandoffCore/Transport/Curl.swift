@@ -39,7 +39,7 @@ final class CurlShare: @unchecked Sendable {
 
     init() {
         locks = .allocate(capacity: Self.lockCount)
-        for index in 0..<Self.lockCount { pthread_mutex_init(locks + index, nil) }
+        for index in 0..<Self.lockCount { Lock.initAdaptive(locks + index) }
         handle = curl_share_init()
         guard let handle else { return }
         _ = handoff_curl_share_set_lock(handle) { _, data, _, user in
@@ -120,7 +120,14 @@ final class TransferSlot: @unchecked Sendable {
         ok = ok && handoff_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorText)) == CURLE_OK
         ok = ok && handoff_curl_set_write(easy, writeBody) == CURLE_OK
         ok = ok && handoff_curl_set_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque()) == CURLE_OK
-        if let caFile = settings.caFile {
+        if let trust = settings.trustStore {
+            // libcurl loads no CA file of its own; each new connection gets
+            // the shared, already parsed store. Verification stays on.
+            ok = ok && handoff_curl_set_string(easy, CURLOPT_CAINFO, nil) == CURLE_OK
+            ok = ok && handoff_curl_set_string(easy, CURLOPT_CAPATH, nil) == CURLE_OK
+            ok = ok && handoff_curl_set_ssl_ctx(easy, attachTrustStore) == CURLE_OK
+            ok = ok && handoff_curl_set_pointer(easy, CURLOPT_SSL_CTX_DATA, trust.handle) == CURLE_OK
+        } else if let caFile = settings.caFile {
             ok = ok && handoff_curl_set_string(easy, CURLOPT_CAINFO, caFile) == CURLE_OK
         }
         return ok
@@ -167,7 +174,10 @@ final class TransferSlot: @unchecked Sendable {
     private func outcome(_ code: CURLcode) -> HTTPOutcome {
         switch code {
         case CURLE_OK:
-            return .response(status: responseStatus, body: body)
+            // A copy of exactly the body's size: the result keeps it (for
+            // data_json) while this slot's buffer stays unshared, so the next
+            // transfer on another thread does not allocate a new one.
+            return .response(status: responseStatus, body: exactCopy(of: body))
         case CURLE_OPERATION_TIMEDOUT:
             return .timedOut
         case CURLE_FILESIZE_EXCEEDED:
@@ -182,6 +192,21 @@ final class TransferSlot: @unchecked Sendable {
                              CURLE_PARTIAL_FILE].contains(code)
             return .failed(summary, retryable: retryable)
         }
+    }
+}
+
+/// Called by libcurl for each new TLS connection, before the handshake.
+private let attachTrustStore: handoff_curl_ssl_ctx_fn = { _, sslContext, store in
+    guard let sslContext, let store else { return CURLE_SSL_CACERT_BADFILE }
+    TrustStore.attach(store, to: sslContext)
+    return CURLE_OK
+}
+
+/// A new array holding `bytes` in storage of exactly their size (`Array(x)`
+/// would share x's buffer).
+private func exactCopy(of bytes: [UInt8]) -> [UInt8] {
+    [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+        count = buffer.initialize(fromContentsOf: bytes)
     }
 }
 

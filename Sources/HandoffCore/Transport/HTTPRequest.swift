@@ -31,6 +31,9 @@ struct TransportSettings: Sendable {
     let headers: [String]
     let connectTimeoutMs: Int?
     let caFile: String?
+    /// The parsed CAs every new TLS connection trusts; nil for plain HTTP or
+    /// when libcurl is not built with OpenSSL (it then reads `caFile` itself).
+    let trustStore: TrustStore?
     let maxResponseBytes: Int
     let allowsPlainHTTP: Bool
 }

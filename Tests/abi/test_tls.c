@@ -1,0 +1,281 @@
+/*
+ * test_tls.c -- lookups over real TLS, run by tls_front.sh: nginx on loopback
+ * terminates TLS with certificates made by openssl for this run and proxies
+ * to the sandbox.
+ *
+ * What it proves: a certificate from the configured ca_file for the right
+ * name works, with one kept-alive connection and resumed TLS sessions; a
+ * certificate the client does not trust, for another name, or expired,
+ * fails as HANDOFF_NETWORK before any request (the API key never leaves);
+ * a CA file without certificates fails at start; a stalled handshake
+ * or a stalled response ends on time; redirects are not followed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+
+#include "harness.h"
+
+#define DEADLINE_MS 300
+#define SLACK_MS 10.0
+#define ATTEMPTS 5
+#define THREADS 16
+#define LOOKUPS_PER_THREAD 20
+
+static int tls_port(const char *name) { return atoi(test_env(name)); }
+
+/* A sandbox client whose base_url is https://host:port, trusting ca_file
+ * (NULL: the system's CAs). */
+static handoff_client *tls_client(const char *host, int port, const char *ca_file) {
+  char url[96];
+  handoff_config *config;
+  snprintf(url, sizeof url, "https://%s:%d", host, port);
+  config = sandbox_config_with("base_url", url, "retries", "0", NULL);
+  if (ca_file != NULL) CHECK_INT(HANDOFF_OK, handoff_config_set(config, "ca_file", ca_file));
+  return sandbox_client_from(config);
+}
+
+/* nginx's access log lines for this port whose request names `tag`:
+ * connection serial, requests on it so far, "r" if the TLS session was
+ * resumed, and the TLS version. Returns how many were found. */
+typedef struct {
+  long connection;
+  long request;
+  char reused[4];
+  char protocol[16];
+} log_line;
+
+static int access_log_lines(int port, const char *tag, log_line *out, int max) {
+  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
+  char text[2048];
+  int found = 0;
+  if (log == NULL) return -1;
+  while (fgets(text, sizeof text, log) != NULL && found < max) {
+    int line_port;
+    log_line line;
+    char uri[1024];
+    if (sscanf(text, "%d %ld %ld %3s %15s %1023s", &line_port, &line.connection, &line.request, line.reused,
+               line.protocol, uri) != 6)
+      continue;
+    if (line_port == port && strstr(uri, tag) != NULL) out[found++] = line;
+  }
+  fclose(log);
+  return found;
+}
+
+static void trusted_certificate_works(void) {
+  const char *ca = test_env("HANDOFF_TEST_TLS_CA");
+  int port = tls_port("HANDOFF_TEST_TLS_PORT");
+  handoff_client *client = tls_client("127.0.0.1", port, ca);
+  handoff_result *r = handoff_client_lookup(client, "acme-call-123", 5000);
+  check_acme_123(r);
+  handoff_result_free(r);
+
+  /* The API's own errors come through TLS unchanged. */
+  r = handoff_client_lookup(client, "no-such-call", 5000);
+  CHECK_STATUS(HANDOFF_NOT_FOUND, r);
+  CHECK_INT(404, handoff_result_http_status(r));
+  CHECK_STR("Handoff state not found", handoff_result_error(r));
+  handoff_result_free(r);
+  handoff_client_free(client);
+
+  /* By host name: the certificate names localhost too. */
+  client = tls_client("localhost", port, ca);
+  r = handoff_client_lookup(client, "acme-call-123", 5000);
+  check_acme_123(r);
+  handoff_result_free(r);
+  handoff_client_free(client);
+}
+
+static void one_connection_for_many_lookups(void) {
+  enum { LOOKUPS = 10 };
+  int port = tls_port("HANDOFF_TEST_TLS_PORT"), i, found;
+  handoff_client *client = tls_client("127.0.0.1", port, test_env("HANDOFF_TEST_TLS_CA"));
+  log_line lines[LOOKUPS + 4];
+  char id[64];
+  for (i = 0; i < LOOKUPS; i++) {
+    handoff_result *r;
+    snprintf(id, sizeof id, "acme-call-123~tls-keepalive-%d", i);
+    r = handoff_client_lookup(client, id, 5000);
+    CHECK_STATUS(HANDOFF_OK, r);
+    handoff_result_free(r);
+  }
+  handoff_client_free(client);
+  found = access_log_lines(port, "tls-keepalive", lines, LOOKUPS + 4);
+  CHECK_INT(LOOKUPS, found);
+  for (i = 0; i < found; i++) {
+    CHECK_INT(lines[0].connection, lines[i].connection);
+    CHECK_INT(i + 1, lines[i].request);
+  }
+  if (found > 0) printf("tls: %d lookups on one connection (%s)\n", found, lines[0].protocol);
+}
+
+static void new_connections_resume_the_session(void) {
+  enum { LOOKUPS = 9 };  /* nginx closes each connection after 3 requests */
+  int port = tls_port("HANDOFF_TEST_TLS_SHORT_PORT"), i, found, connections = 0, resumed = 0;
+  handoff_client *client = tls_client("127.0.0.1", port, test_env("HANDOFF_TEST_TLS_CA"));
+  log_line lines[LOOKUPS + 4];
+  char id[64];
+  for (i = 0; i < LOOKUPS; i++) {
+    handoff_result *r;
+    snprintf(id, sizeof id, "acme-call-123~tls-resume-%d", i);
+    r = handoff_client_lookup(client, id, 5000);
+    CHECK_STATUS(HANDOFF_OK, r);
+    handoff_result_free(r);
+  }
+  handoff_client_free(client);
+  found = access_log_lines(port, "tls-resume", lines, LOOKUPS + 4);
+  CHECK_INT(LOOKUPS, found);
+  for (i = 0; i < found; i++) {
+    if (lines[i].request != 1) continue;
+    connections++;
+    if (i > 0 && strcmp(lines[i].reused, "r") == 0) resumed++;
+  }
+  printf("tls: %d lookups, %d connections, %d of the later ones resumed their TLS session\n", found,
+         connections, resumed);
+  CHECK_INT(LOOKUPS / 3, connections);
+  CHECK_INT(connections - 1, resumed);
+}
+
+/* A TLS failure: HANDOFF_NETWORK, no HTTP status, a reason, no request. */
+static void expect_refused(const char *what, const char *host, int port, const char *ca_file, const char *reason) {
+  sandbox_stats before = sandbox_stats_now(), after;
+  handoff_client *client = tls_client(host, port, ca_file);
+  handoff_result *r = handoff_client_lookup(client, "acme-call-123", 5000);
+  if (!CHECK_STATUS(HANDOFF_NETWORK, r)) fprintf(stderr, "    case: %s\n", what);
+  CHECK_INT(0, handoff_result_http_status(r));
+  CHECK_INT(0, handoff_result_count(r));
+  if (!CHECK(strstr(handoff_result_error(r), reason) != NULL)) {
+    fprintf(stderr, "    case: %s; error should mention \"%s\": ", what, reason);
+    check_print_string(stderr, handoff_result_error(r));
+    fputs("\n", stderr);
+  }
+  CHECK(strstr(handoff_result_error(r), SANDBOX_API_KEY) == NULL);
+  CHECK(strstr(handoff_result_header_block(r), "Handoff-Status: network\r\n") != NULL);
+  handoff_result_free(r);
+  handoff_client_free(client);
+  after = sandbox_stats_now();
+  if (!CHECK_INT(before.requests, after.requests)) fprintf(stderr, "    case: %s reached the API\n", what);
+}
+
+static void untrusted_certificates_are_refused(void) {
+  const char *ca = test_env("HANDOFF_TEST_TLS_CA");
+  char *not_pem = temp_file("this is not a PEM certificate\n");
+  handoff_client *client;
+  handoff_result *r;
+
+  expect_refused("test CA not trusted (system CAs)", "127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), NULL,
+                 "certificate");
+  expect_refused("issued by another CA", "127.0.0.1", tls_port("HANDOFF_TEST_TLS_UNKNOWN_CA_PORT"), ca,
+                 "certificate");
+  expect_refused("issued for another host", "127.0.0.1", tls_port("HANDOFF_TEST_TLS_WRONG_HOST_PORT"), ca,
+                 "127.0.0.1");
+  expect_refused("expired", "127.0.0.1", tls_port("HANDOFF_TEST_TLS_EXPIRED_PORT"), ca, "expired");
+
+  /* A CA file without a certificate is a configuration error at start, not
+   * a client that trusts nothing (or everything). */
+  {
+    handoff_config *config = sandbox_config_with("base_url", "https://127.0.0.1:1", "ca_file", not_pem, NULL);
+    handoff_status status = HANDOFF_OK;
+    CHECK_NULL((const char *)handoff_client_new(config, &status));
+    CHECK_INT(HANDOFF_INVALID_ARGUMENT, status);
+    CHECK_CONTAINS(handoff_config_error(config), "ca_file");
+    handoff_config_free(config);
+  }
+  temp_file_remove(not_pem);
+
+  /* Control: the "other CA" server is fine once its CA is the one trusted,
+   * so the refusal above was the CA and nothing else. */
+  client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_UNKNOWN_CA_PORT"), test_env("HANDOFF_TEST_TLS_OTHER_CA"));
+  r = handoff_client_lookup(client, "acme-call-123", 5000);
+  check_acme_123(r);
+  handoff_result_free(r);
+  handoff_client_free(client);
+}
+
+/* Worst time of one lookup over up to ATTEMPTS rounds; noise only adds time,
+ * so the best round is the measure. */
+static double on_time(handoff_client *client, const char *id, handoff_status expected) {
+  double best = 1e9;
+  int attempt;
+  for (attempt = 0; attempt < ATTEMPTS && best > DEADLINE_MS + SLACK_MS; attempt++) {
+    double started = now_ms(), took;
+    handoff_result *r = handoff_client_lookup(client, id, DEADLINE_MS);
+    took = now_ms() - started;
+    if (!CHECK_STATUS(expected, r)) took = 1e9;
+    handoff_result_free(r);
+    if (took < best) best = took;
+  }
+  return best;
+}
+
+static void stalls_end_on_time(void) {
+  const char *ca = test_env("HANDOFF_TEST_TLS_CA");
+  handoff_client *client = tls_client("127.0.0.1", atoi(test_env("HANDOFF_TEST_BLACKHOLE_PORT")), ca);
+  double took = on_time(client, "acme-call-123", HANDOFF_TIMEOUT);
+  printf("tls: handshake never answered: timeout after %.1f ms (deadline %d ms)\n", took, DEADLINE_MS);
+  CHECK(took <= DEADLINE_MS + SLACK_MS);
+  handoff_client_free(client);
+
+  client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), ca);
+  took = on_time(client, "fault-stall", HANDOFF_TIMEOUT);
+  printf("tls: stall after headers: timeout after %.1f ms\n", took);
+  CHECK(took <= DEADLINE_MS + SLACK_MS);
+  took = on_time(client, "fault-trickle", HANDOFF_TIMEOUT);
+  printf("tls: trickle: timeout after %.1f ms\n", took);
+  CHECK(took <= DEADLINE_MS + SLACK_MS);
+  handoff_client_free(client);
+}
+
+static void redirects_are_not_followed(void) {
+  handoff_client *client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), test_env("HANDOFF_TEST_TLS_CA"));
+  handoff_result *r = handoff_client_lookup(client, "fault-redirect", 5000);
+  CHECK_STATUS(HANDOFF_PROTOCOL, r);
+  CHECK_INT(302, handoff_result_http_status(r));
+  handoff_result_free(r);
+  handoff_client_free(client);
+}
+
+typedef struct {
+  handoff_client *client;
+  int thread;
+} worker;
+
+static void *many_lookups(void *arg) {
+  worker *w = arg;
+  char id[64];
+  int i;
+  for (i = 0; i < LOOKUPS_PER_THREAD; i++) {
+    handoff_result *r;
+    snprintf(id, sizeof id, "acme-call-123~tls-threads-%d-%d", w->thread, i);
+    r = handoff_client_lookup(w->client, id, 10000);
+    CHECK_STATUS(HANDOFF_OK, r);
+    CHECK_STR("12345", handoff_result_get(r, "customer_id"));
+    handoff_result_free(r);
+  }
+  return NULL;
+}
+
+static void many_threads_share_the_tls_state(void) {
+  handoff_client *client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), test_env("HANDOFF_TEST_TLS_CA"));
+  pthread_t ids[THREADS];
+  worker workers[THREADS];
+  int i;
+  for (i = 0; i < THREADS; i++) {
+    workers[i].client = client;
+    workers[i].thread = i;
+    pthread_create(&ids[i], NULL, many_lookups, &workers[i]);
+  }
+  for (i = 0; i < THREADS; i++) pthread_join(ids[i], NULL);
+  handoff_client_free(client);
+}
+
+int main(void) {
+  trusted_certificate_works();
+  one_connection_for_many_lookups();
+  new_connections_resume_the_session();
+  untrusted_certificates_are_refused();
+  stalls_end_on_time();
+  redirects_are_not_followed();
+  many_threads_share_the_tls_state();
+  return check_summary("test_tls");
+}
