@@ -20,14 +20,18 @@ public func handoff_client_new(_ config: OpaquePointer?, _ statusOut: UnsafeMuta
     }
 }
 
+// The host must not free a client while it is inside a lookup on it (the
+// header says so), so the handle keeps the client alive for the call.
 @c @implementation
 public func handoff_client_lookup(_ client: OpaquePointer?, _ sharedID: UnsafePointer<CChar>?, _ timeoutMs: Int32) -> OpaquePointer? {
-    lookup(Handle.borrow(client, as: HandoffClient.self), sharedID, .sharedID, timeoutMs, missing: .invalidArgument)
+    Handle.with(client, as: HandoffClient.self) { lookup($0, sharedID, .sharedID, timeoutMs, missing: .invalidArgument) }
+        ?? lookup(nil, sharedID, .sharedID, timeoutMs, missing: .invalidArgument)
 }
 
 @c @implementation
 public func handoff_client_lookup_id(_ client: OpaquePointer?, _ conversationID: UnsafePointer<CChar>?, _ timeoutMs: Int32) -> OpaquePointer? {
-    lookup(Handle.borrow(client, as: HandoffClient.self), conversationID, .conversationID, timeoutMs, missing: .invalidArgument)
+    Handle.with(client, as: HandoffClient.self) { lookup($0, conversationID, .conversationID, timeoutMs, missing: .invalidArgument) }
+        ?? lookup(nil, conversationID, .conversationID, timeoutMs, missing: .invalidArgument)
 }
 
 @c @implementation

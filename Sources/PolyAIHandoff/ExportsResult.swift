@@ -9,14 +9,19 @@ private func result(_ handle: OpaquePointer?) -> ResultHandle? {
     Handle.borrow(handle, as: ResultHandle.self)
 }
 
+/// For the accessors a host calls per entry: no reference counting.
+private func withResult<R>(_ handle: OpaquePointer?, _ body: (ResultHandle) -> R?) -> R? {
+    Handle.with(handle, as: ResultHandle.self, body) ?? nil
+}
+
 @c @implementation
 public func handoff_result_status(_ handle: OpaquePointer?) -> handoff_status {
-    result(handle)?.status.c ?? HANDOFF_INVALID_ARGUMENT
+    withResult(handle) { $0.status.c } ?? HANDOFF_INVALID_ARGUMENT
 }
 
 @c @implementation
 public func handoff_result_http_status(_ handle: OpaquePointer?) -> Int32 {
-    result(handle)?.httpStatus ?? 0
+    withResult(handle) { $0.httpStatus } ?? 0
 }
 
 @c @implementation
@@ -37,26 +42,28 @@ public func handoff_result_shared_id(_ handle: OpaquePointer?) -> UnsafePointer<
 
 @c @implementation
 public func handoff_result_count(_ handle: OpaquePointer?) -> Int {
-    result(handle)?.count ?? 0
+    withResult(handle) { $0.count } ?? 0
 }
 
 @c @implementation
 public func handoff_result_key(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    result(handle)?.key(index)
+    withResult(handle) { $0.key(index) }
 }
 
 @c @implementation
 public func handoff_result_value(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    result(handle)?.value(index)
+    withResult(handle) { $0.value(index) }
 }
 
 @c @implementation
 public func handoff_result_get(_ handle: OpaquePointer?, _ key: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
-    guard let result = result(handle), let key else { return nil }
-    for index in 0..<result.count {
-        if let candidate = result.key(index), strcmp(candidate, key) == 0 { return result.value(index) }
+    guard let key else { return nil }
+    return withResult(handle) { result in
+        for index in 0..<result.count {
+            if let candidate = result.key(index), strcmp(candidate, key) == 0 { return result.value(index) }
+        }
+        return nil
     }
-    return nil
 }
 
 @c @implementation

@@ -1,73 +1,93 @@
 import HandoffCore
+import Synchronization
 
-/// A result as C sees it. Its strings live in NUL-separated arenas, each
+/// A result as C sees it. Its strings live in one NUL-separated arena,
 /// allocated once and freed with the handle, so every pointer handed out
-/// stays valid until handoff_result_free(). Keys and values are laid out at
-/// once; names and blocks (and data_json) only when first asked for, once,
-/// under a lock, since results are read from any thread.
+/// stays valid until handoff_result_free(). The arena is the error and ids,
+/// then the flattened entries' buffer copied in one piece. Names and blocks
+/// (and data_json) are built only when first asked for, once: whichever
+/// thread builds one first publishes it with an atomic exchange.
 final class ResultHandle: @unchecked Sendable {
-    // @unchecked: immutable after init, but for the lazy parts behind their locks.
+    // @unchecked: immutable after init, but for the lazy parts, which are atomics.
     let status: HandoffStatus
     let httpStatus: Int32
     let elapsedUs: Int64
     private let result: HandoffResult
-    private let base: Arena
-    private let error: Int
-    private let conversationID: Int?
-    private let sharedID: Int?
-    /// Key and value offsets of entry i at 2i and 2i + 1.
-    private let entryOffsets: [Int]
-    /// Built on first use, both behind one lock.
-    private let lazy = Locked<(rendering: Rendering?, dataJSON: OwnedCString?)>((nil, nil))
+    private let arena: UnsafeMutableBufferPointer<UInt8>
+    private let conversationIDOffset: Int?
+    private let sharedIDOffset: Int?
+    /// Where the entries' buffer starts in the arena.
+    private let entriesBase: Int
+    private let rendering = Atomic<Unmanaged<Rendering>?>(nil)
+    private let dataJSON = Atomic<Unmanaged<OwnedCString>?>(nil)
 
     init(_ result: HandoffResult) {
-        var builder = ArenaBuilder()
-        builder.bytes.reserveCapacity(result.entries.reduce(result.errorMessage.utf8.count + 128) {
-            $0 + $1.key.utf8.count + $1.value.utf8.count + 2
-        })
         status = result.status
         httpStatus = Int32(clamping: result.httpStatus)
         elapsedUs = result.elapsedUs
         self.result = result
-        error = builder.add(result.errorMessage)
-        conversationID = result.conversationID.map { builder.add($0) }
-        sharedID = result.sharedID.map { builder.add($0) }
-        entryOffsets = builder.addPairs(result.entries) { ($0.key, $0.value) }
-        base = Arena(builder)
+        let idBytes = result.errorMessage.utf8.count + 1 + (result.conversationID?.utf8.count ?? -1) + 1
+            + (result.sharedID?.utf8.count ?? -1) + 1
+        let arena = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: idBytes + result.flat.bytes.count)
+        var cursor = 0
+        func put(_ text: String) -> Int {
+            let start = cursor
+            cursor += UnsafeMutableBufferPointer(rebasing: arena[cursor...]).initialize(fromContentsOf: text.utf8)
+            arena.initializeElement(at: cursor, to: 0)
+            cursor += 1
+            return start
+        }
+        _ = put(result.errorMessage)
+        conversationIDOffset = result.conversationID.map(put)
+        sharedIDOffset = result.sharedID.map(put)
+        entriesBase = cursor
+        _ = UnsafeMutableBufferPointer(rebasing: arena[cursor...]).initialize(fromContentsOf: result.flat.bytes)
+        self.arena = arena
     }
 
-    var count: Int { entryOffsets.count / 2 }
-    var errorPointer: UnsafePointer<CChar>? { base.string(error) }
-    var conversationIDPointer: UnsafePointer<CChar>? { conversationID.flatMap(base.string) }
-    var sharedIDPointer: UnsafePointer<CChar>? { sharedID.flatMap(base.string) }
+    deinit {
+        arena.deallocate()
+        rendering.load(ordering: .acquiring)?.release()
+        dataJSON.load(ordering: .acquiring)?.release()
+    }
+
+    var count: Int { result.flat.count }
+    var errorPointer: UnsafePointer<CChar>? { string(at: 0) }
+    var conversationIDPointer: UnsafePointer<CChar>? { conversationIDOffset.flatMap(string) }
+    var sharedIDPointer: UnsafePointer<CChar>? { sharedIDOffset.flatMap(string) }
 
     func key(_ index: Int) -> UnsafePointer<CChar>? {
-        index >= 0 && index < count ? base.string(entryOffsets[2 * index]) : nil
+        index >= 0 && index < count ? string(at: entriesBase + result.flat.offsets[2 * index]) : nil
     }
 
     func value(_ index: Int) -> UnsafePointer<CChar>? {
-        index >= 0 && index < count ? base.string(entryOffsets[2 * index + 1]) : nil
+        index >= 0 && index < count ? string(at: entriesBase + result.flat.offsets[2 * index + 1]) : nil
     }
 
-    var rendered: Rendering {
-        lazy.withLock { parts in
-            if let cached = parts.rendering { return cached }
-            let built = Rendering(result.rendered())
-            parts.rendering = built
-            return built
-        }
+    /// The NUL-terminated string at `offset`, or NULL for one out of range.
+    private func string(at offset: Int) -> UnsafePointer<CChar>? {
+        guard offset >= 0, offset < arena.count, let base = arena.baseAddress else { return nil }
+        return UnsafeRawPointer(base + offset).assumingMemoryBound(to: CChar.self)
     }
+
+    var rendered: Rendering { Self.once(rendering) { Rendering(result.rendered()) } }
 
     var dataJSONPointer: UnsafePointer<CChar> {
-        lazy.withLock { parts in
-            if let cached = parts.dataJSON { return UnsafePointer(cached.pointer) }
-            let built = OwnedCString(result.dataJSON)
-            parts.dataJSON = built
-            return UnsafePointer(built.pointer)
-        }
+        UnsafePointer(Self.once(dataJSON) { OwnedCString(result.dataJSON) }.pointer)
     }
 
-    /// Names and blocks, laid out like the base strings.
+    /// The object in `slot`, built and published by the first caller; a
+    /// thread that loses the race frees its own copy and takes the winner's.
+    private static func once<T: AnyObject>(_ slot: borrowing Atomic<Unmanaged<T>?>, _ build: () -> T) -> T {
+        if let existing = slot.load(ordering: .acquiring) { return existing.takeUnretainedValue() }
+        let built = Unmanaged.passRetained(build())
+        let (exchanged, current) = slot.compareExchange(expected: nil, desired: built, ordering: .acquiringAndReleasing)
+        guard !exchanged, let current else { return built.takeUnretainedValue() }
+        built.release()
+        return current.takeUnretainedValue()
+    }
+
+    /// Names and blocks in an arena of their own.
     final class Rendering: @unchecked Sendable {
         // @unchecked: immutable after init.
         let truncated: Int

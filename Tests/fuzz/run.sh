@@ -10,8 +10,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mapfile -t sources < <(find "$root/Sources/HandoffCore" -name '*.swift' | sort)
 swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name HandoffFuzz -package-name polyai_handoff \
-  -I "$root/Sources/CCurl" -I "$root/Sources/CJansson" \
-  "${sources[@]}" "$here/FuzzResponse.swift" -lcurl -ljansson -o "$work/fuzz-response"
+  -I "$root/Sources/CCurl" -I "$root/Sources/CJansson" -I "$root/Sources/COpenSSL" \
+  "${sources[@]}" "$here/FuzzResponse.swift" -lcurl -ljansson -lssl -lcrypto -o "$work/fuzz-response"
 cp -r "$here/corpus" "$work/corpus"
 "$work/fuzz-response" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work/corpus" 2>"$work/log" || { tail -n 60 "$work/log"; echo "fuzz: 0 passed, 1 failed"; exit 1; }

@@ -15,6 +15,12 @@ public struct RenderOptions: Sendable, Equatable {
     public init() {}
 
     func isSelected(_ key: String) -> Bool {
+        var key = key
+        return key.withUTF8(isSelected)
+    }
+
+    /// Whether a flattened key (its UTF-8) is kept by include and exclude.
+    func isSelected(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
         if let include, !include.contains(where: { $0.matches(key) }) { return false }
         return !exclude.contains { $0.matches(key) }
     }

@@ -18,13 +18,13 @@ public enum JSONDecoder {
             var document = HandoffDocument()
             guard root.isObject else { return document }
             root.forEachMember { key, value in
-                switch key {
-                case "id": document.id = value.field
-                case "shared_id": document.sharedID = value.field
-                case "data":
+                if key.elementsEqual("id".utf8) {
+                    document.id = value.field
+                } else if key.elementsEqual("shared_id".utf8) {
+                    document.sharedID = value.field
+                } else if key.elementsEqual("data".utf8) {
                     document.dataIsObject = value.isObject
-                    if value.isObject { document.flat = flattener.flatten(value) }
-                default: break
+                    if value.isObject { document.flat = flattener.flatten(value, sizeHint: bytes.count) }
                 }
             }
             return document
@@ -55,7 +55,12 @@ public enum JSONDecoder {
             throw Failure(message: "invalid JSON: \(text)")
         }
         defer { json_decref(root) }
-        return body(JanssonNode(node: root, lexemes: scanned.lexemes))
+        // The walk reads numbers' text from the original bytes, in place.
+        return bytes.withUnsafeBufferPointer { source in
+            scanned.lexemes.withUnsafeBufferPointer { lexemes in
+                body(JanssonNode(node: root, source: source, lexemes: lexemes))
+            }
+        }
     }
 }
 
@@ -68,48 +73,57 @@ struct HandoffDocument {
     var id = Field.missing
     var sharedID = Field.missing
     var dataIsObject = false
-    var flat = Flattener.Output()
+    var flat = FlatEntries()
 }
 
 /// A node of jansson's tree, valid while the tree is. Numbers were replaced by
 /// their index in `lexemes` (see JSONPrescan), so each integer node names the
-/// exact text the server wrote.
+/// exact text the server wrote, which is read from `source`. Plain pointers:
+/// the walk neither allocates nor counts references.
 private struct JanssonNode: FlattenableJSON {
     let node: UnsafeMutablePointer<json_t>
-    let lexemes: [String]
+    let source: UnsafeBufferPointer<UInt8>
+    let lexemes: UnsafeBufferPointer<Range<Int>>
 
-    var scalarText: String? {
+    func withScalarText(_ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Bool {
         switch node.pointee.type {
-        case JSON_STRING: Self.text(json_string_value(node), json_string_length(node))
-        case JSON_INTEGER, JSON_REAL: lexeme
-        case JSON_TRUE: "true"
-        case JSON_FALSE: "false"
-        case JSON_NULL: ""
-        default: nil
+        case JSON_STRING: body(Self.bytes(json_string_value(node), json_string_length(node)))
+        case JSON_INTEGER, JSON_REAL: body(lexeme)
+        case JSON_TRUE: ScalarText.withTrue(body)
+        case JSON_FALSE: ScalarText.withFalse(body)
+        case JSON_NULL: ScalarText.withEmpty(body)
+        default: return false
         }
+        return true
     }
 
     var isObject: Bool { node.pointee.type == JSON_OBJECT }
+    var isArray: Bool { node.pointee.type == JSON_ARRAY }
 
-    private var lexeme: String {
+    /// The number's text as written; "0" if the index were ever out of range.
+    private var lexeme: UnsafeBufferPointer<UInt8> {
         let index = Int(clamping: json_integer_value(node))
-        return index >= 0 && index < lexemes.count ? lexemes[index] : "0"
+        guard index >= 0, index < lexemes.count, lexemes[index].upperBound <= source.count else {
+            let zero: StaticString = "0"
+            return UnsafeBufferPointer(start: zero.utf8Start, count: zero.utf8CodeUnitCount)
+        }
+        return UnsafeBufferPointer(rebasing: source[lexemes[index]])
     }
 
     var field: HandoffDocument.Field {
         switch node.pointee.type {
-        case JSON_STRING: .string(Self.text(json_string_value(node), json_string_length(node)))
+        case JSON_STRING: .string(Self.text(Self.bytes(json_string_value(node), json_string_length(node))))
         case JSON_NULL: .null
         default: .other
         }
     }
 
-    func forEachMember(_ body: (String, JanssonNode) -> Void) {
+    func forEachMember(_ body: (UnsafeBufferPointer<UInt8>, JanssonNode) -> Void) {
         var iterator = json_object_iter(node)
         while let current = iterator {
             if let child = json_object_iter_value(current) {
-                body(Self.text(json_object_iter_key(current), json_object_iter_key_len(current)),
-                     JanssonNode(node: child, lexemes: lexemes))
+                body(Self.bytes(json_object_iter_key(current), json_object_iter_key_len(current)),
+                     JanssonNode(node: child, source: source, lexemes: lexemes))
             }
             iterator = json_object_iter_next(node, current)
         }
@@ -118,7 +132,7 @@ private struct JanssonNode: FlattenableJSON {
     func forEachElement(_ body: (JanssonNode) -> Void) {
         guard node.pointee.type == JSON_ARRAY else { return }
         for index in 0..<json_array_size(node) {
-            if let child = json_array_get(node, index) { body(JanssonNode(node: child, lexemes: lexemes)) }
+            if let child = json_array_get(node, index) { body(JanssonNode(node: child, source: source, lexemes: lexemes)) }
         }
     }
 
@@ -128,25 +142,29 @@ private struct JanssonNode: FlattenableJSON {
         case JSON_OBJECT:
             var members: [JSONMember] = []
             members.reserveCapacity(json_object_size(node))
-            forEachMember { key, child in members.append(JSONMember(key, child.value)) }
+            forEachMember { key, child in members.append(JSONMember(Self.text(key), child.value)) }
             return .object(members)
         case JSON_ARRAY:
             var elements: [JSONValue] = []
             elements.reserveCapacity(json_array_size(node))
             forEachElement { elements.append($0.value) }
             return .array(elements)
-        case JSON_STRING: return .string(scalarText ?? "")
-        case JSON_INTEGER, JSON_REAL: return .number(lexeme)
+        case JSON_STRING: return .string(Self.text(Self.bytes(json_string_value(node), json_string_length(node))))
+        case JSON_INTEGER, JSON_REAL: return .number(Self.text(lexeme))
         case JSON_TRUE: return .bool(true)
         case JSON_FALSE: return .bool(false)
         default: return .null
         }
     }
 
-    static func text(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> String {
-        guard let pointer else { return "" }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-        }
+    /// jansson's UTF-8 text as bytes; empty for NULL.
+    static func bytes(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> UnsafeBufferPointer<UInt8> {
+        guard let pointer, length > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        // char and UInt8 differ only in signedness, so they may alias.
+        return UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: length)
+    }
+
+    static func text(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        String(decoding: bytes, as: UTF8.self)
     }
 }

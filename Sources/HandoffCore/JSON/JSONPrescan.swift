@@ -1,8 +1,9 @@
 /// One pass over the raw JSON before jansson sees it, for what jansson cannot do:
 /// - numbers: jansson turns them into int64 or double, which loses "1.10",
-///   "1e400" and 30-digit integers (or rejects them). Each number is lifted out
-///   exactly as written and its index in `lexemes` left in its place, so a
-///   jansson integer node says which lexeme it stands for, in any walk order.
+///   "1e400" and 30-digit integers (or rejects them). Each number's place in
+///   the original text is noted in `lexemes` and its index left in its
+///   place, so a jansson integer node says which lexeme it stands for, in
+///   any walk order.
 /// - `\u0000` in object keys, which jansson refuses even with JSON_ALLOW_NUL:
 ///   rewritten to `\ufffd` (same length), so one odd key cannot fail a lookup.
 /// - nesting: documents deeper than `maxDepth` are refused before anything
@@ -11,8 +12,8 @@ struct JSONPrescan {
     /// The document with every number replaced by its index (and NUL escapes
     /// in keys rewritten).
     var masked: [UInt8] = []
-    /// The numbers, in document order.
-    var lexemes: [String] = []
+    /// Where each number's text is in the scanned bytes, in document order.
+    var lexemes: [Range<Int>] = []
 
     enum Failure: Error, Equatable {
         case invalidNumber
@@ -25,10 +26,10 @@ struct JSONPrescan {
         var copied = 0
         var depth = 0
         var index = 0
-        func edit(_ range: Range<Int>, _ replacement: [UInt8]) {
+        func edit(_ range: Range<Int>, _ writeReplacement: (inout [UInt8]) -> Void) {
             if masked.isEmpty { masked.reserveCapacity(bytes.count) }
             masked.append(contentsOf: bytes[copied..<range.lowerBound])
-            masked.append(contentsOf: replacement)
+            writeReplacement(&masked)
             copied = range.upperBound
         }
         while index < bytes.count {
@@ -37,7 +38,7 @@ struct JSONPrescan {
             case UInt8(ascii: "\""):
                 let end = Self.endOfString(bytes, openingQuote: index)
                 if Self.isKey(bytes, after: end), let fixed = Self.withoutNULEscapes(bytes[index..<end]) {
-                    edit(index..<end, fixed)
+                    edit(index..<end) { $0.append(contentsOf: fixed) }
                 }
                 index = end
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -45,8 +46,9 @@ struct JSONPrescan {
                 while end < bytes.count, Self.isNumberByte(bytes[end]) { end += 1 }
                 let lexeme = bytes[index..<end]
                 guard Self.isJSONNumber(lexeme) else { throw .invalidNumber }
-                edit(index..<end, Array(String(lexemes.count).utf8))
-                lexemes.append(String(decoding: lexeme, as: UTF8.self))
+                let number = lexemes.count
+                edit(index..<end) { Flattener.appendDecimal(number, to: &$0) }
+                lexemes.append(index..<end)
                 index = end
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1

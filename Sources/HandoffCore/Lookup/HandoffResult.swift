@@ -15,16 +15,30 @@ public struct HandoffResult: Sendable {
     public let errorMessage: String
     public let conversationID: String?
     public let sharedID: String?
-    /// The data entries, in document order.
-    public let entries: [HandoffPair]
-    /// The meta entries (handoff_status, conversation_id, shared_id when known).
-    public let meta: [HandoffPair]
+    /// The data entries, in document order, safe and bounded.
+    public let flat: FlatEntries
     let dataSource: DataSource
-    /// Entries dropped by max_entries/max_depth or cut by max_value_bytes.
-    public let truncatedBeforeRendering: Int
-    let options: RenderOptions
+    let renderer: Renderer
     /// How long the lookup took; set by the client once it is done.
     public var elapsedUs: Int64 = 0
+
+    /// The data entries as strings.
+    public var entries: [HandoffPair] { flat.pairs }
+
+    /// The meta entries every result has: handoff_status, then
+    /// conversation_id and shared_id when known. Never cut by
+    /// max_value_bytes: a dialplan branches on them.
+    public var meta: [HandoffPair] {
+        var meta = [HandoffPair(key: "handoff_status", value: status.nameString)]
+        if let conversationID { meta.append(HandoffPair(key: "conversation_id", value: conversationID)) }
+        if let sharedID { meta.append(HandoffPair(key: "shared_id", value: sharedID)) }
+        return meta
+    }
+
+    /// Entries dropped by max_entries/max_depth or cut by max_value_bytes.
+    public var truncatedBeforeRendering: Int { flat.dropped + flat.cut }
+
+    public var options: RenderOptions { renderer.options }
 
     /// The data object (parsed again from the body, when it came from one).
     public var data: JSONValue { dataSource.value }
@@ -34,7 +48,7 @@ public struct HandoffResult: Sendable {
 
     /// Header and variable names and both blocks. Deterministic: the same
     /// result always renders the same.
-    public func rendered() -> RenderedResult { Renderer(options: options).render(self) }
+    public func rendered() -> RenderedResult { renderer.render(self) }
 }
 
 /// Where a result's `data` object comes from: a value, or the 200 body it

@@ -1,7 +1,9 @@
 /// Builds a `HandoffResult` from a lookup's outcome (flattened, bounded, safe
 /// values), and renders it on demand (names, header and variable blocks).
 /// Every result, success or not, carries the meta entries a dialplan branches on.
-public struct Renderer: Sendable {
+/// A class: each result keeps a reference to its client's renderer for later
+/// rendering, one reference rather than a copy of every option.
+public final class Renderer: Sendable {
     public let options: RenderOptions
 
     public init(options: RenderOptions) { self.options = options }
@@ -14,7 +16,7 @@ public struct Renderer: Sendable {
         public var conversationID: String? = nil
         public var sharedID: String? = nil
         /// `data`, already flattened by the decoder when it came from the wire.
-        var flat: Flattener.Output? = nil
+        var flat: FlatEntries? = nil
         var source = DataSource.value(.object([]))
 
         /// The data object.
@@ -35,32 +37,15 @@ public struct Renderer: Sendable {
 
     /// Flattens and bounds the data; names and blocks wait for `render`.
     public func result(_ outcome: Outcome) -> HandoffResult {
-        let flat = outcome.flat ?? Flattener(options: options).flatten(outcome.data)
-        var truncated = flat.dropped
-        var entries: [HandoffPair] = []
-        entries.reserveCapacity(flat.pairs.count)
-        for pair in flat.pairs {
-            let value = SafeText.make(pair.value, maxBytes: options.maxValueBytes)
-            if value.wasCut { truncated += 1 }
-            entries.append(HandoffPair(key: SafeText.make(pair.key, maxBytes: Limits.maxKeyBytes).text, value: value.text))
-        }
-        let conversationID = outcome.conversationID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text }
-        let sharedID = outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text }
-        // Meta values are never cut by max_value_bytes: a dialplan branches on them.
-        var meta = [HandoffPair(key: "handoff_status", value: outcome.status.nameString)]
-        if let conversationID { meta.append(HandoffPair(key: "conversation_id", value: conversationID)) }
-        if let sharedID { meta.append(HandoffPair(key: "shared_id", value: sharedID)) }
-        return HandoffResult(
+        HandoffResult(
             status: outcome.status,
             httpStatus: outcome.httpStatus,
             errorMessage: SafeText.make(outcome.errorMessage, maxBytes: Limits.maxIDBytes).text,
-            conversationID: conversationID,
-            sharedID: sharedID,
-            entries: entries,
-            meta: meta,
+            conversationID: outcome.conversationID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
+            sharedID: outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
+            flat: outcome.flat ?? Flattener(options: options).flatten(outcome.data),
             dataSource: outcome.source,
-            truncatedBeforeRendering: truncated,
-            options: options)
+            renderer: self)
     }
 
     /// Names every entry and builds both blocks. The meta names are claimed
@@ -78,7 +63,7 @@ public struct Renderer: Sendable {
             return HandoffEntry(key: pair.key, value: pair.value, headerName: name.header, variableName: name.variable)
         }
         var entries: [HandoffEntry] = []
-        entries.reserveCapacity(result.entries.count)
+        entries.reserveCapacity(result.flat.count)
         for pair in result.entries {
             let header: String
             let variable: String

@@ -1,6 +1,7 @@
 /// Makes text safe to put in a SIP header value, a channel variable or a C
 /// string: no control characters (C0, DEL, C1, U+2028/U+2029 become a space,
-/// so no CR/LF/NUL can ever get through), valid UTF-8, at most `maxBytes`.
+/// so no CR/LF/NUL can ever get through), valid UTF-8 (U+FFFD for anything
+/// else), at most `maxBytes`, cut between characters.
 enum SafeText {
     struct Cut {
         let text: String
@@ -12,17 +13,35 @@ enum SafeText {
         if text.utf8.count <= maxBytes && !containsUnsafe(text.utf8) { return Cut(text: text, wasCut: false) }
         var out: [UInt8] = []
         out.reserveCapacity(min(text.utf8.count, maxBytes))
-        var wasCut = false
-        for scalar in text.unicodeScalars {
-            let safe = isUnsafe(scalar) ? " " : scalar
-            let width = safe.utf8.count
-            guard out.count + width <= maxBytes else {
-                wasCut = true
-                break
-            }
-            out.append(contentsOf: safe.utf8)
-        }
+        var copy = text
+        let wasCut = copy.withUTF8 { append($0, maxBytes: maxBytes, to: &out) }
         return Cut(text: String(decoding: out, as: UTF8.self), wasCut: wasCut)
+    }
+
+    /// Appends `input` made safe to `output`; returns whether it was cut.
+    /// The lookup path writes every key and value this way, straight from
+    /// the parse tree into the result's buffer.
+    @discardableResult
+    static func append(_ input: UnsafeBufferPointer<UInt8>, maxBytes: Int, to output: inout [UInt8]) -> Bool {
+        if input.count <= maxBytes && isPrintableASCII(input) {
+            output.append(contentsOf: input)
+            return false
+        }
+        var written = 0
+        var bytes = input.makeIterator()
+        var decoder = Unicode.UTF8()
+        while true {
+            let scalar: Unicode.Scalar
+            switch decoder.decode(&bytes) {
+            case .scalarValue(let decoded): scalar = isUnsafe(decoded) ? " " : decoded
+            case .error: scalar = "\u{FFFD}"
+            case .emptyInput: return false
+            }
+            let width = UTF8.width(scalar)
+            guard written + width <= maxBytes else { return true }
+            UTF8.encode(scalar) { output.append($0) }
+            written += width
+        }
     }
 
     static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
@@ -32,9 +51,14 @@ enum SafeText {
         }
     }
 
-    /// The same test on UTF-8 bytes: C0 and DEL are single bytes, C1 is
-    /// C2 80..C2 9F, U+2028/U+2029 are E2 80 A8 / E2 80 A9. Runs for every
-    /// value of every lookup, so it reads the string's own storage directly.
+    /// Every byte is a printable ASCII character: nearly every key and value.
+    static func isPrintableASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where byte < 0x20 || byte >= 0x7F { return false }
+        return true
+    }
+
+    /// The same test as `isUnsafe` on UTF-8 bytes: C0 and DEL are single
+    /// bytes, C1 is C2 80..C2 9F, U+2028/U+2029 are E2 80 A8 / E2 80 A9.
     static func containsUnsafe(_ bytes: String.UTF8View) -> Bool {
         if let found = bytes.withContiguousStorageIfAvailable(containsUnsafe) { return found }
         return containsUnsafe(Array(bytes))
