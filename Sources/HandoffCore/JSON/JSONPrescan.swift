@@ -21,38 +21,48 @@ struct JSONPrescan {
     }
 
     init(scanning bytes: [UInt8], maxDepth: Int) throws(Failure) {
+        // Over the bytes in place: this reads every byte of every answer.
+        let scan: Result<JSONPrescan, Failure> = bytes.withUnsafeBufferPointer { Self.scan($0, maxDepth: maxDepth) }
+        self = try scan.get()
+        // Nothing edited (no number, no NUL escape): the document as it came.
+        if masked.isEmpty { masked = bytes }
+    }
+
+    private init() {}
+
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> Result<JSONPrescan, Failure> {
+        var result = JSONPrescan()
         // Most bodies need a handful of edits: copy the stretches between
-        // them in bulk, and not at all when there is nothing to change.
+        // them in bulk.
         var copied = 0
         var depth = 0
         var index = 0
         func edit(_ range: Range<Int>, _ writeReplacement: (inout [UInt8]) -> Void) {
-            if masked.isEmpty { masked.reserveCapacity(bytes.count) }
-            masked.append(contentsOf: bytes[copied..<range.lowerBound])
-            writeReplacement(&masked)
+            if result.masked.isEmpty { result.masked.reserveCapacity(bytes.count) }
+            result.masked.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied..<range.lowerBound]))
+            writeReplacement(&result.masked)
             copied = range.upperBound
         }
         while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
+            switch bytes[index] {
             case UInt8(ascii: "\""):
-                let end = Self.endOfString(bytes, openingQuote: index)
-                if Self.isKey(bytes, after: end), let fixed = Self.withoutNULEscapes(bytes[index..<end]) {
+                let (end, escaped) = endOfString(bytes, openingQuote: index)
+                if escaped, isKey(bytes, after: end),
+                   let fixed = withoutNULEscapes(UnsafeBufferPointer(rebasing: bytes[index..<end])) {
                     edit(index..<end) { $0.append(contentsOf: fixed) }
                 }
                 index = end
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 var end = index + 1
-                while end < bytes.count, Self.isNumberByte(bytes[end]) { end += 1 }
-                let lexeme = bytes[index..<end]
-                guard Self.isJSONNumber(lexeme) else { throw .invalidNumber }
-                let number = lexemes.count
+                while end < bytes.count, isNumberByte(bytes[end]) { end += 1 }
+                guard isJSONNumber(UnsafeBufferPointer(rebasing: bytes[index..<end])) else { return .failure(.invalidNumber) }
+                let number = result.lexemes.count
                 edit(index..<end) { Flattener.appendDecimal(number, to: &$0) }
-                lexemes.append(index..<end)
+                result.lexemes.append(index..<end)
                 index = end
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
-                guard depth <= maxDepth else { throw .tooDeep }
+                guard depth <= maxDepth else { return .failure(.tooDeep) }
                 index += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
@@ -61,51 +71,50 @@ struct JSONPrescan {
                 index += 1
             }
         }
-        if copied == 0 {
-            masked = bytes
-        } else {
-            masked.append(contentsOf: bytes[copied...])
-        }
+        if copied > 0 { result.masked.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied...])) }
+        return .success(result)
     }
 
-    /// The index just past the closing quote, or the end for an unterminated
-    /// string (which jansson then rejects).
-    static func endOfString(_ bytes: [UInt8], openingQuote: Int) -> Int {
+    /// The index just past the closing quote (or the end, for an unterminated
+    /// string, which jansson then rejects), and whether it holds an escape.
+    static func endOfString(_ bytes: UnsafeBufferPointer<UInt8>, openingQuote: Int) -> (end: Int, escaped: Bool) {
         var index = openingQuote + 1
+        var escaped = false
         while index < bytes.count {
             switch bytes[index] {
-            case UInt8(ascii: "\\"): index += 2
-            case UInt8(ascii: "\""): return index + 1
+            case UInt8(ascii: "\\"):
+                escaped = true
+                index += 2
+            case UInt8(ascii: "\""): return (index + 1, escaped)
             default: index += 1
             }
         }
-        return bytes.count
+        return (bytes.count, escaped)
     }
 
     /// Whether the string ending before `index` is an object key (a ':' follows).
-    static func isKey(_ bytes: [UInt8], after index: Int) -> Bool {
+    static func isKey(_ bytes: UnsafeBufferPointer<UInt8>, after index: Int) -> Bool {
         var next = index
-        while next < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next += 1 }
+        while next < bytes.count, bytes[next] == 0x20 || bytes[next] == 0x09 || bytes[next] == 0x0A || bytes[next] == 0x0D {
+            next += 1
+        }
         return next < bytes.count && bytes[next] == UInt8(ascii: ":")
     }
 
-    /// The string with each `\u0000` escape rewritten, or nil if it has none.
-    static func withoutNULEscapes(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-        // Nearly every key has no escape at all.
-        guard text.contains(UInt8(ascii: "\\")) else { return nil }
+    /// The string (quotes included) with each `\u0000` escape rewritten, or
+    /// nil if it has none.
+    static func withoutNULEscapes(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let nul = nulEscape
-        let replacement = replacementEscape
         var result: [UInt8]? = nil
-        var index = text.startIndex + 1
-        while index < text.endIndex {
+        var index = 1
+        while index < text.count {
             guard text[index] == UInt8(ascii: "\\") else {
                 index += 1
                 continue
             }
-            if index + nul.count <= text.endIndex, text[index..<index + nul.count].elementsEqual(nul) {
+            if index + nul.count <= text.count, text[index..<index + nul.count].elementsEqual(nul) {
                 if result == nil { result = Array(text) }
-                let offset = index - text.startIndex
-                result?.replaceSubrange(offset..<offset + nul.count, with: replacement)
+                result?.replaceSubrange(index..<index + nul.count, with: replacementEscape)
             }
             index += 2
         }
@@ -126,7 +135,7 @@ struct JSONPrescan {
     }
 
     /// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-    static func isJSONNumber(_ lexeme: ArraySlice<UInt8>) -> Bool {
+    static func isJSONNumber(_ lexeme: UnsafeBufferPointer<UInt8>) -> Bool {
         var rest = lexeme[...]
         func digits() -> Int {
             let count = rest.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count

@@ -43,18 +43,20 @@ final class CircuitBreaker: Sendable {
 
     var isOpen: Bool { open.load(ordering: .acquiring) }
 
-    func permit(now: ContinuousClock.Instant = .now) -> Permit {
+    /// `now` nil: the clock is read only when the breaker is open, so the
+    /// closed fast path makes no system call.
+    func permit(now: ContinuousClock.Instant? = nil) -> Permit {
         guard threshold > 0, open.load(ordering: .acquiring) else { return .normal }
         return state.withLock { state in
             guard let openUntil = state.openUntil else { return .normal }
-            guard now >= openUntil, !state.probing else { return .rejected }
+            guard (now ?? .now) >= openUntil, !state.probing else { return .rejected }
             state.probing = true
             return .probe
         }
     }
 
     /// Records a finished request; returns a change of state worth logging.
-    func record(_ permit: Permit, failed: Bool, now: ContinuousClock.Instant = .now) -> Transition? {
+    func record(_ permit: Permit, failed: Bool, now: ContinuousClock.Instant? = nil) -> Transition? {
         guard threshold > 0, permit != .rejected else { return nil }
         if !failed && permit == .normal && !failing.load(ordering: .acquiring) && !open.load(ordering: .acquiring) {
             return nil
@@ -73,11 +75,11 @@ final class CircuitBreaker: Sendable {
             }
             state.consecutiveFailures = min(state.consecutiveFailures + 1, threshold)
             if permit == .probe {
-                state.openUntil = now + jitteredCooldown()
+                state.openUntil = (now ?? .now) + jitteredCooldown()
                 return .reopened
             }
             guard state.openUntil == nil, state.consecutiveFailures >= threshold else { return nil }
-            state.openUntil = now + jitteredCooldown()
+            state.openUntil = (now ?? .now) + jitteredCooldown()
             return .opened
         }
     }

@@ -48,8 +48,10 @@ final class SingleFlight: Sendable {
         let shard = shard(target)
         shard.lock.withLock {
             if shard.flights[target] === flight { shard.flights[target] = nil }
+            // Followers join under this lock, so with none now there will be none.
+            guard flight.waiters > 0 else { return }
             flight.result = result
-            if flight.waiters > 0 { shard.condition.broadcast() }
+            shard.condition.broadcast()
         }
     }
 
