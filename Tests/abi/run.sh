@@ -367,6 +367,22 @@ if [ "$VALGRIND" = 1 ]; then
     for t in test_lookup test_threads test_fork; do
       [ -x "$work/$t" ] && vg "$t" 0 "$work/$t"
     done
+    # TLS through OpenSSL and the shared trust store, behind nginx.
+    if [ -x "$work/test_tls" ]; then
+      rm -f "$work"/vg.*.log
+      start=$(date +%s%N)
+      HANDOFF_TEST_ITERATIONS=5 HANDOFF_TEST_TIME_SCALE=20 \
+        TLS_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$work/vg.%p.log" \
+        bash "$here/tls_front.sh" "$work/test_tls" >"$work/vg.out" 2>&1
+      rc=$?
+      cat "$work/vg.out" "$work"/vg.*.log >"$work/vg-test_tls.log" 2>/dev/null
+      lost=$(grep -h 'definitely lost:' "$work"/vg.*.log 2>/dev/null | grep -v 'definitely lost: 0 bytes')
+      if [ "$rc" = 0 ] && [ -z "$lost" ] && ls "$work"/vg.*.log >/dev/null 2>&1; then
+        pass "valgrind test_tls" "no errors, no definite leaks ($(elapsed_since "$start"))"
+      else
+        fail "valgrind test_tls" "exit $rc${lost:+, definitely lost}" "$work/vg-test_tls.log"
+      fi
+    fi
     # The soak keeps its full 10,000 lookups under valgrind.
     [ -x "$work/test_soak" ] && HANDOFF_TEST_SOAK=10000 vg test_soak 0 "$work/test_soak"
     if [ "$cli_build_failed" = 0 ]; then

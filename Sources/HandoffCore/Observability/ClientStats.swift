@@ -23,7 +23,8 @@ final class ClientStats: Sendable {
     func recordLookup(_ status: HandoffStatus, elapsedUs: Int64, cacheHit: Bool = false, shared: Bool = false) {
         counters.withLock { counters in
             counters.lookups &+= 1
-            counters.byStatus[Int(status.rawValue), default: 0] &+= 1
+            let slot = Int(status.rawValue)
+            if slot < counters.byStatus.count { counters.byStatus[slot] &+= 1 }
             if cacheHit { counters.cacheHits &+= 1 }
             if shared { counters.shared &+= 1 }
             counters.latencySumUs &+= UInt64(clamping: elapsedUs)
@@ -55,7 +56,8 @@ final class ClientStats: Sendable {
 /// Counter values at one moment, by the names the header documents.
 public struct StatsSnapshot: Sendable {
     var lookups: UInt64 = 0
-    var byStatus: [Int: UInt64] = [:]
+    /// By status value; room for statuses appended later.
+    var byStatus = [UInt64](repeating: 0, count: 32)
     var requests: UInt64 = 0
     var retries: UInt64 = 0
     var cacheHits: UInt64 = 0
@@ -68,9 +70,14 @@ public struct StatsSnapshot: Sendable {
     /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
     var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
 
+    func count(of status: HandoffStatus) -> UInt64 {
+        let slot = Int(status.rawValue)
+        return slot < byStatus.count ? byStatus[slot] : 0
+    }
+
     mutating func add(_ other: StatsSnapshot) {
         lookups &+= other.lookups
-        for (status, count) in other.byStatus { byStatus[status, default: 0] &+= count }
+        for index in byStatus.indices where index < other.byStatus.count { byStatus[index] &+= other.byStatus[index] }
         requests &+= other.requests
         retries &+= other.retries
         cacheHits &+= other.cacheHits
@@ -96,7 +103,7 @@ public struct StatsSnapshot: Sendable {
         default: break
         }
         if name.hasPrefix("status."), let status = HandoffStatus.allCases.first(where: { "status." + $0.nameString == name }) {
-            return byStatus[Int(status.rawValue)] ?? 0
+            return count(of: status)
         }
         if name.hasPrefix("latency_le_"), let ms = Int(name.dropFirst("latency_le_".count)),
            let index = ClientStats.bucketsMs.firstIndex(of: ms) {
@@ -113,7 +120,7 @@ public struct StatsSnapshot: Sendable {
 
         """
         for status in HandoffStatus.allCases {
-            out += "polyai_handoff_lookups_total{status=\"\(status.nameString)\"} \(byStatus[Int(status.rawValue)] ?? 0)\n"
+            out += "polyai_handoff_lookups_total{status=\"\(status.nameString)\"} \(count(of: status))\n"
         }
         let counters: [(String, String, UInt64)] = [
             ("requests_total", "HTTP requests sent, retries included.", requests),
