@@ -97,11 +97,11 @@ public final class HandoffClient: Sendable {
         switch flights.join(target) {
         case .follower(let flight):
             source = .shared
-            return flights.wait(target, flight, remainingMs: deadline.remainingMs)
+            return flights.wait(flight, remainingMs: deadline.remainingMs)
                 ?? renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
         case .leader(let flight):
             let result = lead(target, deadline: deadline, timeoutMs: timeoutMs)
-            flights.finish(target, flight, result)
+            flights.finish(flight, result)
             return result
         }
     }

@@ -1,8 +1,12 @@
 /// Concurrent lookups of the same id share one request: the first becomes the
 /// leader and sends it, the others wait for its result, each no longer than
-/// its own deadline. The table is sharded so that threads looking up
-/// different ids rarely meet on a lock; a waiter sleeps on its shard's
-/// condition and re-checks its own flight when woken.
+/// its own deadline. The flights are spread over shards by the id's hash, so
+/// threads looking up different ids rarely meet on a lock; a waiter sleeps
+/// on its shard's condition and re-checks its own flight when woken.
+///
+/// A shard holds the few flights in progress in a plain array, searched by
+/// hash first: with a handful of entries that is cheaper than a dictionary,
+/// which hashed the id again on every insert and removal.
 final class SingleFlight: Sendable {
     enum Role {
         case leader(Flight)
@@ -13,41 +17,45 @@ final class SingleFlight: Sendable {
         let lock = Lock()
         let condition = Condition()
         // Guarded by `lock`.
-        nonisolated(unsafe) var flights: [LookupTarget: Flight] = [:]
+        nonisolated(unsafe) var flights: [Flight] = []
         nonisolated(unsafe) var generation = ForkGeneration.current
     }
 
     private static let shardCount = 16
     private let shards = (0..<SingleFlight.shardCount).map { _ in Shard() }
 
-    private func shard(_ target: LookupTarget) -> Shard {
-        shards[Int(UInt(bitPattern: target.hashValue) % UInt(Self.shardCount))]
+    private func shard(_ hash: Int) -> Shard {
+        shards[Int(UInt(bitPattern: hash) % UInt(Self.shardCount))]
     }
 
     func join(_ target: LookupTarget) -> Role {
-        let shard = shard(target)
+        let hash = target.hashValue
+        let shard = shard(hash)
         let generation = ForkGeneration.current
         return shard.lock.withLock {
             // After fork() the parent's leaders do not exist here: start afresh.
             if shard.generation != generation {
-                shard.flights = [:]
+                shard.flights = []
                 shard.generation = generation
             }
-            if let flight = shard.flights[target] {
+            if let flight = shard.flights.first(where: { $0.hash == hash && $0.target == target }) {
                 flight.waiters += 1
                 return .follower(flight)
             }
-            let flight = Flight()
-            shard.flights[target] = flight
+            let flight = Flight(target: target, hash: hash)
+            shard.flights.append(flight)
             return .leader(flight)
         }
     }
 
     /// The leader publishes its result and retires the flight.
-    func finish(_ target: LookupTarget, _ flight: Flight, _ result: HandoffResult) {
-        let shard = shard(target)
+    func finish(_ flight: Flight, _ result: HandoffResult) {
+        let shard = shard(flight.hash)
         shard.lock.withLock {
-            if shard.flights[target] === flight { shard.flights[target] = nil }
+            if let index = shard.flights.firstIndex(where: { $0 === flight }) {
+                shard.flights.swapAt(index, shard.flights.count - 1)
+                shard.flights.removeLast()
+            }
             // Followers join under this lock, so with none now there will be none.
             guard flight.waiters > 0 else { return }
             flight.result = result
@@ -56,8 +64,8 @@ final class SingleFlight: Sendable {
     }
 
     /// A follower's wait: the leader's result, or nil if `remainingMs` ran out first.
-    func wait(_ target: LookupTarget, _ flight: Flight, remainingMs: Int) -> HandoffResult? {
-        let shard = shard(target)
+    func wait(_ flight: Flight, remainingMs: Int) -> HandoffResult? {
+        let shard = shard(flight.hash)
         let deadline = Condition.deadline(inMilliseconds: remainingMs)
         return shard.lock.withLock {
             while flight.result == nil {
@@ -68,8 +76,15 @@ final class SingleFlight: Sendable {
     }
 }
 
-/// One shared request; its fields are guarded by its shard's lock.
+/// One shared request; `result` and `waiters` are guarded by its shard's lock.
 final class Flight: @unchecked Sendable {
+    let target: LookupTarget
+    let hash: Int
     var result: HandoffResult? = nil
     var waiters = 0
+
+    init(target: LookupTarget, hash: Int) {
+        self.target = target
+        self.hash = hash
+    }
 }
