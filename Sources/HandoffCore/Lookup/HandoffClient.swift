@@ -60,10 +60,12 @@ public final class HandoffClient: Sendable {
         var timeout = config.timeoutMs
         if let timeoutMs, timeoutMs > 0 { timeout = min(timeoutMs, Limits.timeoutRange.upperBound) }
         let deadline = Deadline(milliseconds: timeout)
-        var source = Source.request
-        var result = resolve(target, deadline: deadline, timeoutMs: timeout, source: &source)
+        var tally = Tally()
+        var result = resolve(target, deadline: deadline, timeoutMs: timeout, tally: &tally)
         result.elapsedUs = Self.microseconds(since: started)
-        stats.recordLookup(result.status, elapsedUs: result.elapsedUs, cacheHit: source == .cache, shared: source == .shared)
+        // One record per lookup: the stats lock is taken once.
+        stats.recordLookup(result.status, elapsedUs: result.elapsedUs, requests: tally.requests,
+                           cacheHit: tally.source == .cache, shared: tally.source == .shared)
         if result.status != .ok {
             Log.write(.warning, "lookup \(target.logDescription): \(result.status.nameString) \(result.errorMessage) (\(result.elapsedUs / 1000) ms)")
         } else {
@@ -82,11 +84,16 @@ public final class HandoffClient: Sendable {
 
     // MARK: the stages
 
-    private enum Source { case request, cache, shared }
+    /// Where a lookup's answer came from, and how many requests it sent.
+    private struct Tally {
+        enum Source { case request, cache, shared }
+        var source = Source.request
+        var requests = 0
+    }
 
-    private func resolve(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, source: inout Source) -> HandoffResult {
+    private func resolve(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, tally: inout Tally) -> HandoffResult {
         if let cached = cache?.get(target) {
-            source = .cache
+            tally.source = .cache
             return cached
         }
         guard InFlightLimit.enter(limit: config.maxInFlight) else {
@@ -96,22 +103,22 @@ public final class HandoffClient: Sendable {
         defer { InFlightLimit.leave() }
         switch flights.join(target) {
         case .follower(let flight):
-            source = .shared
+            tally.source = .shared
             return flights.wait(flight, remainingMs: deadline.remainingMs)
                 ?? renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
         case .leader(let flight):
-            let result = lead(target, deadline: deadline, timeoutMs: timeoutMs)
+            let result = lead(target, deadline: deadline, timeoutMs: timeoutMs, requests: &tally.requests)
             flights.finish(flight, result)
             return result
         }
     }
 
-    private func lead(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int) -> HandoffResult {
+    private func lead(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> HandoffResult {
         let permit = breaker.permit()
         guard permit != .rejected else {
             return unavailable("the API has been failing; circuit breaker open (breaker_failures \(config.breakerFailures), cooldown \(config.breakerCooldownMs) ms)")
         }
-        let outcome = attempts(target, deadline: deadline, timeoutMs: timeoutMs)
+        let outcome = attempts(target, deadline: deadline, timeoutMs: timeoutMs, requests: &requests)
         switch breaker.record(permit, failed: outcome.status.isAPIFailure) {
         case .opened?:
             stats.recordBreakerOpened()
@@ -132,7 +139,7 @@ public final class HandoffClient: Sendable {
     /// 1 + `retries` attempts: only after a connection failure or 502/503/504,
     /// with jittered exponential backoff, and only while the deadline leaves
     /// room for another attempt.
-    private func attempts(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int) -> Renderer.Outcome {
+    private func attempts(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> Renderer.Outcome {
         let address = url.url(for: target)
         var attempt = 0
         while true {
@@ -141,7 +148,7 @@ public final class HandoffClient: Sendable {
                 return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
             }
             let http = transport.get(HTTPRequest(url: address, timeoutMs: remaining))
-            stats.recordRequest(retry: attempt > 0)
+            requests += 1
             let outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
             guard attempt < config.retries, http.isRetryable else { return outcome }
             let backoff = Self.backoffMs(attempt: attempt)

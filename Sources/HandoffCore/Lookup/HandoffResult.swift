@@ -18,7 +18,10 @@ public struct HandoffResult: Sendable {
     /// The data entries, in document order, safe and bounded.
     public let flat: FlatEntries
     let dataSource: DataSource
-    let renderer: Renderer
+    /// A copy, not a reference to the client's: with the default options it
+    /// holds only immortal empty collections and inline strings, so results
+    /// made on many threads at once write no shared reference count.
+    public let options: RenderOptions
     /// How long the lookup took; set by the client once it is done.
     public var elapsedUs: Int64 = 0
 
@@ -38,8 +41,6 @@ public struct HandoffResult: Sendable {
     /// Entries dropped by max_entries/max_depth or cut by max_value_bytes.
     public var truncatedBeforeRendering: Int { flat.dropped + flat.cut }
 
-    public var options: RenderOptions { renderer.options }
-
     /// The data object (parsed again from the body, when it came from one).
     public var data: JSONValue { dataSource.value }
 
@@ -48,7 +49,7 @@ public struct HandoffResult: Sendable {
 
     /// Header and variable names and both blocks. Deterministic: the same
     /// result always renders the same.
-    public func rendered() -> RenderedResult { renderer.render(self) }
+    public func rendered() -> RenderedResult { Renderer(options: options).render(self) }
 }
 
 /// Where a result's `data` object comes from: a value, or the 200 body it

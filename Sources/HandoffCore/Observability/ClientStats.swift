@@ -10,19 +10,22 @@ import Musl
 final class ClientStats: Sendable {
     /// Histogram bucket upper bounds, in milliseconds.
     static let bucketsMs = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
-    private static let stripeCount = 8  // the top 3 bits of the hash
+    private static let stripeCount = 32  // the top 5 bits of the hash
 
     private let stripes = (0..<ClientStats.stripeCount).map { _ in Locked(StatsSnapshot()) }
 
     /// This thread's stripe: thread ids are addresses a stack apart, so they
     /// are mixed (Fibonacci hashing) before taking the top bits.
     private var counters: Locked<StatsSnapshot> {
-        stripes[Int((UInt(pthread_self()) &* 0x9E37_79B9_7F4A_7C15) >> 61)]
+        stripes[Int((UInt(pthread_self()) &* 0x9E37_79B9_7F4A_7C15) >> 59)]
     }
 
-    func recordLookup(_ status: HandoffStatus, elapsedUs: Int64, cacheHit: Bool = false, shared: Bool = false) {
+    /// `requests`: HTTP requests the lookup sent, retries included.
+    func recordLookup(_ status: HandoffStatus, elapsedUs: Int64, requests: Int = 0, cacheHit: Bool = false, shared: Bool = false) {
         counters.withLock { counters in
             counters.lookups &+= 1
+            counters.requests &+= UInt64(clamping: requests)
+            counters.retries &+= UInt64(clamping: max(0, requests - 1))
             let slot = Int(status.rawValue)
             if slot < counters.byStatus.count { counters.byStatus[slot] &+= 1 }
             if cacheHit { counters.cacheHits &+= 1 }
@@ -31,13 +34,6 @@ final class ClientStats: Sendable {
             for (index, bound) in Self.bucketsMs.enumerated() where elapsedUs <= Int64(bound) * 1000 {
                 counters.buckets[index] &+= 1
             }
-        }
-    }
-
-    func recordRequest(retry: Bool) {
-        counters.withLock { counters in
-            counters.requests &+= 1
-            if retry { counters.retries &+= 1 }
         }
     }
 

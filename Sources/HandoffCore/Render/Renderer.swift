@@ -1,9 +1,7 @@
 /// Builds a `HandoffResult` from a lookup's outcome (flattened, bounded, safe
 /// values), and renders it on demand (names, header and variable blocks).
 /// Every result, success or not, carries the meta entries a dialplan branches on.
-/// A class: each result keeps a reference to its client's renderer for later
-/// rendering, one reference rather than a copy of every option.
-public final class Renderer: Sendable {
+public struct Renderer: Sendable {
     public let options: RenderOptions
 
     public init(options: RenderOptions) { self.options = options }
@@ -45,7 +43,7 @@ public final class Renderer: Sendable {
             sharedID: outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
             flat: outcome.flat ?? Flattener(options: options).flatten(outcome.data),
             dataSource: outcome.source,
-            renderer: self)
+            options: options)
     }
 
     /// Names every entry and builds both blocks. The meta names are claimed
