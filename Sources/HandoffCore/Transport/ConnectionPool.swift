@@ -8,10 +8,9 @@ import Musl
 /// A lookup checks one out, so concurrent lookups never share a handle; up to
 /// `Limits.maxIdleConnections` are kept between lookups.
 ///
-/// A thread gets back the slot it used last when it is idle: a PBX thread
-/// then keeps its connection, and the slot's memory stays in that thread's
-/// cache and malloc arena. Handing slots round (last in, first out) made
-/// 16 threads spend a third more CPU per lookup than one handle per thread.
+/// A thread gets back the slot it used last when it is idle, as if it had a
+/// handle of its own: its connection, TLS state and buffers stay with it
+/// instead of moving between cores and malloc arenas.
 ///
 /// Fork safety: Kamailio and OpenSIPS create clients in the parent and fork
 /// workers. In a child, the parent's slots (their sockets and TLS state) are
