@@ -141,25 +141,13 @@ cc -std=c11 -O2 -Wall -Wextra -pthread -I"$INCLUDE_DIR" "$HERE/loadgen.c" -o "$L
 CA=$TMP/ca.crt
 
 # ----------------------------------------------------------------- nginx
-port_in_use() {  # listening on 127.0.0.1 or any address, per /proc/net/tcp
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v p=":$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-pick_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 30000))
-    port_in_use "$p" || { echo "$p"; return 0; }
-  done
-  return 1
-}
+# shellcheck source=../scripts/free-port.sh
+. "$ROOT/scripts/free-port.sh"
 start_nginx() {
   local attempt
   for attempt in 1 2 3; do
-    HTTP_PORT=$(pick_port) || die "no free port"
-    HTTPS_PORT=$(pick_port) || die "no free port"
+    HTTP_PORT=$(pick_tcp_port) || die "no free port"
+    HTTPS_PORT=$(pick_tcp_port) || die "no free port"
     [ "$HTTP_PORT" != "$HTTPS_PORT" ] || continue
     affinity=""
     if [ "$NGINX_PIN" = 1 ] && [ "$NGINX_WORKERS" = 1 ] && [ "$(nproc)" -ge 2 ]; then

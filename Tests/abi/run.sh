@@ -123,43 +123,37 @@ for t in $TESTS; do
   fi
 done
 
-# A resolver that never answers, inside a network namespace (needs root).
-if [ -f "$here/test_dns_stall.c" ]; then
-  if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
-    printf 'SKIP %-22s %s\n' test_dns_stall "needs root, ip(8) and python3 for a network namespace"
-  elif ! build test_dns_stall "$here/test_dns_stall.c"; then
-    fail test_dns_stall "does not compile" "$work/test_dns_stall.build"
-  else
-    start=$(date +%s%N)
-    bash "$here/dns_stall.sh" "$work/test_dns_stall" >"$work/test_dns_stall.log" 2>&1
-    rc=$?
-    summary=$(grep -E "^test_dns_stall: [0-9]+ checks" "$work/test_dns_stall.log" | tail -n 1)
-    if [ "$rc" = 0 ]; then
-      pass test_dns_stall "${summary#test_dns_stall: } ($(elapsed_since "$start"))"
-    elif [ "$rc" = 3 ]; then
-      printf 'SKIP %-22s %s\n' test_dns_stall "cannot create a network namespace here"
-    else
-      fail test_dns_stall "exit $rc" "$work/test_dns_stall.log"
-    fi
+# run_through NAME SCRIPT: builds NAME.c and runs it through SCRIPT, which
+# sets up what the test needs around it. SCRIPT exiting 3 means it cannot be
+# set up on this machine (a SKIP, with the reason given as $3).
+run_through() {
+  local name=$1 script=$2 skip_reason=${3:-} rc summary
+  if ! build "$name" "$here/$name.c"; then
+    fail "$name" "does not compile" "$work/$name.build"
+    return
   fi
+  start=$(date +%s%N)
+  bash "$here/$script" "$work/$name" >"$work/$name.log" 2>&1
+  rc=$?
+  summary=$(grep -E "^$name: [0-9]+ checks" "$work/$name.log" | tail -n 1)
+  if [ "$rc" = 0 ]; then
+    pass "$name" "${summary#"$name: "} ($(elapsed_since "$start"))"
+  elif [ "$rc" = 3 ] && [ -n "$skip_reason" ]; then
+    printf 'SKIP %-22s %s\n' "$name" "$skip_reason"
+  else
+    fail "$name" "exit $rc ${summary#"$name: "}" "$work/$name.log"
+  fi
+}
+
+# A resolver that never answers, inside a network namespace (needs root).
+if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+  printf 'SKIP %-22s %s\n' test_dns_stall "needs root, ip(8) and python3 for a network namespace"
+else
+  run_through test_dns_stall dns_stall.sh "cannot create a network namespace here"
 fi
 
 # Real TLS: nginx with certificates made for this run, in front of the sandbox.
-if [ -f "$here/test_tls.c" ]; then
-  if ! build test_tls "$here/test_tls.c"; then
-    fail test_tls "does not compile" "$work/test_tls.build"
-  else
-    start=$(date +%s%N)
-    bash "$here/tls_front.sh" "$work/test_tls" >"$work/test_tls.log" 2>&1
-    rc=$?
-    summary=$(grep -E "^test_tls: [0-9]+ checks" "$work/test_tls.log" | tail -n 1)
-    if [ "$rc" = 0 ]; then
-      pass test_tls "${summary#test_tls: } ($(elapsed_since "$start"))"
-    else
-      fail test_tls "exit $rc ${summary#test_tls: }" "$work/test_tls.log"
-    fi
-  fi
-fi
+run_through test_tls tls_front.sh
 
 # -------------------------------------------------------------------- CLI
 

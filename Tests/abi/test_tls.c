@@ -86,21 +86,28 @@ static void trusted_certificate_works(void) {
   handoff_client_free(client);
 }
 
-static void one_connection_for_many_lookups(void) {
-  enum { LOOKUPS = 10 };
-  int port = tls_port("HANDOFF_TEST_TLS_PORT"), i, found;
+/* `count` lookups in a row on one new client for the given port, each of a
+ * distinct id containing `tag`; then nginx's log lines for them. */
+static int lookups_in_a_row(int port, const char *tag, int count, log_line *lines, int max) {
   handoff_client *client = tls_client("127.0.0.1", port, test_env("HANDOFF_TEST_TLS_CA"));
-  log_line lines[LOOKUPS + 4];
   char id[64];
-  for (i = 0; i < LOOKUPS; i++) {
+  int i;
+  for (i = 0; i < count; i++) {
     handoff_result *r;
-    snprintf(id, sizeof id, "acme-call-123~tls-keepalive-%d", i);
+    snprintf(id, sizeof id, "acme-call-123~%s-%d", tag, i);
     r = handoff_client_lookup(client, id, 5000);
     CHECK_STATUS(HANDOFF_OK, r);
     handoff_result_free(r);
   }
   handoff_client_free(client);
-  found = access_log_lines(port, "tls-keepalive", lines, LOOKUPS + 4);
+  return access_log_lines(port, tag, lines, max);
+}
+
+static void one_connection_for_many_lookups(void) {
+  enum { LOOKUPS = 10 };
+  int port = tls_port("HANDOFF_TEST_TLS_PORT"), i, found;
+  log_line lines[LOOKUPS + 4];
+  found = lookups_in_a_row(port, "tls-keepalive", LOOKUPS, lines, LOOKUPS + 4);
   CHECK_INT(LOOKUPS, found);
   for (i = 0; i < found; i++) {
     CHECK_INT(lines[0].connection, lines[i].connection);
@@ -112,18 +119,8 @@ static void one_connection_for_many_lookups(void) {
 static void new_connections_resume_the_session(void) {
   enum { LOOKUPS = 9 };  /* nginx closes each connection after 3 requests */
   int port = tls_port("HANDOFF_TEST_TLS_SHORT_PORT"), i, found, connections = 0, resumed = 0;
-  handoff_client *client = tls_client("127.0.0.1", port, test_env("HANDOFF_TEST_TLS_CA"));
   log_line lines[LOOKUPS + 4];
-  char id[64];
-  for (i = 0; i < LOOKUPS; i++) {
-    handoff_result *r;
-    snprintf(id, sizeof id, "acme-call-123~tls-resume-%d", i);
-    r = handoff_client_lookup(client, id, 5000);
-    CHECK_STATUS(HANDOFF_OK, r);
-    handoff_result_free(r);
-  }
-  handoff_client_free(client);
-  found = access_log_lines(port, "tls-resume", lines, LOOKUPS + 4);
+  found = lookups_in_a_row(port, "tls-resume", LOOKUPS, lines, LOOKUPS + 4);
   CHECK_INT(LOOKUPS, found);
   for (i = 0; i < found; i++) {
     if (lines[i].request != 1) continue;

@@ -48,26 +48,14 @@ leaf() {
 chmod 644 "$dir"/*.key
 
 # ------------------------------------------------------------------- nginx
-port_in_use() {  # a listener on this port, per /proc/net/tcp
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v p=":$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-pick_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 30000))
-    port_in_use "$p" || { echo "$p"; return 0; }
-  done
-  return 1
-}
+# shellcheck source=../../scripts/free-port.sh
+. "$here/../../scripts/free-port.sh"
 accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 started=0
 for attempt in 1 2 3; do
-  trusted=$(pick_port) && short=$(pick_port) && wrong_host=$(pick_port) &&
-    unknown_ca=$(pick_port) && expired=$(pick_port) || break
+  trusted=$(pick_tcp_port) && short=$(pick_tcp_port) && wrong_host=$(pick_tcp_port) &&
+    unknown_ca=$(pick_tcp_port) && expired=$(pick_tcp_port) || break
   [ "$(printf '%s\n' "$trusted" "$short" "$wrong_host" "$unknown_ca" "$expired" | sort -u | wc -l)" = 5 ] || continue
   sed -e "s|@DIR@|$dir|g" -e "s|@SANDBOX_PORT@|$sandbox_port|" -e "s|@TRUSTED_PORT@|$trusted|" \
     -e "s|@SHORT_PORT@|$short|" -e "s|@WRONG_HOST_PORT@|$wrong_host|" \
