@@ -109,12 +109,16 @@ final class ResultHandle: @unchecked Sendable {
         var headerBlockPointer: UnsafePointer<CChar>? { arena.string(headerBlock) }
         var variablesBlockPointer: UnsafePointer<CChar>? { arena.string(variablesBlock) }
 
+        /// Entries named; an index is checked against it before any
+        /// arithmetic, since C may pass any size_t (2 * 2^62 would trap).
+        private var count: Int { nameOffsets.count / 2 }
+
         func headerName(_ index: Int) -> UnsafePointer<CChar>? {
-            index >= 0 && 2 * index < nameOffsets.count ? arena.string(nameOffsets[2 * index]) : nil
+            index >= 0 && index < count ? arena.string(nameOffsets[2 * index]) : nil
         }
 
         func variableName(_ index: Int) -> UnsafePointer<CChar>? {
-            index >= 0 && 2 * index + 1 < nameOffsets.count ? arena.string(nameOffsets[2 * index + 1]) : nil
+            index >= 0 && index < count ? arena.string(nameOffsets[2 * index + 1]) : nil
         }
     }
 }

@@ -152,6 +152,19 @@ static void test_nulls(void) {
     CHECK_NULL(handoff_result_value(r, SIZE_MAX));
     CHECK_NULL(handoff_result_header_name(r, SIZE_MAX));
     CHECK_NULL(handoff_result_variable_name(r, SIZE_MAX));
+    /* Regression: indexes from 2^62 up made 2 * index overflow (a trap in
+     * Swift) before the range check in the name accessors. */
+    {
+      static const size_t huge[] = {(size_t)1 << 62, ((size_t)1 << 62) + 1, SIZE_MAX / 2, SIZE_MAX / 2 + 1,
+                                    ((size_t)1 << 63) - 1, (size_t)1 << 63};
+      size_t h;
+      for (h = 0; h < sizeof huge / sizeof huge[0]; h++) {
+        CHECK_NULL(handoff_result_key(r, huge[h]));
+        CHECK_NULL(handoff_result_value(r, huge[h]));
+        CHECK_NULL(handoff_result_header_name(r, huge[h]));
+        CHECK_NULL(handoff_result_variable_name(r, huge[h]));
+      }
+    }
     CHECK_NULL(handoff_result_key(r, (size_t)-2));
     CHECK(handoff_result_key(r, count - 1) != NULL);
   }
