@@ -150,8 +150,12 @@ void handoff_shutdown(void);
  *   user_agent          User-Agent header (default "polyai-handoff/VERSION")
  *   max_response_bytes  bigger bodies fail with HANDOFF_PROTOCOL,
  *                       1024..16777216 (default 65536)
- *   header_prefix       SIP header name prefix (default "X-PolyAI-")
- *   variable_prefix     channel variable prefix (default "POLYAI_")
+ *   header_prefix       SIP header name prefix (default "X-PolyAI-"); must
+ *                       start with "X-", so that no key the agent writes can
+ *                       name a standard SIP header (Via, P-Asserted-Identity)
+ *   variable_prefix     channel variable prefix (default "POLYAI_"); 1 to 64
+ *                       of A-Z, 0-9, _, starting with a letter, so that no key
+ *                       can name one of the host's own variables (EXTEN)
  *   include             comma-separated keys to keep, "prefix.*" globs allowed
  *                       (default: all)
  *   exclude             comma-separated keys to drop, same syntax (default: none)

@@ -144,6 +144,29 @@ import Testing
         #expect(throws: ConfigError.self) { try config.set("variable_prefix", "POLYAI-") }
     }
 
+    /// Agent-written keys must never become standard SIP headers or the
+    /// host's own variables, and variable names stay [A-Z0-9_].
+    @Test func prefixesThatWouldLetDataNameStandardThings() throws {
+        var config = HandoffConfig()
+        for bad in ["", "X", "P-", "P-Asserted-", "Via", "XPolyAI-", "-X-", "X-Poly AI-", String(repeating: "X-", count: 33)] {
+            #expect(throws: ConfigError.self, "header_prefix \(bad)") { try config.set("header_prefix", bad) }
+        }
+        for good in ["X-", "x-", "X-PolyAI-", "x-acme.", String("X-" + String(repeating: "a", count: 62))] {
+            #expect(throws: Never.self, "header_prefix \(good)") { try config.set("header_prefix", good) }
+        }
+        for bad in ["", "_", "9X_", "polyai_", "PolyAI_", "POLY-AI_", String(repeating: "A", count: 65)] {
+            #expect(throws: ConfigError.self, "variable_prefix \(bad)") { try config.set("variable_prefix", bad) }
+        }
+        for good in ["P", "POLYAI_", "PBX9_", String(repeating: "A", count: 64)] {
+            #expect(throws: Never.self, "variable_prefix \(good)") { try config.set("variable_prefix", good) }
+        }
+        do {
+            try config.set("header_prefix", "P-")
+        } catch {
+            #expect(error.message.contains("header_prefix"))
+        }
+    }
+
     @Test func idLengthBoundary() {
         let max = [UInt8](repeating: UInt8(ascii: "a"), count: Limits.maxIDBytes)
         #expect((try? LookupTarget.validated(max, as: .sharedID).get()) != nil)

@@ -65,6 +65,9 @@ import Testing
         let data = try JSONDecoder.decode(Array(#"{"\#(long)":"v"}"#.utf8))
         let flat = Flattener(options: RenderOptions()).flatten(data)
         #expect(flat.key(at: 0).utf8.count == Limits.maxKeyBytes)
+        #expect(flat.cut == 1, "a cut key is counted, never silent")
+        let exact = try JSONDecoder.decode(Array(#"{"\#(String(repeating: "k", count: Limits.maxKeyBytes))":"v"}"#.utf8))
+        #expect(Flattener(options: RenderOptions()).flatten(exact).cut == 0)
     }
 
     @Test func arrayIndexesAreDecimal() throws {

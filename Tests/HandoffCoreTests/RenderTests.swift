@@ -137,6 +137,31 @@ import Testing
         #expect(cut.entries.count == 2, "entries and variables keep what the header block cannot")
     }
 
+    /// Regression: a meta line that did not fit (a long conversation id) was
+    /// left out of the header block without being counted.
+    @Test func metaLinesLeftOutOfTheHeaderBlockAreCounted() throws {
+        var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
+        outcome.conversationID = String(repeating: "c", count: 200)
+        outcome.sharedID = "s"
+        outcome.data = try JSONDecoder.decode(Array(#"{"a":"1"}"#.utf8))
+        var options = RenderOptions()
+        options.maxHeaderBlockBytes = 128
+        let result = Renderer(options: options).result(outcome).rendered()
+        #expect(result.headerBlock == "X-PolyAI-Handoff-Status: ok\r\n")
+        #expect(result.truncated == 3, "conversation id, shared id and the one data line")
+    }
+
+    /// Ids are bounded at 1 KiB; one longer is cut and counted.
+    @Test func idsOverTheLimitAreCutAndCounted() {
+        var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
+        outcome.conversationID = String(repeating: "c", count: Limits.maxIDBytes + 1)
+        outcome.sharedID = String(repeating: "s", count: Limits.maxIDBytes)
+        let result = Renderer(options: RenderOptions()).result(outcome)
+        #expect(result.conversationID?.utf8.count == Limits.maxIDBytes)
+        #expect(result.sharedID?.utf8.count == Limits.maxIDBytes)
+        #expect(result.truncatedBeforeRendering == 1)
+    }
+
     /// Lines after the first that does not fit are left out too, even shorter
     /// ones: the block is always a prefix of the full list.
     @Test func headerBlockIsAPrefix() throws {
@@ -166,12 +191,13 @@ import Testing
 
     @Test func prefixes() throws {
         let result = try render(#"{"queue":"q"}"#) {
-            $0.headerPrefix = "P-"
-            $0.variablePrefix = ""
+            $0.headerPrefix = "x-acme-"
+            $0.variablePrefix = "PBX_"
         }
-        #expect(result.headerBlock.hasPrefix("P-Handoff-Status: ok\r\n"))
-        #expect(result.entries.first?.variableName == "QUEUE")
-        #expect(result.variablesBlock.hasPrefix("HANDOFF_STATUS=ok\n"))
+        #expect(result.headerBlock.hasPrefix("x-acme-Handoff-Status: ok\r\n"))
+        #expect(result.entries.first?.headerName == "x-acme-Queue")
+        #expect(result.entries.first?.variableName == "PBX_QUEUE")
+        #expect(result.variablesBlock.hasPrefix("PBX_HANDOFF_STATUS=ok\n"))
     }
 
     @Test func emptyContainersGiveNoEntries() throws {

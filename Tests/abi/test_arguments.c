@@ -312,7 +312,11 @@ static void test_config_values(void) {
   expect_refused(config, "max_header_block_bytes", "127");
   expect_refused(config, "max_header_block_bytes", "65537");
   expect_refused(config, "header_prefix", "X PolyAI:");
+  expect_refused(config, "header_prefix", "");             /* a key "via" would be a Via header */
+  expect_refused(config, "header_prefix", "P-");           /* "asserted identity" -> P-Asserted-Identity */
   expect_refused(config, "variable_prefix", "POLYAI-");
+  expect_refused(config, "variable_prefix", "");           /* a key "exten" would be EXTEN */
+  expect_refused(config, "variable_prefix", "polyai_");    /* names are [A-Z0-9_] only */
   expect_refused(config, "user_agent", "agent\r\nX-Evil: 1");
   expect_refused(config, "retries", "6");
   expect_refused(config, "retries", "-1");

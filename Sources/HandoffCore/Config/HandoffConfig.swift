@@ -53,8 +53,8 @@ public struct HandoffConfig: Sendable, Equatable {
             }
             userAgent = value
         case "max_response_bytes": maxResponseBytes = try Self.integer(key, value, in: Limits.responseBytesRange)
-        case "header_prefix": render.headerPrefix = try Self.prefix(key, value, allowed: TextRules.isTokenByte)
-        case "variable_prefix": render.variablePrefix = try Self.prefix(key, value, allowed: TextRules.isVariableByte)
+        case "header_prefix": render.headerPrefix = try Self.headerPrefix(value)
+        case "variable_prefix": render.variablePrefix = try Self.variablePrefix(value)
         case "include": render.include = try Self.patterns(key, value)
         case "exclude": render.exclude = try Self.patterns(key, value)
         case "max_value_bytes": render.maxValueBytes = try Self.integer(key, value, in: Limits.valueBytesRange)
@@ -117,9 +117,27 @@ public struct HandoffConfig: Sendable, Equatable {
         return value
     }
 
-    static func prefix(_ key: String, _ value: String, allowed: (UInt8) -> Bool) throws(ConfigError) -> String {
-        guard value.utf8.count <= Limits.maxPrefixBytes, value.utf8.allSatisfy(allowed) else {
-            throw .invalid(key, "must be at most \(Limits.maxPrefixBytes) name characters (got \(TextRules.quoted(value)))")
+    /// The agent writes the keys, so with any other prefix it could name a
+    /// standard SIP header: "" would let a key "via" or "content-length"
+    /// through, "P-" a key "asserted identity". Exact names for chosen keys
+    /// are what rename.<key> is for.
+    static func headerPrefix(_ value: String) throws(ConfigError) -> String {
+        let bytes = Array(value.utf8)
+        guard bytes.count <= Limits.maxPrefixBytes, bytes.count >= 2, bytes[0] | 0x20 == UInt8(ascii: "x"),
+              bytes[1] == UInt8(ascii: "-"), bytes.allSatisfy(TextRules.isTokenByte) else {
+            throw .invalid("header_prefix", "must start with \"X-\" and be at most \(Limits.maxPrefixBytes) token characters (got \(TextRules.quoted(value)))")
+        }
+        return value
+    }
+
+    /// Upper case like the rest of the name, and never empty: a data key
+    /// must not become a host's own variable (Asterisk's EXTEN, LANGUAGE).
+    static func variablePrefix(_ value: String) throws(ConfigError) -> String {
+        let bytes = Array(value.utf8)
+        guard let first = bytes.first, bytes.count <= Limits.maxPrefixBytes,
+              first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z"),
+              bytes.allSatisfy({ TextRules.isVariableByte($0) && !($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) }) else {
+            throw .invalid("variable_prefix", "must be 1 to \(Limits.maxPrefixBytes) of A-Z, 0-9 and _, starting with a letter (got \(TextRules.quoted(value)))")
         }
         return value
     }

@@ -12,7 +12,7 @@ public struct FlatEntries: Sendable, Equatable {
     public private(set) var offsets: [Int] = []
     /// Entries left out by max_depth or max_entries.
     public internal(set) var dropped = 0
-    /// Values cut to max_value_bytes.
+    /// Keys cut to `Limits.maxKeyBytes` and values cut to max_value_bytes.
     public internal(set) var cut = 0
 
     public init() {}
@@ -36,10 +36,10 @@ public struct FlatEntries: Sendable, Equatable {
     }
 
     /// Adds an entry: the key made safe within `Limits.maxKeyBytes`, the value
-    /// within `maxValueBytes` (a cut value is counted).
+    /// within `maxValueBytes`; a key and a value cut count as two.
     mutating func append(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, maxValueBytes: Int) {
         offsets.append(bytes.count)
-        SafeText.append(key, maxBytes: Limits.maxKeyBytes, to: &bytes)
+        if SafeText.append(key, maxBytes: Limits.maxKeyBytes, to: &bytes) { cut += 1 }
         bytes.append(0)
         offsets.append(bytes.count)
         if SafeText.append(value, maxBytes: maxValueBytes, to: &bytes) { cut += 1 }

@@ -17,6 +17,8 @@ public struct HandoffResult: Sendable {
     public let sharedID: String?
     /// The data entries, in document order, safe and bounded.
     public let flat: FlatEntries
+    /// The conversation and shared ids cut to `Limits.maxIDBytes` (0 to 2).
+    let idsCut: Int
     let dataSource: DataSource
     /// A copy, not a reference to the client's: with the default options it
     /// holds only immortal empty collections and inline strings, so results
@@ -38,8 +40,9 @@ public struct HandoffResult: Sendable {
         return meta
     }
 
-    /// Entries dropped by max_entries/max_depth or cut by max_value_bytes.
-    public var truncatedBeforeRendering: Int { flat.dropped + flat.cut }
+    /// Entries dropped by max_entries/max_depth, keys and values cut to
+    /// their bounds, and ids cut.
+    public var truncatedBeforeRendering: Int { flat.dropped + flat.cut + idsCut }
 
     /// The data object (parsed again from the body, when it came from one).
     public var data: JSONValue { dataSource.value }

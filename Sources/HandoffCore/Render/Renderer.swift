@@ -35,13 +35,17 @@ public struct Renderer: Sendable {
 
     /// Flattens and bounds the data; names and blocks wait for `render`.
     public func result(_ outcome: Outcome) -> HandoffResult {
-        HandoffResult(
+        // Ids longer than any real one (1 KiB) are cut, and counted like a cut value.
+        let conversationID = outcome.conversationID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes) }
+        let sharedID = outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes) }
+        return HandoffResult(
             status: outcome.status,
             httpStatus: outcome.httpStatus,
             errorMessage: SafeText.make(outcome.errorMessage, maxBytes: Limits.maxIDBytes).text,
-            conversationID: outcome.conversationID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
-            sharedID: outcome.sharedID.map { SafeText.make($0, maxBytes: Limits.maxIDBytes).text },
+            conversationID: conversationID?.text,
+            sharedID: sharedID?.text,
             flat: outcome.flat ?? Flattener(options: options).flatten(outcome.data),
+            idsCut: [conversationID, sharedID].count { $0?.wasCut == true },
             dataSource: outcome.source,
             options: options)
     }
@@ -84,14 +88,14 @@ public struct Renderer: Sendable {
 
     /// "Name: value\r\n" lines within max_header_block_bytes: the status line
     /// always, then whole lines in order until one does not fit; that one and
-    /// every data line after it are counted as dropped.
+    /// every line after it, meta or data, are counted as dropped.
     private func headerBlock(meta: [HandoffEntry], entries: [HandoffEntry]) -> (text: String, dropped: Int) {
         var text: [UInt8] = []
         text.reserveCapacity(options.maxHeaderBlockBytes)
         for (index, entry) in (meta + entries).enumerated() {
             let size = entry.headerName.utf8.count + entry.value.utf8.count + 4
             if index > 0 && text.count + size > options.maxHeaderBlockBytes {
-                return (String(decoding: text, as: UTF8.self), entries.count - max(0, index - meta.count))
+                return (String(decoding: text, as: UTF8.self), meta.count + entries.count - index)
             }
             text.append(contentsOf: entry.headerName.utf8)
             text.append(contentsOf: ": ".utf8)
