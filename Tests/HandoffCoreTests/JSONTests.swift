@@ -62,13 +62,50 @@ import Testing
         #expect(throws: JSONDecoder.Failure(message: "JSON nested deeper than \(limit) levels")) { try decode(deep) }
     }
 
-    @Test(arguments: ["", "not json", "{", #"{"a":}"#, "\u{FF}", #"{"a":"\ud800"}"#, "{} x"])
+    @Test(arguments: ["", "not json", "{", #"{"a":}"#, "\u{FF}", "{} x", #"{"a":"\x"}"#])
     func invalidDocuments(text: String) {
         #expect(throws: JSONDecoder.Failure.self) { try decode(text) }
     }
 
-    @Test func invalidUTF8IsRefused() {
-        #expect(throws: JSONDecoder.Failure.self) { try JSONDecoder.decode([0x22, 0xC3, 0x28, 0x22]) }
+    /// Regression: one string with invalid UTF-8 made jansson refuse the whole
+    /// body, and the call lost all its data. Each maximal invalid subsequence
+    /// now becomes U+FFFD and the rest of the document is kept.
+    @Test func invalidUTF8InStringsIsReplaced() throws {
+        func value(_ bytes: [UInt8]) throws -> JSONValue? {
+            try JSONDecoder.decode(Array(#"{"a":""#.utf8) + bytes + Array(#"","b":"ok"}"#.utf8))["a"]
+        }
+        #expect(try value([0x78, 0xFF, 0x79]) == .string("x\u{FFFD}y"))
+        #expect(try value([0xC3, 0x28]) == .string("\u{FFFD}("), "a lead byte whose continuation is missing")
+        #expect(try value([0xE2, 0x82]) == .string("\u{FFFD}"), "a truncated sequence is one U+FFFD")
+        #expect(try value([0xC0, 0xAF]) == .string("\u{FFFD}\u{FFFD}"), "an overlong form: two invalid bytes")
+        #expect(try value([0xED, 0xA0, 0x80]) == .string("\u{FFFD}\u{FFFD}\u{FFFD}"), "an encoded surrogate")
+        #expect(try value([0xF4, 0x90, 0x80, 0x80]) == .string("\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"), "above U+10FFFF")
+        #expect(try value(Array("é日📞".utf8)) == .string("é日📞"), "valid text is untouched")
+        #expect(try decode(#"{"a":"x","b":"ok"}"#)["b"] == .string("ok"))
+    }
+
+    @Test func loneSurrogatesAreReplaced() throws {
+        #expect(try decode(#"{"a":"\ud800"}"#)["a"] == .string("\u{FFFD}"))
+        #expect(try decode(#"{"a":"\udc00x"}"#)["a"] == .string("\u{FFFD}x"))
+        #expect(try decode(#"{"a":"\ud800\u0041"}"#)["a"] == .string("\u{FFFD}A"))
+        #expect(try decode(#"{"a":"\ud83d\udcde"}"#)["a"] == .string("📞"), "a surrogate pair is kept")
+        #expect(try decode(#"{"\ud800":1}"#)["\u{FFFD}"] == .number("1"), "in a key too")
+    }
+
+    @Test func rawControlBytesInStringsBecomeSpaces() throws {
+        let body = Array(#"{"a":"x"#.utf8) + [0x09, 0x0A, 0x00] + Array(#"y"}"#.utf8)
+        #expect(try JSONDecoder.decode(body)["a"] == .string("x   y"))
+    }
+
+    /// At the lookup level: the call keeps its routing data.
+    @Test func aBadStringDoesNotFailTheLookup() {
+        let body = Array(#"{"id":"c","data":{"handoff_to":"billing","name":"Zo"#.utf8) + [0xEB] + Array(#"","vip":true}}"#.utf8)
+        let outcome = ResponseDecoder.success(body, flattener: Flattener(options: RenderOptions()))
+        #expect(outcome.status == .ok)
+        #expect(outcome.flat?.pairs == [
+            HandoffPair(key: "handoff_to", value: "billing"), HandoffPair(key: "name", value: "Zo\u{FFFD}"),
+            HandoffPair(key: "vip", value: "true"),
+        ])
     }
 
     @Test func compactEscaping() {

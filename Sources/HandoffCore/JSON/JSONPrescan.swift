@@ -4,13 +4,14 @@
 ///   the original text is noted in `lexemes` and its index left in its
 ///   place, so a jansson integer node says which lexeme it stands for, in
 ///   any walk order.
-/// - `\u0000` in object keys, which jansson refuses even with JSON_ALLOW_NUL:
-///   rewritten to `\ufffd` (same length), so one odd key cannot fail a lookup.
+/// - strings jansson would refuse the whole document over (invalid UTF-8,
+///   lone surrogates, raw control bytes, `\u0000` in a key): mended by
+///   `JSONStringRepair`, so one odd string cannot fail a lookup.
 /// - nesting: documents deeper than `maxDepth` are refused before anything
 ///   recurses over them.
 struct JSONPrescan {
-    /// The document with every number replaced by its index (and NUL escapes
-    /// in keys rewritten).
+    /// The document with every number replaced by its index (and odd strings
+    /// mended).
     var masked: [UInt8] = []
     /// Where each number's text is in the scanned bytes, in document order.
     var lexemes: [Range<Int>] = []
@@ -24,7 +25,7 @@ struct JSONPrescan {
         // Over the bytes in place: this reads every byte of every answer.
         let scan: Result<JSONPrescan, Failure> = bytes.withUnsafeBufferPointer { Self.scan($0, maxDepth: maxDepth) }
         self = try scan.get()
-        // Nothing edited (no number, no NUL escape): the document as it came.
+        // Nothing edited (no number, no odd string): the document as it came.
         if masked.isEmpty { masked = bytes }
     }
 
@@ -46,9 +47,9 @@ struct JSONPrescan {
         while index < bytes.count {
             switch bytes[index] {
             case UInt8(ascii: "\""):
-                let (end, escaped) = endOfString(bytes, openingQuote: index)
-                if escaped, isKey(bytes, after: end),
-                   let fixed = withoutNULEscapes(UnsafeBufferPointer(rebasing: bytes[index..<end])) {
+                let (end, plain) = endOfString(bytes, openingQuote: index)
+                if !plain, let fixed = JSONStringRepair.repaired(UnsafeBufferPointer(rebasing: bytes[index..<end]),
+                                                                 isKey: isKey(bytes, after: end)) {
                     edit(index..<end) { $0.append(contentsOf: fixed) }
                 }
                 index = end
@@ -76,20 +77,24 @@ struct JSONPrescan {
     }
 
     /// The index just past the closing quote (or the end, for an unterminated
-    /// string, which jansson then rejects), and whether it holds an escape.
-    static func endOfString(_ bytes: UnsafeBufferPointer<UInt8>, openingQuote: Int) -> (end: Int, escaped: Bool) {
+    /// string, which jansson then rejects), and whether the string is plain:
+    /// printable ASCII without escapes, which nearly every string is and
+    /// which needs no mending.
+    static func endOfString(_ bytes: UnsafeBufferPointer<UInt8>, openingQuote: Int) -> (end: Int, plain: Bool) {
         var index = openingQuote + 1
-        var escaped = false
+        var plain = true
         while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "\\"):
-                escaped = true
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { return (index + 1, plain) }
+            if byte == UInt8(ascii: "\\") {
+                plain = false
                 index += 2
-            case UInt8(ascii: "\""): return (index + 1, escaped)
-            default: index += 1
+                continue
             }
+            if byte < 0x20 || byte >= 0x80 { plain = false }
+            index += 1
         }
-        return (bytes.count, escaped)
+        return (bytes.count, plain)
     }
 
     /// Whether the string ending before `index` is an object key (a ':' follows).
@@ -101,28 +106,6 @@ struct JSONPrescan {
         return next < bytes.count && bytes[next] == UInt8(ascii: ":")
     }
 
-    /// The string (quotes included) with each `\u0000` escape rewritten, or
-    /// nil if it has none.
-    static func withoutNULEscapes(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        let nul = nulEscape
-        var result: [UInt8]? = nil
-        var index = 1
-        while index < text.count {
-            guard text[index] == UInt8(ascii: "\\") else {
-                index += 1
-                continue
-            }
-            if index + nul.count <= text.count, text[index..<index + nul.count].elementsEqual(nul) {
-                if result == nil { result = Array(text) }
-                result?.replaceSubrange(index..<index + nul.count, with: replacementEscape)
-            }
-            index += 2
-        }
-        return result
-    }
-
-    private static let nulEscape = Array(#"\u0000"#.utf8)
-    private static let replacementEscape = Array(#"\ufffd"#.utf8)
 
     static func isNumberByte(_ byte: UInt8) -> Bool {
         switch byte {
