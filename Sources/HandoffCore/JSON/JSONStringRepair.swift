@@ -10,63 +10,59 @@
 ///   in keys even with JSON_ALLOW_NUL (in values it is kept and rendered as
 ///   a space).
 enum JSONStringRepair {
-    /// The mended token, or nil when it needs nothing.
+    /// The mended token, or nil when it needs nothing (the common case: valid
+    /// non-ASCII text is only read, never copied).
     static func repaired(_ text: UnsafeBufferPointer<UInt8>, isKey: Bool) -> [UInt8]? {
-        var out: [UInt8] = []
-        var changed = false
-        out.reserveCapacity(text.count + 8)
+        var out: [UInt8]? = nil  // made at the first change
         var index = 0
+        func keep(_ count: Int) {
+            out?.append(contentsOf: UnsafeBufferPointer(rebasing: text[index..<index + count]))
+            index += count
+        }
+        func replace(_ count: Int, with replacement: [UInt8]) {
+            if out == nil {
+                var copy = Array(UnsafeBufferPointer(rebasing: text[..<index]))
+                copy.reserveCapacity(text.count + 8)
+                out = copy
+            }
+            out?.append(contentsOf: replacement)
+            index += count
+        }
         while index < text.count {
             let byte = text[index]
             if byte == UInt8(ascii: "\\"), index + 1 < text.count {
-                if text[index + 1] == UInt8(ascii: "u"), let unit = hexUnit(text, at: index + 2) {
-                    let pairs = (0xD800...0xDBFF).contains(unit)
-                        && hexUnit(text, at: index + 8).map { (0xDC00...0xDFFF).contains($0) && text[index + 6] == UInt8(ascii: "\\") && text[index + 7] == UInt8(ascii: "u") } == true
-                    if pairs {
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: text[index..<index + 12]))
-                        index += 12
-                        continue
-                    }
-                    if (0xD800...0xDFFF).contains(unit) || (isKey && unit == 0) {
-                        out.append(contentsOf: replacementEscape)
-                        changed = true
-                    } else {
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: text[index..<index + 6]))
-                    }
-                    index += 6
+                guard text[index + 1] == UInt8(ascii: "u"), let unit = hexUnit(text, at: index + 2) else {
+                    keep(2)
                     continue
                 }
-                out.append(byte)
-                out.append(text[index + 1])
-                index += 2
-                continue
-            }
-            if byte < 0x20 {
-                out.append(UInt8(ascii: " "))
-                changed = true
-                index += 1
-                continue
-            }
-            if byte < 0x80 {
-                out.append(byte)
-                index += 1
-                continue
-            }
-            let length = validSequenceLength(text, at: index)
-            if length > 0 {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: text[index..<index + length]))
-                index += length
+                let isHigh = (0xD800...0xDBFF).contains(unit)
+                if isHigh, let next = hexUnit(text, at: index + 8), (0xDC00...0xDFFF).contains(next),
+                   text[index + 6] == UInt8(ascii: "\\"), text[index + 7] == UInt8(ascii: "u") {
+                    keep(12)  // a surrogate pair
+                } else if (0xD800...0xDFFF).contains(unit) || (isKey && unit == 0) {
+                    replace(6, with: replacementEscape)
+                } else {
+                    keep(6)
+                }
+            } else if byte < 0x20 {
+                replace(1, with: space)
+            } else if byte < 0x80 {
+                keep(1)
             } else {
-                out.append(contentsOf: replacementCharacter)
-                changed = true
-                index += max(1, maximalInvalidPrefix(text, at: index))
+                let length = validSequenceLength(text, at: index)
+                if length > 0 {
+                    keep(length)
+                } else {
+                    replace(maximalInvalidPrefix(text, at: index), with: replacementCharacter)
+                }
             }
         }
-        return changed ? out : nil
+        return out
     }
 
     private static let replacementEscape = Array(#"\ufffd"#.utf8)
     private static let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
+    private static let space: [UInt8] = [0x20]
 
     /// The value of the 4 hex digits at `index`, or nil.
     private static func hexUnit(_ text: UnsafeBufferPointer<UInt8>, at index: Int) -> Int? {
