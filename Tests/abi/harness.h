@@ -109,9 +109,10 @@ static inline int sandbox_port(void) {
   return colon != NULL ? atoi(colon + 1) : 0;
 }
 
-/* An HTTP/1.0 GET to the sandbox on a fresh connection. Returns a malloc'ed
- * response (headers and body) or NULL. */
-static inline char *sandbox_get(const char *path) {
+/* An HTTP/1.0 GET to the sandbox on a fresh connection, with an x-api-key
+ * header when api_key is not NULL. Returns a malloc'ed response (headers and
+ * body) or NULL. */
+static inline char *sandbox_request(const char *path, const char *api_key) {
   struct sockaddr_in address;
   char request[512], *response = NULL;
   size_t length = 0, capacity = 0;
@@ -126,7 +127,8 @@ static inline char *sandbox_get(const char *path) {
     return NULL;
   }
   snprintf(request, sizeof request,
-           "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+           "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s\r\n", path,
+           api_key != NULL ? "x-api-key: " : "", api_key != NULL ? api_key : "", api_key != NULL ? "\r\n" : "");
   if (write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
     close(fd);
     return NULL;
@@ -147,6 +149,8 @@ static inline char *sandbox_get(const char *path) {
   if (response != NULL) response[length] = '\0';
   return response;
 }
+
+static inline char *sandbox_get(const char *path) { return sandbox_request(path, NULL); }
 
 static inline long json_field(const char *text, const char *name) {
   char pattern[64];

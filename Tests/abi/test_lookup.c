@@ -275,27 +275,56 @@ static void test_credentials(void) {
   handoff_result_free(r);
   handoff_client_free(client);
 
-  /* 401 needs a request without a key, which the library cannot be told to
-   * send. A blank key gets there today: curl drops a header whose value is
-   * only blanks. If the library comes to refuse blank keys, that is fine
-   * too, and 401 is then unreachable from C. */
+  /* The library never sends a request without a key: a blank one is refused
+   * at configuration. A 401 (a revoked key) comes from the fault-401 fixture. */
   {
     handoff_config *config = sandbox_config_with(NULL);
-    if (handoff_config_set(config, "api_key", " ") == HANDOFF_OK) {
-      client = sandbox_client_from(config);
-      r = lookup(client, "acme-call-123");
-      CHECK_STATUS(HANDOFF_UNAUTHORIZED, r);
-      CHECK_INT(401, handoff_result_http_status(r));
-      CHECK_STR("Missing API key", handoff_result_error(r));
-      check_failed_result(r);
-      handoff_result_free(r);
-      handoff_client_free(client);
-    } else {
-      CHECK_CONTAINS(handoff_config_error(config), "api_key");
-      printf("test_lookup: a blank api_key is refused, so 401 is not reachable from C\n");
-      handoff_config_free(config);
-    }
+    CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "api_key", " "));
+    CHECK_CONTAINS(handoff_config_error(config), "api_key");
+    handoff_config_free(config);
+    client = sandbox_client();
+    r = lookup(client, "fault-401");
+    CHECK_STATUS(HANDOFF_UNAUTHORIZED, r);
+    CHECK_INT(401, handoff_result_http_status(r));
+    CHECK_STR("API key revoked", handoff_result_error(r));
+    check_failed_result(r);
+    handoff_result_free(r);
+    handoff_client_free(client);
   }
+}
+
+/* The sandbox itself answers like the API, checked on the wire. */
+static void expect_answer(const char *path, const char *api_key, const char *status, const char *body) {
+  char *response = sandbox_request(path, api_key);
+  if (!CHECK(response != NULL)) return;
+  /* "HTTP/1.x NNN ..." */
+  if (!CHECK(strncmp(response, "HTTP/1.", 7) == 0 && strncmp(response + 9, status, 3) == 0)) {
+    fprintf(stderr, "    GET %s answered: ", path);
+    check_print_string(stderr, response);
+    fputs("\n", stderr);
+  }
+  CHECK_CONTAINS(response, body);
+  free(response);
+}
+
+static void test_sandbox_answers_like_the_api(void) {
+  static const char prefix[] = "/v1/" SANDBOX_ACCOUNT "/" SANDBOX_PROJECT "/handoff_state";
+  char path[256];
+  snprintf(path, sizeof path, "%s?shared_id=acme-call-123", prefix);
+  expect_answer(path, NULL, "401", "{\"error_message\":\"Missing API key\"}");
+  expect_answer(path, "wrong-key", "403", "{\"error_message\":\"Invalid API key\"}");
+  expect_answer(path, SANDBOX_API_KEY, "200", "\"id\":\"" ACME_123_ID "\"");
+  snprintf(path, sizeof path, "%s", prefix);
+  expect_answer(path, SANDBOX_API_KEY, "400", "{\"error_message\":\"Either id or shared_id must be provided\"}");
+  snprintf(path, sizeof path, "%s?id=&shared_id=", prefix);
+  expect_answer(path, SANDBOX_API_KEY, "400", "Either id or shared_id must be provided");
+  /* Both given: shared_id wins, as the API documents. */
+  snprintf(path, sizeof path, "%s?id=" SUPPORT_CONVERSATION_ID "&shared_id=acme-call-123", prefix);
+  expect_answer(path, SANDBOX_API_KEY, "200", "\"id\":\"" ACME_123_ID "\"");
+  snprintf(path, sizeof path, "%s?id=" SUPPORT_CONVERSATION_ID, prefix);
+  expect_answer(path, SANDBOX_API_KEY, "200", "\"id\":\"" SUPPORT_CONVERSATION_ID "\"");
+  snprintf(path, sizeof path, "%s?shared_id=no-such-call", prefix);
+  expect_answer(path, SANDBOX_API_KEY, "404", "{\"error_message\":\"Handoff state not found\"}");
 }
 
 static void test_timeouts(void) {
@@ -493,6 +522,7 @@ int main(void) {
   test_percent_encoding(client);
   handoff_client_free(client);
   test_credentials();
+  test_sandbox_answers_like_the_api();
   test_timeouts();
   test_network_errors();
   test_requests_and_connections();
