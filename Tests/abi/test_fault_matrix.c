@@ -8,6 +8,9 @@
  * lookup right and within the bound (a healthy lookup starved of CPU can
  * time out too), so noise cannot fake a failure, while a lookup that truly
  * blocks (5 s on a stalled server) or a wrong status fails every round.
+ * Every cell runs at least MIN_ROUNDS rounds, and over all the lookups that
+ * timed out, how late they returned must be within the bound at p99 (and is
+ * printed at p99.9): a lookup late in one round of three cannot pass unseen.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -17,6 +20,7 @@
 #define DEADLINE_MS 250
 #define SLACK_MS 10.0
 #define ATTEMPTS 5
+#define MIN_ROUNDS 3
 #define MAX_THREADS 64
 
 typedef struct {
@@ -43,6 +47,22 @@ static const fault faults[] = {
     {"503 (retried)", "fault-503", 0, HANDOFF_SERVER_ERROR},
     {"502 then 200", "fault-502-then-ok", 0, HANDOFF_OK},
 };
+
+/* How far past the deadline each lookup that timed out returned, over every
+ * round of every cell: the p99.9 the README quotes comes from here. */
+#define MAX_OVERSHOOTS (sizeof faults / sizeof faults[0] * 3 * ATTEMPTS * MAX_THREADS)
+static double overshoots[MAX_OVERSHOOTS];
+static size_t overshoot_count;
+
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double percentile(double p) {
+  size_t index = (size_t)(p * (double)(overshoot_count - 1) + 0.5);
+  return overshoots[index < overshoot_count ? index : overshoot_count - 1];
+}
 
 typedef struct {
   handoff_client *client;
@@ -93,6 +113,8 @@ static double round_once(handoff_client *client, const fault *f, int threads, in
   for (i = 0; i < threads; i++) {
     pthread_join(ids[i], NULL);
     if (jobs[i].elapsed_ms > worst) worst = jobs[i].elapsed_ms;
+    if (jobs[i].status == HANDOFF_TIMEOUT && overshoot_count < MAX_OVERSHOOTS)
+      overshoots[overshoot_count++] = jobs[i].elapsed_ms - DEADLINE_MS;
     if (jobs[i].status != f->expected && wrong++ == 0) {
       snprintf(why, size, "%s, %d threads: %s instead of %s after %.1f ms: %s", f->name, threads,
                handoff_status_name(jobs[i].status), handoff_status_name(f->expected), jobs[i].elapsed_ms, jobs[i].error);
@@ -114,14 +136,14 @@ int main(void) {
       double worst, best_worst = 1e9;
       int within = 0, wrong_rounds = 0;
       char why[320] = "";
-      for (attempt = 1; attempt <= ATTEMPTS && !within; attempt++) {
+      for (attempt = 1; attempt <= ATTEMPTS && (!within || attempt <= MIN_ROUNDS); attempt++) {
         worst = round_once(client, &faults[f], concurrency[c], attempt, why, sizeof why);
         if (worst < 0) {
           wrong_rounds++;
           continue;
         }
         if (worst < best_worst) best_worst = worst;
-        within = worst <= DEADLINE_MS + SLACK_MS;
+        within = within || worst <= DEADLINE_MS + SLACK_MS;
       }
       if (!CHECK(within)) {
         failed_cells++;
@@ -134,5 +156,11 @@ int main(void) {
     handoff_client_free(client);
   }
   printf("cells failed: %d\n", failed_cells);
+  if (CHECK(overshoot_count > 0)) {
+    qsort(overshoots, overshoot_count, sizeof overshoots[0], by_value);
+    printf("timed-out lookups: %zu, returned after the deadline by: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+           overshoot_count, percentile(0.5), percentile(0.99), percentile(0.999), overshoots[overshoot_count - 1]);
+    CHECK(percentile(0.99) <= SLACK_MS);
+  }
   return check_summary("test_fault_matrix");
 }
