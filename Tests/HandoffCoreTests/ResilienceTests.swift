@@ -241,6 +241,27 @@ import Testing
         #expect(client.statistics().value(named: "shared") == UInt64(threads - 1))
     }
 
+    /// Regression: a follower took its leader's timeout even when its own
+    /// deadline was later and the answer was on its way.
+    @Test func followerOutlivesALeaderWithAShorterDeadline() throws {
+        let server = ScriptedServer([.init(delayMs: 300)])
+        defer { server.stop() }
+        let client = try client(server)
+        let leader = Locked<HandoffStatus?>(nil)
+        let done = Atomic<Bool>(false)
+        ScriptedServer.spawn {
+            let status = client.lookup(.sharedID("s-1"), timeoutMs: 100).status
+            leader.withLock { $0 = status }
+            done.store(true, ordering: .releasing)
+        }
+        usleep(20_000)  // the short lookup leads
+        let follower = client.lookup(.sharedID("s-1"), timeoutMs: 2000)
+        for _ in 0..<200 where !done.load(ordering: .acquiring) { usleep(10_000) }
+        #expect(leader.withLock { $0 } == .timeout)
+        #expect(follower.status == .ok)
+        #expect(follower.elapsedUs < 1_500_000, "\(follower.elapsedUs) us")
+    }
+
     @Test func slowServerTimesOutOnTime() throws {
         let server = ScriptedServer([.init(delayMs: 2000)])
         defer { server.stop() }

@@ -49,6 +49,9 @@ public enum Limits {
     public static let retryBackoffBaseMs = 25
     /// A retry is only made if at least this much time would be left for it.
     public static let minRetryAttemptMs = 20
+    /// Times a lookup joins a shared request for its id: a follower whose
+    /// leader timed out on a shorter deadline joins again while time is left.
+    public static let maxFlightJoins = 3
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
 }

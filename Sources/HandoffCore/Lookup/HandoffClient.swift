@@ -101,16 +101,23 @@ public final class HandoffClient: Sendable {
             return unavailable("\(config.maxInFlight) lookups already in flight (max_in_flight)")
         }
         defer { InFlightLimit.leave() }
-        switch flights.join(target) {
-        case .follower(let flight):
-            tally.source = .shared
-            return flights.wait(flight, remainingMs: deadline.remainingMs)
-                ?? renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
-        case .leader(let flight):
-            let result = lead(target, deadline: deadline, timeoutMs: timeoutMs, requests: &tally.requests)
-            flights.finish(flight, result)
-            return result
+        for _ in 0..<Limits.maxFlightJoins {
+            switch flights.join(target) {
+            case .follower(let flight):
+                tally.source = .shared
+                guard let shared = flights.wait(flight, remainingMs: deadline.remainingMs) else { break }
+                // The leader ran out of its own, shorter deadline; this lookup
+                // still has time to ask for itself.
+                if shared.status == .timeout && deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
+                return shared
+            case .leader(let flight):
+                tally.source = .request
+                let result = lead(target, deadline: deadline, timeoutMs: timeoutMs, requests: &tally.requests)
+                flights.finish(flight, result)
+                return result
+            }
         }
+        return renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
     }
 
     private func lead(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> HandoffResult {
