@@ -46,10 +46,25 @@ start_kamailio "$WORK/kemi/kamailio.log" "$KEMI_PORT" "$HERE/kemi/kamailio-kemi.
 KEMI_PID=$KAMAILIO_PID
 start_kamailio "$WORK/kamailio.log" "$KAM_PORT" "$HERE/kamailio.cfg" \
   -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" -A WORKERS=4
+MAIN_PID=$KAMAILIO_PID
+# An API that accepts and never answers, one worker, a breaker that opens
+# after one failure and stays open: the first call waits out timeout_ms, the
+# next ones fail fast.
+SILENT_PORT=$(free_udp_port)
+mkdir -p "$WORK/silent"
+write_polyai_conf "$WORK/polyai-silent.conf" "$BLACKHOLE_URL" "$WORK/api-key" \
+  "timeout_ms = 500" "breaker_failures = 1" "breaker_cooldown_ms = 600000"
+start_kamailio "$WORK/silent/kamailio.log" "$SILENT_PORT" "$HERE/kamailio.cfg" \
+  -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-silent.conf\"" -A WORKERS=1
+SILENT_PID=$KAMAILIO_PID
 
-# ERE-escapes a literal, then XML-escapes it for an attribute.
+# ERE-escapes a literal, then XML-escapes it for an attribute. SIPp reads
+# backslash escapes in attributes itself, so a literal backslash cannot be
+# written in a regexp: it becomes "." (any character), and the exact header
+# lines are still compared byte for byte after the call.
 regex_literal() {
-  printf '%s' "$1" | sed -e 's/[][\.*^$+?(){}|/]/\\&/g' \
+  # ("[." would open a collating element, so "." is not first.)
+  printf '%s' "$1" | tr '\\' '\001' | sed -e 's#[][*^$+?(){}|/.]#\\&#g' -e 's/\x01/./g' \
     -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g'
 }
 
@@ -157,7 +172,8 @@ received_header_named() { # trace name
 }
 
 # run_case NAME --queue Q [--header "Name: value"]... [--absent Name]...
-#          [--calls N --rate R] [--answer-ms MS] [--kemi]  < expected X-PolyAI-* lines
+#          [--calls N --rate R] [--answer-ms MS] [--kemi | --silent]  < expected X-PolyAI-* lines
+# --kemi: the KEMI Kamailio; --silent: the one whose API never answers.
 # In the expected lines a final \s stands for a trailing space (editors
 # strip real ones).
 run_case() {
@@ -173,6 +189,7 @@ run_case() {
       --rate) rate=$2 ;;
       --answer-ms) answer_ms=$2 ;;
       --kemi) target=$KEMI_PORT klog=$WORK/kemi/kamailio.log; shift; continue ;;
+      --silent) target=$SILENT_PORT klog=$WORK/silent/kamailio.log; shift; continue ;;
       *) die "run_case: unknown option $1" ;;
     esac
     shift 2
@@ -204,8 +221,8 @@ run_case() {
   # Every INVITE received carries exactly the expected X-PolyAI-* lines.
   received_polyai_headers "$dir/uas.msg" >"$dir/received"
   local invites
-  invites=$(grep -c '^--$' "$dir/received" || true)
-  invites=$((invites + 1))
+  invites=$(awk '/message received/ { recv = 1; next } /message sent/ { recv = 0; next }
+                 recv && /^INVITE / { n++ } END { print n + 0 }' "$dir/uas.msg" 2>/dev/null)
   { for ((i = 0; i < invites; i++)); do
       [ "$i" = 0 ] || echo "--"
       cat "$dir/expected"
@@ -324,17 +341,17 @@ X-PolyAI-Handoff-To: support
 X-PolyAI-Queue: tier2
 EOF
 
-run_case "unknown id: forwarded to the default queue with not_found" \
-  --queue default --header "X-Shared-Id: no-such-call" <<'EOF'
+run_case "unknown id: the negative return sends it to the fallback queue, with not_found" \
+  --queue fallback --header "X-Shared-Id: no-such-call" <<'EOF'
 X-PolyAI-Handoff-Status: not_found
 EOF
 
-run_case "slow API (fault-slow, 5 s): forwarded within 2.5 s with timeout" \
-  --queue default --header "X-Shared-Id: fault-slow" --answer-ms 2500 <<'EOF'
+run_case "slow API (fault-slow, 5 s): forwarded within 2.5 s to fallback with timeout" \
+  --queue fallback --header "X-Shared-Id: fault-slow" --answer-ms 2500 <<'EOF'
 X-PolyAI-Handoff-Status: timeout
 EOF
 
-run_case "header injection: CR/LF in values become spaces, no extra header" \
+run_case "header injection: CR/LF in values become spaces, no extra header; found, so default" \
   --queue default --header "X-Shared-Id: header-injection" --absent X-Evil <<'EOF'
 X-PolyAI-Handoff-Status: ok
 X-PolyAI-Conversation-Id: inj-1
@@ -345,8 +362,8 @@ X-PolyAI-Ctrl: bell\s
 X-PolyAI-Key-With-Spaces-And-Colons: v
 EOF
 
-run_case "no id header: forwarded to the default queue with invalid_argument" \
-  --queue default <<'EOF'
+run_case "no id header: to the fallback queue with invalid_argument" \
+  --queue fallback <<'EOF'
 X-PolyAI-Handoff-Status: invalid_argument
 EOF
 
@@ -381,9 +398,68 @@ X-PolyAI-Intent-Primary: upgrade
 X-PolyAI-Intent-Confidence: 0.93
 EOF
 
-run_case "KEMI (KSR.polyai_handoff.lookup_id): unknown conversation id to default" \
-  --kemi --queue default --header "X-Conversation-Id: no-such-conversation" <<'EOF'
+run_case "KEMI (KSR.polyai_handoff.lookup_id): unknown conversation id to fallback" \
+  --kemi --queue fallback --header "X-Conversation-Id: no-such-conversation" <<'EOF'
 X-PolyAI-Handoff-Status: not_found
+EOF
+
+run_case "found without handoff_to (empty-data): the positive return, default queue" \
+  --queue default --header "X-Shared-Id: empty-data" <<'EOF'
+X-PolyAI-Handoff-Status: ok
+X-PolyAI-Conversation-Id: e-1
+X-PolyAI-Shared-Id: empty-data
+EOF
+
+run_case "unicode-call: UTF-8 values, escapes and emoji arrive as the agent wrote them" \
+  --queue default --header "X-Shared-Id: unicode-call" <<'EOF'
+X-PolyAI-Handoff-Status: ok
+X-PolyAI-Conversation-Id: u-1
+X-PolyAI-Shared-Id: unicode-call
+X-PolyAI-Greeting: こんにちは
+X-PolyAI-Emoji: 📞✅
+X-PolyAI-Rtl: مرحبا
+X-PolyAI-Escaped: tab quote"backslash\
+EOF
+
+run_case "number-edge: numbers exactly as the JSON wrote them" \
+  --queue default --header "X-Shared-Id: number-edge" <<'EOF'
+X-PolyAI-Handoff-Status: ok
+X-PolyAI-Conversation-Id: n-1
+X-PolyAI-Shared-Id: number-edge
+X-PolyAI-Big: 123456789012345678901234567890
+X-PolyAI-Max-Int: 9223372036854775807
+X-PolyAI-Min-Int: -9223372036854775808
+X-PolyAI-Tiny: 1e-400
+X-PolyAI-Huge: 1e400
+X-PolyAI-Neg-Zero: -0.0
+X-PolyAI-Exact: 1.10
+X-PolyAI-Exp: 6.02E23
+EOF
+
+run_case "deep: nesting past max_depth is left out, the call goes on" \
+  --queue default --header "X-Shared-Id: deep" <<'EOF'
+X-PolyAI-Handoff-Status: ok
+X-PolyAI-Conversation-Id: d-1
+X-PolyAI-Shared-Id: deep
+EOF
+
+run_case "an id with a space, + and / and a non-ASCII letter: percent-encoded, found" \
+  --queue billing --header "X-Shared-Id: pbx 42+7/α" <<'EOF'
+X-PolyAI-Handoff-Status: ok
+X-PolyAI-Conversation-Id: p-1
+X-PolyAI-Shared-Id: pbx 42+7/α
+X-PolyAI-Handoff-To: billing
+X-PolyAI-Trunk: pbx-east
+EOF
+
+run_case "API silent: the first lookup waits out timeout_ms, then fallback with timeout" \
+  --silent --queue fallback --header "X-Shared-Id: acme-call-123" --answer-ms 1500 <<'EOF'
+X-PolyAI-Handoff-Status: timeout
+EOF
+
+run_case "API silent, breaker open: 5 calls forwarded within 200 ms with unavailable" \
+  --silent --queue fallback --header "X-Shared-Id: acme-call-123" --calls 5 --rate 10 --answer-ms 200 <<'EOF'
+X-PolyAI-Handoff-Status: unavailable
 EOF
 
 config_case "modparams as strings, integers and \"set\": Kamailio starts" start "libpolyai_handoff" \
@@ -404,7 +480,7 @@ config_case "a missing project_id stops Kamailio at start" refuse "project_id" \
 modparam(\"polyai_handoff\", \"account_id\", \"acme\")
 modparam(\"polyai_handoff\", \"api_key\", \"sandbox-key\")"
 
-for pid_log in "$KAMAILIO_PID:$WORK/kamailio.log" "$KEMI_PID:$WORK/kemi/kamailio.log"; do
+for pid_log in "$MAIN_PID:$WORK/kamailio.log" "$KEMI_PID:$WORK/kemi/kamailio.log" "$SILENT_PID:$WORK/silent/kamailio.log"; do
   if ! kill -0 "${pid_log%%:*}" 2>/dev/null; then
     echo "FAIL kamailio exited during the run (${pid_log#*:})"
     tail -n 30 "${pid_log#*:}"

@@ -40,8 +40,10 @@ function ksr_request_route() {
 		rc = KSR.polyai_handoff.lookup("");
 	}
 
+	// A failed lookup goes to the fallback queue; a found one by handoff_to,
+	// to queues we know, else to the default queue.
 	var handoffTo = KSR.pv.get("$polyai(handoff_to)");
-	var queue = (rc > 0 && handoffTo !== null && QUEUES.test(handoffTo)) ? handoffTo : "default";
+	var queue = rc < 0 ? "fallback" : (handoffTo !== null && QUEUES.test(handoffTo)) ? handoffTo : "default";
 	KSR.info("handoff " + KSR.pv.get("$ci") + ": " + KSR.pv.get("$polyai(handoff_status)") +
 		" (rc " + rc + ") -> queue " + queue + "\n");
 
