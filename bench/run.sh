@@ -8,9 +8,11 @@
 # naive libcurl (a handle per lookup) and a process per lookup (curl | jq).
 #
 # Environment:
-#   LIB_DIR      dir with libpolyai_handoff.so and .so.1 (default ../build/lib)
-#   INCLUDE_DIR  dir with polyai_handoff.h (default ../include)
-#   BENCH_QUICK=1  smoke run, well under a minute (CI); writes results/quick/
+# The library is installed from the repository's build (make install into a
+# scratch prefix) and the load generator built against it with pkg-config,
+# as a host would.
+#
+#   BENCH_QUICK=1  smoke run, well under a minute; writes results/quick/
 #   BENCH_OUT    where to write the report (default bench/results[/quick])
 #   BENCH_THREADS  thread counts (default "1 4 16")
 #   BENCH_REPEAT   runs of lib and raw per point, interleaved (default 5, quick 1)
@@ -34,12 +36,6 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-want_lib=${LIB_DIR:-$ROOT/build/lib}
-want_include=${INCLUDE_DIR:-$ROOT/include}
-LIB_DIR=$(cd "$want_lib" 2>/dev/null && pwd) \
-  || { echo "bench: LIB_DIR $want_lib does not exist (run: make lib)" >&2; exit 1; }
-INCLUDE_DIR=$(cd "$want_include" 2>/dev/null && pwd) \
-  || { echo "bench: INCLUDE_DIR $want_include does not exist" >&2; exit 1; }
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] || QUICK=1
 
@@ -93,10 +89,6 @@ install_deps() {
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx not found"
 
-if [ ! -e "$LIB_DIR/libpolyai_handoff.so" ] || [ ! -e "$LIB_DIR/libpolyai_handoff.so.1" ]; then
-  die "LIB_DIR=$LIB_DIR lacks libpolyai_handoff.so and .so.1 (run: make lib)"
-fi
-[ -f "$INCLUDE_DIR/polyai_handoff.h" ] || die "INCLUDE_DIR=$INCLUDE_DIR lacks polyai_handoff.h"
 
 # -------------------------------------------------------------- scratch
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/handoff-bench.XXXXXX")
@@ -118,11 +110,15 @@ cp "$HERE/fixtures/"*.json "$TMP/fixtures/"
 chmod 644 "$TMP/fixtures/"*.json
 
 # --------------------------------------------------------------- loadgen
+PREFIX=$TMP/prefix
+make -s -C "$ROOT" install PREFIX="$PREFIX" >"$TMP/install.log" 2>&1 \
+  || { cat "$TMP/install.log" >&2; die "make install failed (run: make build)"; }
+LIB_DIR=$PREFIX/lib
 LOADGEN=$TMP/loadgen
 # shellcheck disable=SC2046
-cc -std=c11 -O2 -Wall -Wextra -pthread -I"$INCLUDE_DIR" "$HERE/loadgen.c" -o "$LOADGEN" \
-  -L"$LIB_DIR" -lpolyai_handoff -Wl,-rpath,"$LIB_DIR" \
-  $(pkg-config --cflags --libs libcurl jansson) -lm
+cc -std=c11 -O2 -Wall -Wextra -pthread "$HERE/loadgen.c" -o "$LOADGEN" \
+  $(PKG_CONFIG_PATH="$LIB_DIR/pkgconfig" pkg-config --cflags --libs polyai-handoff libcurl jansson) \
+  -Wl,-rpath,"$LIB_DIR" -lm
 
 # ------------------------------------------------------------- test CA
 # A CA and a server certificate for 127.0.0.1 and localhost, made now.
@@ -247,8 +243,8 @@ fi
 
 # --------------------------------------------------------------- report
 cp "$RESULTS" "$OUT/results.jsonl"
-# One run per mode/proto/threads point: by default the fastest of the
-# repeats (noise from other work only ever slows a run down), or the median.
+# One run per mode/proto/threads point for the tables: the median of the
+# repeats by default (BENCH_PICK), and the fastest for the targets table.
 pick_runs() { # median|best -> one JSON line per point
   jq -s --arg pick "$1" 'map(select(.label != "soak")) | group_by([.mode, .proto, .threads])
        | map(sort_by(.lookups_per_s // 0) | if $pick == "median" then .[(length - 1) / 2 | floor] else last end)
