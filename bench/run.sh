@@ -15,13 +15,13 @@
 #   BENCH_QUICK=1  smoke run, well under a minute; writes results/quick/
 #   BENCH_OUT    where to write the report (default bench/results[/quick])
 #   BENCH_THREADS  thread counts (default "1 4 16")
-#   BENCH_REPEAT   runs of lib and raw per point, interleaved (default 5, quick 1)
+#   BENCH_REPEAT   runs of lib and raw per point, interleaved (default 9, quick 1)
 #   BENCH_PICK     which run the tables show for lib and raw: median (the
 #                  default) or best (highest lookups/s); the targets table
 #                  gives both ratios and judges by the median
 #   BENCH_NGINX_PIN=0  let nginx's worker run on any core (default: pinned to
 #                  the last one, which halves the run-to-run spread here)
-#   BENCH_LOOKUPS  lookups per lib/raw run, split over the threads (default 30000)
+#   BENCH_LOOKUPS  lookups per lib/raw run, split over the threads (default 20000)
 #   BENCH_SOAK     soak lookups (default 1000000, quick 20000)
 #   BENCH_SOAK_THREADS / BENCH_SOAK_PROTO  (default 4 / http)
 #   BENCH_NGINX_WORKERS  nginx worker processes (default 1: the machine has few cores)
@@ -52,8 +52,8 @@ if [ "$QUICK" = 1 ]; then
 else
   OUT=${BENCH_OUT:-$HERE/results}
   THREADS=${BENCH_THREADS:-"1 4 16"}
-  REPEAT=${BENCH_REPEAT:-5}
-  LOOKUPS=${BENCH_LOOKUPS:-30000}
+  REPEAT=${BENCH_REPEAT:-9}
+  LOOKUPS=${BENCH_LOOKUPS:-20000}
   NAIVE_HTTP=${BENCH_NAIVE_HTTP:-6000}
   NAIVE_TLS=${BENCH_NAIVE_TLS:-2000}
   PROC_LOOKUPS=${BENCH_PROC_LOOKUPS:-160}
