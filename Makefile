@@ -89,10 +89,14 @@ test-fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Tests/fuzz/run.sh
 
 # The Swift suite again under AddressSanitizer and ThreadSanitizer (it drives
-# clients from many threads against a real loopback server).
+# clients from many threads against a real loopback server), then the C ABI
+# tests against the library itself built with each sanitizer: the ABI edge
+# (handles, arenas, lazily published names) as C hosts use it.
 test-sanitizers:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+	@scripts/sanitized-abi.sh address
+	@scripts/sanitized-abi.sh thread
 
 STAGED_ENV = LIB_DIR=$(CURDIR)/$(BUILD)/lib INCLUDE_DIR=$(CURDIR)/include \
   SANDBOX=$(CURDIR)/$(BUILD)/bin/polyai-handoff-sandbox FIXTURES=$(CURDIR)/Sources/Sandbox/fixtures.json
@@ -110,4 +114,4 @@ bench-kamailio: build
 	$(STAGED_ENV) examples/kamailio/bench.sh
 
 clean:
-	rm -rf $(BUILD) .build .build-asan .build-tsan
+	rm -rf $(BUILD) .build .build-asan .build-tsan .build-asan-lib .build-tsan-lib

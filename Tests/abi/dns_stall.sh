@@ -29,4 +29,5 @@ for _ in $(seq 1 100); do
   ip netns exec "$ns" ss -Huln 2>/dev/null | grep -q '127.0.0.1:53 ' && break
   sleep 0.05
 done
-ip netns exec "$ns" timeout 120 "$binary"
+# shellcheck disable=SC2086
+ip netns exec "$ns" timeout 120 ${TEST_WRAPPER:-} "$binary"

@@ -8,8 +8,13 @@
 #   SANDBOX      the polyai-handoff-sandbox executable (required)
 #   FIXTURES     the sandbox's fixtures (default Sources/Sandbox/fixtures.json)
 #   CLI          the built polyai-handoff CLI (default: built here from cli/)
-#   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_soak
-#                (10,000 lookups) and the CLI under memcheck
+#   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_tls,
+#                test_soak (10,000 lookups) and the CLI under memcheck
+#   EXTRA_LDFLAGS  link flags put first for the tests and the CLI (a
+#                sanitizer's runtime, when LIB_DIR holds a sanitized build)
+#   TEST_WRAPPER a command every test binary and the CLI run under, e.g.
+#                "env TSAN_OPTIONS=..." or valgrind
+#   SKIP_EXPORTS=1  skip the export check (a sanitized build is not the product)
 #   CC           C compiler (default cc)
 #
 # Prints one line per test, then "abi: N passed, M failed"; exits 1 if any failed.
@@ -22,6 +27,9 @@ INCLUDE_DIR=${INCLUDE_DIR:-$root/include}
 SANDBOX=${SANDBOX:-}
 FIXTURES=${FIXTURES:-$root/Sources/Sandbox/fixtures.json}
 CLI=${CLI:-}
+EXTRA_LDFLAGS=${EXTRA_LDFLAGS:-}
+TEST_WRAPPER=${TEST_WRAPPER:-}
+export TEST_WRAPPER
 VALGRIND=${VALGRIND:-0}
 CC=${CC:-cc}
 # Every test_*.c is its own program; test_dns_stall needs a network namespace
@@ -96,8 +104,9 @@ export TMPDIR="$work/tmp"
 # -------------------------------------------------------------- C tests
 
 build() { # NAME SOURCE -> $work/NAME, log in $work/NAME.build
+  # shellcheck disable=SC2086
   "$CC" $CFLAGS -I"$INCLUDE_DIR" -I"$here" "$2" -o "$work/$1" \
-    -L"$LIB_DIR" -lpolyai_handoff -Wl,-rpath,"$LIB_DIR" >"$work/$1.build" 2>&1
+    $EXTRA_LDFLAGS -L"$LIB_DIR" -lpolyai_handoff -Wl,-rpath,"$LIB_DIR" >"$work/$1.build" 2>&1
 }
 
 for t in $TESTS; do
@@ -106,7 +115,8 @@ for t in $TESTS; do
     continue
   fi
   start=$(date +%s%N)
-  timeout 120 "$work/$t" >"$work/$t.log" 2>&1
+  # shellcheck disable=SC2086
+  timeout 120 $TEST_WRAPPER "$work/$t" >"$work/$t.log" 2>&1
   rc=$?
   took=$(elapsed_since "$start")
   summary=$(grep -E "^$t: [0-9]+ checks" "$work/$t.log" | tail -n 1)
@@ -175,7 +185,8 @@ cli_bad() {
 run_cli() {
   local expected=$1 rc
   shift
-  timeout 60 "$CLI" "$@" >"$work/out" 2>"$work/err"
+  # shellcheck disable=SC2086
+  timeout 60 $TEST_WRAPPER "$CLI" "$@" >"$work/out" 2>"$work/err"
   rc=$?
   if [ "$rc" = "$expected" ]; then cli_ok; else cli_bad "polyai-handoff $*: exit $rc, expected $expected"; fi
 }
@@ -196,8 +207,9 @@ expect_grep() {
 cli_build_failed=0
 if [ -z "$CLI" ]; then
   CLI=$work/polyai-handoff
+  # shellcheck disable=SC2086
   if ! "$CC" -std=c99 -Wall -Wextra -Werror -I"$INCLUDE_DIR" "$root/cli/polyai-handoff.c" -o "$CLI" \
-      -L"$LIB_DIR" -lpolyai_handoff -Wl,-rpath,"$LIB_DIR" >"$work/cli.build" 2>&1; then
+      $EXTRA_LDFLAGS -L"$LIB_DIR" -lpolyai_handoff -Wl,-rpath,"$LIB_DIR" >"$work/cli.build" 2>&1; then
     cli_build_failed=1
     fail cli "does not compile" "$work/cli.build"
   fi
@@ -326,7 +338,9 @@ fi
 
 # ---------------------------------------------------------------- exports
 
-if LIB_DIR="$LIB_DIR" INCLUDE_DIR="$INCLUDE_DIR" "$here/exports.sh" >"$work/exports.log" 2>&1; then
+if [ "${SKIP_EXPORTS:-0}" = 1 ]; then
+  printf 'SKIP %-22s %s\n' exports "SKIP_EXPORTS=1 (not the product build)"
+elif LIB_DIR="$LIB_DIR" INCLUDE_DIR="$INCLUDE_DIR" "$here/exports.sh" >"$work/exports.log" 2>&1; then
   pass exports "$(tail -n 1 "$work/exports.log" | sed 's/^exports: //')"
 else
   fail exports "the exports, soname or dependencies are wrong" "$work/exports.log"
@@ -366,7 +380,7 @@ if [ "$VALGRIND" = 1 ]; then
       rm -f "$work"/vg.*.log
       start=$(date +%s%N)
       HANDOFF_TEST_ITERATIONS=5 HANDOFF_TEST_TIME_SCALE=20 \
-        TLS_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$work/vg.%p.log" \
+        TEST_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$work/vg.%p.log" \
         bash "$here/tls_front.sh" "$work/test_tls" >"$work/vg.out" 2>&1
       rc=$?
       cat "$work/vg.out" "$work"/vg.*.log >"$work/vg-test_tls.log" 2>/dev/null

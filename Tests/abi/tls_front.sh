@@ -91,5 +91,6 @@ export HANDOFF_TEST_TLS_UNKNOWN_CA_PORT=$unknown_ca
 export HANDOFF_TEST_TLS_EXPIRED_PORT=$expired
 export HANDOFF_TEST_TLS_ACCESS_LOG=$dir/access.log
 echo "tls_front: nginx $("$NGINX" -v 2>&1 | sed 's|.*/||') on 127.0.0.1 ports $trusted $short $wrong_host $unknown_ca $expired -> sandbox :$sandbox_port"
-# TLS_WRAPPER: a command to run the test under (valgrind, from run.sh).
-timeout 600 ${TLS_WRAPPER:-} "$binary"
+# TEST_WRAPPER: a command to run the test under (valgrind, a sanitizer's runtime).
+# shellcheck disable=SC2086
+timeout 600 ${TEST_WRAPPER:-} "$binary"
