@@ -15,11 +15,7 @@ import Testing
             let decoded = try JSONDecoder.decode(Array(text.utf8))
             #expect(decoded["data"] == Self.keysWithoutNUL(data), "round trip: \(text)")
 
-            var options = RenderOptions()
-            options.maxValueBytes = generator.int(1...300)
-            options.maxEntries = generator.int(0...40)
-            options.maxDepth = generator.int(1...10)
-            options.maxHeaderBlockBytes = generator.int(128...2048)
+            let options = generator.options()
 
             // The lookup path flattens jansson's tree in place; it must agree
             // with flattening the parsed value, drops and numbers included.
@@ -36,6 +32,14 @@ import Testing
             try check(result, options: options, data: data)
             let again = Renderer(options: options).result(outcome).rendered()
             #expect(again.headerBlock == result.headerBlock && again.variablesBlock == result.variablesBlock, "deterministic")
+
+            // The same document with invalid UTF-8 in its strings: the lookup
+            // still succeeds, and every invariant holds for what it renders.
+            let corrupted = generator.corrupt(Array(text.utf8))
+            let mended = ResponseDecoder.success(corrupted, flattener: Flattener(options: options))
+            #expect(mended.status == .ok, "invalid UTF-8 failed the lookup: \(mended.errorMessage) in \(String(decoding: corrupted, as: UTF8.self))")
+            let rendered = Renderer(options: options).result(mended).rendered()
+            try check(rendered, options: options, data: nil)
         }
     }
 
@@ -49,10 +53,14 @@ import Testing
         }
     }
 
-    func check(_ result: RenderedResult, options: RenderOptions, data: JSONValue) throws {
+    /// `data` nil: the document is not known (corrupted), so the count of
+    /// what was left out is not checked against it.
+    func check(_ result: RenderedResult, options: RenderOptions, data: JSONValue?) throws {
         #expect(result.entries.count <= options.maxEntries)
-        var headerNames = Set(["x-polyai-handoff-status", "x-polyai-conversation-id", "x-polyai-shared-id"])
-        var variableNames = Set(["POLYAI_HANDOFF_STATUS", "POLYAI_CONVERSATION_ID", "POLYAI_SHARED_ID"])
+        let header = options.headerPrefix
+        let variable = options.variablePrefix
+        var headerNames = Set(["handoff-status", "conversation-id", "shared-id"].map { (header + $0).lowercased() })
+        var variableNames = Set(["HANDOFF_STATUS", "CONVERSATION_ID", "SHARED_ID"].map { variable + $0 })
         for entry in result.entries {
             #expect(!entry.headerName.isEmpty && entry.headerName.utf8.allSatisfy(TextRules.isTokenByte), "\(entry.headerName)")
             #expect(entry.variableName.utf8.allSatisfy { TextRules.isVariableByte($0) && !($0 >= 97 && $0 <= 122) })
@@ -66,7 +74,7 @@ import Testing
         #expect(result.headerBlock.utf8.count <= options.maxHeaderBlockBytes)
         let lines = result.headerBlock.split(separator: "\r\n", omittingEmptySubsequences: false)
         #expect(lines.last == "")
-        #expect(lines.first == "X-PolyAI-Handoff-Status: ok")
+        #expect(lines.first.map(String.init) == header + "Handoff-Status: ok")
         for line in lines.dropLast() {
             #expect(!line.contains("\r") && !line.contains("\n"))
             guard let colon = line.firstIndex(of: ":") else {
@@ -79,9 +87,12 @@ import Testing
             #expect(line.prefix { $0 != "=" }.utf8.allSatisfy(TextRules.isVariableByte))
             #expect(!line.contains("\r"))
         }
-        // Every leaf is in the header block or counted as truncated (2 meta lines: status, conversation id).
-        let inBlock = lines.count - 1 - 2
-        #expect(result.truncated >= Flattener.leafCount(data) - inBlock)
+        // Every leaf is in the header block or counted as truncated (2 meta
+        // lines: status, conversation id), unless include/exclude left it out.
+        if let data, options.include == nil, options.exclude.isEmpty {
+            let inBlock = lines.count - 1 - 2
+            #expect(result.truncated >= Flattener.leafCount(data) - inBlock)
+        }
     }
 }
 
@@ -101,6 +112,60 @@ struct JSONGenerator {
 
     mutating func int(_ range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
+    }
+
+    mutating func pick<T>(_ choices: [T]) -> T { choices[int(0...choices.count - 1)] }
+
+    /// Bounds, prefixes, include/exclude and renames as a configuration may
+    /// set them (prefixes from those config accepts).
+    mutating func options() -> RenderOptions {
+        var options = RenderOptions()
+        options.maxValueBytes = int(1...300)
+        options.maxEntries = int(0...40)
+        options.maxDepth = int(1...10)
+        options.maxHeaderBlockBytes = int(128...2048)
+        options.headerPrefix = pick(["X-PolyAI-", "X-", "x-acme.", "X-A-b_c-"])
+        options.variablePrefix = pick(["POLYAI_", "P", "PBX9_"])
+        let patterns = ["a", "a.*", "customer_id", "k*", "*", "0", "ключ*", "x y"]
+        if int(0...3) == 0 { options.include = (0..<int(1...3)).compactMap { _ in KeyPattern(pick(patterns)) } }
+        if int(0...3) == 0 { options.exclude = (0..<int(1...2)).compactMap { _ in KeyPattern(pick(patterns)) } }
+        if int(0...3) == 0 {
+            for _ in 0..<int(1...3) {
+                options.renames[pick(Self.keyPool) + (int(0...1) == 0 ? "" : "0")] = pick(["X-Queue", "queue", "X Queue!", "📞", "X-PolyAI-Handoff-Status"])
+            }
+        }
+        return options
+    }
+
+    /// The bytes with invalid UTF-8 put inside some string values (right after
+    /// the quote that opens a value): a lone continuation byte, a lead byte
+    /// without its continuation, a byte that never occurs in UTF-8.
+    mutating func corrupt(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 16)
+        var index = 0
+        var inString = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            out.append(byte)
+            index += 1
+            if inString {
+                if byte == UInt8(ascii: "\\"), index < bytes.count {
+                    out.append(bytes[index])
+                    index += 1
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: ":"), index < bytes.count, bytes[index] == UInt8(ascii: "\""), int(0...2) == 0 {
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: pick([[0x80], [0xC3], [0xE2, 0x82], [0xFF], [0xED, 0xA0, 0x80]]))
+                index += 1
+                inString = true
+            }
+        }
+        return out
     }
 
     static let keyPool = ["a", "a.b", "A", "customer_id", "customerId", "customer-id", "CUSTOMER_ID", "handoff_status",
