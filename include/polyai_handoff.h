@@ -167,8 +167,11 @@ void handoff_shutdown(void);
  *   max_depth           deepest nesting flattened, 1..32 (default 8)
  *   max_header_block_bytes  largest handoff_result_header_block(), 128..65536
  *                       (default 1024: SIP over UDP must stay under the MTU)
- *   retries             extra attempts after a connection failure or a
- *                       502/503/504, inside the deadline only, 0..5 (default 1)
+ *   retries             extra attempts after a connection failure (refused,
+ *                       reset, closed before a whole answer: the lookup is a
+ *                       GET, safe to repeat) or a 502/503/504, inside the
+ *                       deadline only, 0..5 (default 1); never after a TLS
+ *                       verification failure, a timeout or any 4xx
  *   breaker_failures    consecutive timeouts, network errors or 5xx after which
  *                       lookups fail fast with HANDOFF_UNAVAILABLE, 0..1000
  *                       (default 5; 0 turns the breaker off)
