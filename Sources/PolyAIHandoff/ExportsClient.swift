@@ -25,13 +25,11 @@ public func handoff_client_new(_ config: OpaquePointer?, _ statusOut: UnsafeMuta
 @c @implementation
 public func handoff_client_lookup(_ client: OpaquePointer?, _ sharedID: UnsafePointer<CChar>?, _ timeoutMs: Int32) -> OpaquePointer? {
     Handle.with(client, as: HandoffClient.self) { lookup($0, sharedID, .sharedID, timeoutMs, missing: .invalidArgument) }
-        ?? lookup(nil, sharedID, .sharedID, timeoutMs, missing: .invalidArgument)
 }
 
 @c @implementation
 public func handoff_client_lookup_id(_ client: OpaquePointer?, _ conversationID: UnsafePointer<CChar>?, _ timeoutMs: Int32) -> OpaquePointer? {
     Handle.with(client, as: HandoffClient.self) { lookup($0, conversationID, .conversationID, timeoutMs, missing: .invalidArgument) }
-        ?? lookup(nil, conversationID, .conversationID, timeoutMs, missing: .invalidArgument)
 }
 
 @c @implementation

@@ -5,13 +5,10 @@ import HandoffCore
 // The handoff_result_* functions of polyai_handoff.h. A NULL result gives
 // 0, NULL or HANDOFF_INVALID_ARGUMENT, never a crash.
 
-private func result(_ handle: OpaquePointer?) -> ResultHandle? {
-    Handle.borrow(handle, as: ResultHandle.self)
-}
-
-/// For the accessors a host calls per entry: no reference counting.
+/// Every accessor reaches the result this way: no reference counting, since
+/// a host calls some of them once per entry.
 private func withResult<R>(_ handle: OpaquePointer?, _ body: (ResultHandle) -> R?) -> R? {
-    Handle.with(handle, as: ResultHandle.self, body) ?? nil
+    Handle.with(handle, as: ResultHandle.self) { $0.flatMap(body) }
 }
 
 @c @implementation
@@ -26,18 +23,17 @@ public func handoff_result_http_status(_ handle: OpaquePointer?) -> Int32 {
 
 @c @implementation
 public func handoff_result_error(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    guard let result = result(handle) else { return StaticCString.pointer("no result (NULL handoff_result)") }
-    return result.errorPointer
+    withResult(handle) { $0.errorPointer } ?? StaticCString.pointer("no result (NULL handoff_result)")
 }
 
 @c @implementation
 public func handoff_result_conversation_id(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle)?.conversationIDPointer
+    withResult(handle) { $0.conversationIDPointer }
 }
 
 @c @implementation
 public func handoff_result_shared_id(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle)?.sharedIDPointer
+    withResult(handle) { $0.sharedIDPointer }
 }
 
 @c @implementation
@@ -68,37 +64,37 @@ public func handoff_result_get(_ handle: OpaquePointer?, _ key: UnsafePointer<CC
 
 @c @implementation
 public func handoff_result_data_json(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle)?.dataJSONPointer
+    withResult(handle) { $0.dataJSONPointer }
 }
 
 @c @implementation
 public func handoff_result_truncated(_ handle: OpaquePointer?) -> Int {
-    result(handle)?.rendered.truncated ?? 0
+    withResult(handle) { $0.rendered.truncated } ?? 0
 }
 
 @c @implementation
 public func handoff_result_header_name(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    result(handle)?.rendered.headerName(index)
+    withResult(handle) { $0.rendered.headerName(index) }
 }
 
 @c @implementation
 public func handoff_result_variable_name(_ handle: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
-    result(handle)?.rendered.variableName(index)
+    withResult(handle) { $0.rendered.variableName(index) }
 }
 
 @c @implementation
 public func handoff_result_header_block(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle)?.rendered.headerBlockPointer
+    withResult(handle) { $0.rendered.headerBlockPointer }
 }
 
 @c @implementation
 public func handoff_result_variables_block(_ handle: OpaquePointer?) -> UnsafePointer<CChar>? {
-    result(handle)?.rendered.variablesBlockPointer
+    withResult(handle) { $0.rendered.variablesBlockPointer }
 }
 
 @c @implementation
 public func handoff_result_elapsed_us(_ handle: OpaquePointer?) -> Int64 {
-    result(handle)?.elapsedUs ?? 0
+    withResult(handle) { $0.elapsedUs } ?? 0
 }
 
 @c @implementation

@@ -12,12 +12,13 @@ enum Handle {
         return Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
     }
 
-    /// Runs `body` with the object behind a handle without retaining it:
-    /// the caller's handle keeps it alive for the call, and a shared client's
-    /// reference count is then not a cache line every lookup thread writes.
-    static func with<T: AnyObject, R>(_ handle: OpaquePointer?, as _: T.Type, _ body: (T) -> R) -> R? {
-        guard let handle else { return nil }
-        return Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle))._withUnsafeGuaranteedRef(body)
+    /// Runs `body` with the object behind a handle (nil for a NULL handle)
+    /// without retaining it: the caller's handle keeps it alive for the
+    /// call, and a shared client's reference count is then not a cache line
+    /// every lookup thread writes.
+    static func with<T: AnyObject, R>(_ handle: OpaquePointer?, as _: T.Type, _ body: (T?) -> R) -> R {
+        guard let handle else { return body(nil) }
+        return Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle))._withUnsafeGuaranteedRef { body($0) }
     }
 
     static func release<T: AnyObject>(_ handle: OpaquePointer?, as _: T.Type) {

@@ -1,7 +1,7 @@
 import HandoffCore
 import Synchronization
 
-/// A result as C sees it. Its strings live in one NUL-separated arena,
+/// A result as C sees it. Its strings live in one `Arena`,
 /// allocated once and freed with the handle, so every pointer handed out
 /// stays valid until handoff_result_free(). The arena is the error and ids,
 /// then the flattened entries' buffer copied in one piece. Names and blocks
@@ -13,7 +13,7 @@ final class ResultHandle: @unchecked Sendable {
     let httpStatus: Int32
     let elapsedUs: Int64
     private let result: HandoffResult
-    private let arena: UnsafeMutableBufferPointer<UInt8>
+    private let arena: Arena
     private let conversationIDOffset: Int?
     private let sharedIDOffset: Int?
     /// Where the entries' buffer starts in the arena.
@@ -26,48 +26,34 @@ final class ResultHandle: @unchecked Sendable {
         httpStatus = Int32(clamping: result.httpStatus)
         elapsedUs = result.elapsedUs
         self.result = result
-        let idBytes = result.errorMessage.utf8.count + 1 + (result.conversationID?.utf8.count ?? -1) + 1
-            + (result.sharedID?.utf8.count ?? -1) + 1
-        let arena = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: idBytes + result.flat.bytes.count)
-        var cursor = 0
-        func put(_ text: String) -> Int {
-            let start = cursor
-            cursor += UnsafeMutableBufferPointer(rebasing: arena[cursor...]).initialize(fromContentsOf: text.utf8)
-            arena.initializeElement(at: cursor, to: 0)
-            cursor += 1
-            return start
+        let idBytes = result.errorMessage.utf8.count + 1 + (result.conversationID.map { $0.utf8.count + 1 } ?? 0)
+            + (result.sharedID.map { $0.utf8.count + 1 } ?? 0)
+        var offsets: (conversationID: Int?, sharedID: Int?, entries: Int) = (nil, nil, 0)
+        arena = Arena(capacity: idBytes + result.flat.bytes.count) { writer in
+            _ = writer.add(result.errorMessage)
+            offsets.conversationID = result.conversationID.map { writer.add($0) }
+            offsets.sharedID = result.sharedID.map { writer.add($0) }
+            offsets.entries = writer.add(terminated: result.flat.bytes)
         }
-        _ = put(result.errorMessage)
-        conversationIDOffset = result.conversationID.map(put)
-        sharedIDOffset = result.sharedID.map(put)
-        entriesBase = cursor
-        _ = UnsafeMutableBufferPointer(rebasing: arena[cursor...]).initialize(fromContentsOf: result.flat.bytes)
-        self.arena = arena
+        (conversationIDOffset, sharedIDOffset, entriesBase) = offsets
     }
 
     deinit {
-        arena.deallocate()
         rendering.load(ordering: .acquiring)?.release()
         dataJSON.load(ordering: .acquiring)?.release()
     }
 
     var count: Int { result.flat.count }
-    var errorPointer: UnsafePointer<CChar>? { string(at: 0) }
-    var conversationIDPointer: UnsafePointer<CChar>? { conversationIDOffset.flatMap(string) }
-    var sharedIDPointer: UnsafePointer<CChar>? { sharedIDOffset.flatMap(string) }
+    var errorPointer: UnsafePointer<CChar>? { arena.string(0) }
+    var conversationIDPointer: UnsafePointer<CChar>? { conversationIDOffset.flatMap(arena.string) }
+    var sharedIDPointer: UnsafePointer<CChar>? { sharedIDOffset.flatMap(arena.string) }
 
     func key(_ index: Int) -> UnsafePointer<CChar>? {
-        index >= 0 && index < count ? string(at: entriesBase + result.flat.offsets[2 * index]) : nil
+        index >= 0 && index < count ? arena.string(entriesBase + result.flat.offsets[2 * index]) : nil
     }
 
     func value(_ index: Int) -> UnsafePointer<CChar>? {
-        index >= 0 && index < count ? string(at: entriesBase + result.flat.offsets[2 * index + 1]) : nil
-    }
-
-    /// The NUL-terminated string at `offset`, or NULL for one out of range.
-    private func string(at offset: Int) -> UnsafePointer<CChar>? {
-        guard offset >= 0, offset < arena.count, let base = arena.baseAddress else { return nil }
-        return UnsafeRawPointer(base + offset).assumingMemoryBound(to: CChar.self)
+        index >= 0 && index < count ? arena.string(entriesBase + result.flat.offsets[2 * index + 1]) : nil
     }
 
     var rendered: Rendering { Self.once(rendering) { Rendering(result.rendered()) } }
@@ -98,12 +84,19 @@ final class ResultHandle: @unchecked Sendable {
         private let nameOffsets: [Int]
 
         init(_ rendered: RenderedResult) {
-            var builder = ArenaBuilder()
             truncated = rendered.truncated
-            headerBlock = builder.add(rendered.headerBlock)
-            variablesBlock = builder.add(rendered.variablesBlock)
-            nameOffsets = builder.addPairs(rendered.entries) { ($0.headerName, $0.variableName) }
-            arena = Arena(builder)
+            let nameBytes = rendered.entries.reduce(0) { $0 + $1.headerName.utf8.count + $1.variableName.utf8.count + 2 }
+            var offsets: (header: Int, variables: Int, names: [Int]) = (0, 0, [])
+            offsets.names.reserveCapacity(2 * rendered.entries.count)
+            arena = Arena(capacity: rendered.headerBlock.utf8.count + rendered.variablesBlock.utf8.count + 2 + nameBytes) { writer in
+                offsets.header = writer.add(rendered.headerBlock)
+                offsets.variables = writer.add(rendered.variablesBlock)
+                for entry in rendered.entries {
+                    offsets.names.append(writer.add(entry.headerName))
+                    offsets.names.append(writer.add(entry.variableName))
+                }
+            }
+            (headerBlock, variablesBlock, nameOffsets) = offsets
         }
 
         var headerBlockPointer: UnsafePointer<CChar>? { arena.string(headerBlock) }
@@ -120,48 +113,5 @@ final class ResultHandle: @unchecked Sendable {
         func variableName(_ index: Int) -> UnsafePointer<CChar>? {
             index >= 0 && index < count ? arena.string(nameOffsets[2 * index + 1]) : nil
         }
-    }
-}
-
-/// Collects strings as NUL-terminated UTF-8, one after another.
-struct ArenaBuilder {
-    var bytes: [UInt8] = []
-
-    mutating func add(_ text: String) -> Int {
-        let offset = bytes.count
-        bytes.append(contentsOf: text.utf8)
-        bytes.append(0)
-        return offset
-    }
-
-    /// Two strings per item; their offsets at 2i and 2i + 1.
-    mutating func addPairs<Item>(_ items: [Item], _ strings: (Item) -> (String, String)) -> [Int] {
-        var offsets: [Int] = []
-        offsets.reserveCapacity(items.count * 2)
-        for item in items {
-            let (first, second) = strings(item)
-            offsets.append(add(first))
-            offsets.append(add(second))
-        }
-        return offsets
-    }
-}
-
-/// One allocation holding an ArenaBuilder's strings, freed with it.
-final class Arena: @unchecked Sendable {
-    // @unchecked: immutable after init.
-    private let storage: UnsafeMutableBufferPointer<UInt8>
-
-    init(_ builder: ArenaBuilder) {
-        storage = .allocate(capacity: max(builder.bytes.count, 1))
-        _ = storage.initialize(from: builder.bytes)
-    }
-
-    deinit { storage.deallocate() }
-
-    /// The NUL-terminated string at `offset`, or NULL for one out of range.
-    func string(_ offset: Int) -> UnsafePointer<CChar>? {
-        guard offset >= 0, offset < storage.count, let base = storage.baseAddress else { return nil }
-        return UnsafeRawPointer(base + offset).assumingMemoryBound(to: CChar.self)
     }
 }
