@@ -35,7 +35,7 @@ struct Flattener: Sendable {
             var index = 0
             value.forEachElement { child in
                 key.append(UInt8(ascii: "."))
-                Self.appendDecimal(index, to: &key)
+                DecimalText.append(index, to: &key)
                 visitChild(child, key: &key, depth: depth, into: &output)
                 key.removeSubrange(length...)
                 index += 1
@@ -60,15 +60,6 @@ struct Flattener: Sendable {
             }
             output.append(key: key, value: value, maxValueBytes: options.maxValueBytes)
         }
-    }
-
-    static func appendDecimal(_ number: Int, to bytes: inout [UInt8]) {
-        guard number >= 10 else {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: number))
-            return
-        }
-        appendDecimal(number / 10, to: &bytes)
-        bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: number % 10))
     }
 
     /// How many entries a subtree would have given; an empty object or array gives none.

@@ -58,7 +58,7 @@ struct JSONPrescan {
                 while end < bytes.count, isNumberByte(bytes[end]) { end += 1 }
                 guard isJSONNumber(UnsafeBufferPointer(rebasing: bytes[index..<end])) else { return .failure(.invalidNumber) }
                 let number = result.lexemes.count
-                edit(index..<end) { Flattener.appendDecimal(number, to: &$0) }
+                edit(index..<end) { DecimalText.append(number, to: &$0) }
                 result.lexemes.append(index..<end)
                 index = end
             case UInt8(ascii: "{"), UInt8(ascii: "["):

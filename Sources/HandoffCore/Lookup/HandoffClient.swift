@@ -69,7 +69,7 @@ public final class HandoffClient: Sendable {
         if result.status != .ok {
             Log.write(.warning, "lookup \(target.logDescription): \(result.status.nameString) \(result.errorMessage) (\(result.elapsedUs / 1000) ms)")
         } else {
-            Log.write(.debug, "lookup \(target.logDescription): ok, \(result.entries.count) entries (\(result.elapsedUs / 1000) ms)")
+            Log.write(.debug, "lookup \(target.logDescription): ok, \(result.flat.count) entries (\(result.elapsedUs / 1000) ms)")
         }
         return result
     }

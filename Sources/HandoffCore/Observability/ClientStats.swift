@@ -26,8 +26,7 @@ final class ClientStats: Sendable {
             counters.lookups &+= 1
             counters.requests &+= UInt64(clamping: requests)
             counters.retries &+= UInt64(clamping: max(0, requests - 1))
-            let slot = Int(status.rawValue)
-            if slot < counters.byStatus.count { counters.byStatus[slot] &+= 1 }
+            counters.byStatus[Int(status.rawValue)] &+= 1
             if cacheHit { counters.cacheHits &+= 1 }
             if shared { counters.shared &+= 1 }
             counters.latencySumUs &+= UInt64(clamping: elapsedUs)
@@ -52,8 +51,8 @@ final class ClientStats: Sendable {
 /// Counter values at one moment, by the names the header documents.
 public struct StatsSnapshot: Sendable {
     var lookups: UInt64 = 0
-    /// By status value; room for statuses appended later.
-    var byStatus = [UInt64](repeating: 0, count: 32)
+    /// Indexed by status value.
+    var byStatus = [UInt64](repeating: 0, count: StatsSnapshot.statusSlots)
     var requests: UInt64 = 0
     var retries: UInt64 = 0
     var cacheHits: UInt64 = 0
@@ -66,14 +65,14 @@ public struct StatsSnapshot: Sendable {
     /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
     var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
 
-    func count(of status: HandoffStatus) -> UInt64 {
-        let slot = Int(status.rawValue)
-        return slot < byStatus.count ? byStatus[slot] : 0
-    }
+    /// One counter per status value, the highest included.
+    static let statusSlots = Int(HandoffStatus.allCases.map(\.rawValue).max() ?? 0) + 1
+
+    func count(of status: HandoffStatus) -> UInt64 { byStatus[Int(status.rawValue)] }
 
     mutating func add(_ other: StatsSnapshot) {
         lookups &+= other.lookups
-        for index in byStatus.indices where index < other.byStatus.count { byStatus[index] &+= other.byStatus[index] }
+        for index in byStatus.indices { byStatus[index] &+= other.byStatus[index] }
         requests &+= other.requests
         retries &+= other.retries
         cacheHits &+= other.cacheHits

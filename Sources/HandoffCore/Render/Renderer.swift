@@ -45,7 +45,7 @@ public struct Renderer: Sendable {
             conversationID: conversationID?.text,
             sharedID: sharedID?.text,
             flat: outcome.flat ?? Flattener(options: options).flatten(outcome.data),
-            idsCut: [conversationID, sharedID].count { $0?.wasCut == true },
+            idsCut: (conversationID?.wasCut == true ? 1 : 0) + (sharedID?.wasCut == true ? 1 : 0),
             dataSource: outcome.source,
             options: options)
     }

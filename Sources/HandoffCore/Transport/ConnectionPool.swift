@@ -20,9 +20,8 @@ final class ConnectionPool: Sendable {
     private struct State {
         var generation: Int
         var share: CurlShare
-        var idle: [TransferSlot] = []
-        /// The thread that last used each idle slot, in step with `idle`.
-        var lastThreads: [pthread_t] = []
+        /// Each idle slot with the thread that last used it.
+        var idle: [(slot: TransferSlot, thread: pthread_t)] = []
     }
 
     private let state: Locked<State>
@@ -47,13 +46,12 @@ final class ConnectionPool: Sendable {
         let me = pthread_self()
         let (reused, share) = state.withLock { state -> (TransferSlot?, CurlShare) in
             if state.generation != generation {
-                Self.abandon(state.idle, state.share)
+                Self.abandon(state.idle.map(\.slot), state.share)
                 state = State(generation: generation, share: CurlShare())
             }
             guard !state.idle.isEmpty else { return (nil, state.share) }
-            let index = state.lastThreads.lastIndex { pthread_equal($0, me) != 0 } ?? state.idle.count - 1
-            state.lastThreads.remove(at: index)
-            return (state.idle.remove(at: index), state.share)
+            let index = state.idle.lastIndex { pthread_equal($0.thread, me) != 0 } ?? state.idle.count - 1
+            return (state.idle.remove(at: index).slot, state.share)
         }
         return reused ?? TransferSlot(settings: settings, headers: headers, share: share)
     }
@@ -67,8 +65,7 @@ final class ConnectionPool: Sendable {
         // A slot over the idle cap is released outside the lock.
         let surplus: TransferSlot? = state.withLock { state in
             guard state.generation == generation, state.idle.count < Limits.maxIdleConnections else { return slot }
-            state.idle.append(slot)
-            state.lastThreads.append(pthread_self())
+            state.idle.append((slot, pthread_self()))
             return nil
         }
         _ = surplus
