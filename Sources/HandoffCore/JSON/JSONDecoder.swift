@@ -87,7 +87,7 @@ private struct JanssonNode: FlattenableJSON {
 
     func withScalarText(_ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Bool {
         switch node.pointee.type {
-        case JSON_STRING: body(Self.bytes(json_string_value(node), json_string_length(node)))
+        case JSON_STRING: body(stringBytes)
         case JSON_INTEGER, JSON_REAL: body(lexeme)
         case JSON_TRUE: ScalarText.withTrue(body)
         case JSON_FALSE: ScalarText.withFalse(body)
@@ -112,7 +112,7 @@ private struct JanssonNode: FlattenableJSON {
 
     var field: HandoffDocument.Field {
         switch node.pointee.type {
-        case JSON_STRING: .string(Self.text(Self.bytes(json_string_value(node), json_string_length(node))))
+        case JSON_STRING: .string(Self.text(stringBytes))
         case JSON_NULL: .null
         default: .other
         }
@@ -149,13 +149,16 @@ private struct JanssonNode: FlattenableJSON {
             elements.reserveCapacity(json_array_size(node))
             forEachElement { elements.append($0.value) }
             return .array(elements)
-        case JSON_STRING: return .string(Self.text(Self.bytes(json_string_value(node), json_string_length(node))))
+        case JSON_STRING: return .string(Self.text(stringBytes))
         case JSON_INTEGER, JSON_REAL: return .number(Self.text(lexeme))
         case JSON_TRUE: return .bool(true)
         case JSON_FALSE: return .bool(false)
         default: return .null
         }
     }
+
+    /// A string node's text, in jansson's storage.
+    private var stringBytes: UnsafeBufferPointer<UInt8> { Self.bytes(json_string_value(node), json_string_length(node)) }
 
     /// jansson's UTF-8 text as bytes; empty for NULL.
     static func bytes(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> UnsafeBufferPointer<UInt8> {
