@@ -17,8 +17,8 @@
 #   BENCH_THREADS  thread counts (default "1 4 16")
 #   BENCH_REPEAT   runs of lib and raw per point, interleaved (default 9, quick 1)
 #   BENCH_PICK     which run the tables show for lib and raw: median (the
-#                  default) or best (highest lookups/s); the targets table
-#                  gives both ratios and judges by the median
+#                  default) or best (highest lookups/s); the lib/raw targets
+#                  are judged on the back-to-back pairs whatever this is
 #   BENCH_NGINX_PIN=0  let nginx's worker run on any core (default: pinned to
 #                  the last one, which halves the run-to-run spread here)
 #   BENCH_LOOKUPS  lookups per lib/raw run, split over the threads (default 20000)
@@ -73,7 +73,9 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # ------------------------------------------------------------------ deps
-PACKAGES="nginx gnuplot-nox jq curl openssl libcurl4-openssl-dev libjansson-dev gcc pkg-config binutils"
+# libssl-dev: polyai-handoff.pc has "Requires.private: libcurl jansson openssl",
+# so pkg-config --cflags fails without openssl.pc.
+PACKAGES="nginx gnuplot-nox jq curl openssl libssl-dev libcurl4-openssl-dev libjansson-dev gcc pkg-config binutils"
 install_deps() {
   local missing="" p
   for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -122,55 +124,35 @@ cc -std=c11 -O2 -Wall -Wextra -pthread "$HERE/loadgen.c" -o "$LOADGEN" \
 
 # ------------------------------------------------------------- test CA
 # A CA and a server certificate for 127.0.0.1 and localhost, made now.
-(
-  cd "$TMP"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt \
-    -days 2 -subj "/CN=polyai-handoff bench CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
-    -subj "/CN=localhost"
-  printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
-    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > server.ext
-  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
-    -days 2 -extfile server.ext
-) >"$TMP/openssl.log" 2>&1 || { cat "$TMP/openssl.log" >&2; die "openssl failed"; }
+# shellcheck source=../scripts/test-ca.sh
+. "$ROOT/scripts/test-ca.sh"
+{ test_ca_new "$TMP" ca && test_ca_leaf "$TMP" ca server; } >"$TMP/openssl.log" 2>&1 \
+  || { cat "$TMP/openssl.log" >&2; die "openssl failed"; }
 CA=$TMP/ca.crt
 
 # ----------------------------------------------------------------- nginx
 # shellcheck source=../scripts/free-port.sh
 . "$ROOT/scripts/free-port.sh"
-start_nginx() {
-  local attempt
-  for attempt in 1 2 3; do
-    HTTP_PORT=$(pick_tcp_port) || die "no free port"
-    HTTPS_PORT=$(pick_tcp_port) || die "no free port"
-    [ "$HTTP_PORT" != "$HTTPS_PORT" ] || continue
-    affinity=""
-    if [ "$NGINX_PIN" = 1 ] && [ "$NGINX_WORKERS" = 1 ] && [ "$(nproc)" -ge 2 ]; then
-      # One worker on the last core: "10" on 2 cores, "1000" on 4.
-      affinity="worker_cpu_affinity 1$(printf '%0*d' $(( $(nproc) - 1 )) 0);"
-    fi
-    sed -e "s|@TMP@|$TMP|g" -e "s|@WORKERS@|$NGINX_WORKERS|" -e "s|@AFFINITY@|$affinity|" -e "s|@HTTP_PORT@|$HTTP_PORT|" \
-      -e "s|@HTTPS_PORT@|$HTTPS_PORT|" -e "s|@API_KEY@|$API_KEY|" "$HERE/nginx.conf.in" > "$TMP/nginx.conf"
-    "$NGINX" -c "$TMP/nginx.conf" -p "$TMP" -e "$TMP/nginx-error.log" >"$TMP/nginx.out" 2>&1 &
-    NGINX_PID=$!
-    for _ in $(seq 1 50); do
-      if curl -sf -o /dev/null --max-time 2 -H "x-api-key: $API_KEY" \
-          "http://127.0.0.1:$HTTP_PORT/v1/acme/PROJECT-support/handoff_state?shared_id=$FIXTURE"; then
-        return 0
-      fi
-      kill -0 "$NGINX_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    log "nginx did not start (attempt $attempt):"
-    cat "$TMP/nginx-error.log" "$TMP/nginx.out" >&2 2>/dev/null || true
-    kill -QUIT "$NGINX_PID" 2>/dev/null || true
-    wait "$NGINX_PID" 2>/dev/null || true
-    NGINX_PID=""
-  done
-  die "nginx failed to start"
+# shellcheck source=../scripts/nginx-start.sh
+. "$ROOT/scripts/nginx-start.sh"
+# Decided once: the config and the report must agree on it.
+NGINX_PINNED=0
+if [ "$NGINX_PIN" = 1 ] && [ "$NGINX_WORKERS" = 1 ] && [ "$(nproc)" -ge 2 ]; then NGINX_PINNED=1; fi
+affinity=""
+if [ "$NGINX_PINNED" = 1 ]; then
+  # One worker on the last core: "10" on 2 cores, "1000" on 4.
+  affinity="worker_cpu_affinity 1$(printf '%0*d' $(( $(nproc) - 1 )) 0);"
+fi
+render_conf() {
+  sed -e "s|@TMP@|$TMP|g" -e "s|@WORKERS@|$NGINX_WORKERS|" -e "s|@AFFINITY@|$affinity|" -e "s|@HTTP_PORT@|$HTTP_PORT|" \
+    -e "s|@HTTPS_PORT@|$HTTPS_PORT|" -e "s|@API_KEY@|$API_KEY|" "$HERE/nginx.conf.in" > "$TMP/nginx.conf"
 }
-start_nginx
+# Ready when it serves the fixture.
+serves() {
+  curl -sf -o /dev/null --max-time 2 -H "x-api-key: $API_KEY" \
+    "http://127.0.0.1:$HTTP_PORT/v1/acme/PROJECT-support/handoff_state?shared_id=$FIXTURE"
+}
+nginx_start "$NGINX" "$TMP" render_conf serves HTTP_PORT HTTPS_PORT || die "nginx failed to start"
 HTTP_URL=http://127.0.0.1:$HTTP_PORT
 HTTPS_URL=https://127.0.0.1:$HTTPS_PORT
 # The server answers as the API does, over both protocols, and checks the key.
@@ -243,16 +225,17 @@ fi
 
 # --------------------------------------------------------------- report
 cp "$RESULTS" "$OUT/results.jsonl"
-# One run per mode/proto/threads point for the tables: the median of the
-# repeats by default (BENCH_PICK), and the fastest for the targets table.
+# One run per mode/proto/threads point for the tables and the naive and proc
+# targets: the median of the repeats by default (BENCH_PICK). The lib/raw
+# targets are judged on the back-to-back pairs instead (pairs() below); the
+# fastest runs are only shown beside the throughput target.
 pick_runs() { # median|best -> one JSON line per point
   jq -s --arg pick "$1" 'map(select(.label != "soak")) | group_by([.mode, .proto, .threads])
        | map(sort_by(.lookups_per_s // 0) | if $pick == "median" then .[(length - 1) / 2 | floor] else last end)
        | .[]' -c "$RESULTS"
 }
-pick_runs "$PICK" > "$TMP/median.jsonl"
+pick_runs "$PICK" > "$TMP/picked.jsonl"
 pick_runs best > "$TMP/best.jsonl"
-pick_runs median > "$TMP/middle.jsonl"
 
 SO_REAL=$(readlink -f "$LIB_DIR/libpolyai_handoff.so.1")
 strip -o "$TMP/stripped.so" "$SO_REAL"
@@ -267,10 +250,10 @@ OS=$(. /etc/os-release && echo "$PRETTY_NAME")
 # Percentile plot: 1 thread and the most threads, HTTP and TLS, every mode.
 TMAX=$(echo "$THREADS" | tr ' ' '\n' | sort -n | tail -1)
 TMIN=$(echo "$THREADS" | tr ' ' '\n' | sort -n | head -1)
-pct_file() {  # proto mode threads -> the median run's percentile file
+pct_file() {  # proto mode threads -> the picked run's percentile file
   local l
   l=$(jq -r --arg p "$1" --arg m "$2" --argjson t "$3" 'select(.proto == $p and .mode == $m and .threads == $t) | .label' \
-    "$TMP/median.jsonl" | head -1)
+    "$TMP/picked.jsonl" | head -1)
   echo "$TMP/pct/$l.dat"
 }
 {
@@ -308,14 +291,14 @@ pct_file() {  # proto mode threads -> the median run's percentile file
 gnuplot "$TMP/plot.gp" 2>"$TMP/gnuplot.log" || { cat "$TMP/gnuplot.log" >&2; log "gnuplot failed"; }
 
 jq -n -r \
-  --slurpfile m "$TMP/median.jsonl" --slurpfile mid "$TMP/middle.jsonl" --slurpfile b "$TMP/best.jsonl" \
+  --slurpfile m "$TMP/picked.jsonl" --slurpfile b "$TMP/best.jsonl" \
   --slurpfile all "$RESULTS" \
   --arg quick "$QUICK" --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
   --arg nproc "$(nproc)" --arg cpu "$CPU_MODEL" --arg kernel "$(uname -srm)" --arg mem "$MEM" --arg os "$OS" \
   --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg load0 "$LOAD_START" --arg nginx "$(nginx -v 2>&1 | sed 's|.*/||')" \
   --arg openssl "$(openssl version | cut -d' ' -f2)" --argjson v "$VERSIONS" \
   --arg so_size "$SO_SIZE" --arg so_stripped "$SO_STRIPPED" --arg workers "$NGINX_WORKERS" \
-  --arg pinned "$([ "$NGINX_PIN" = 1 ] && [ "$NGINX_WORKERS" = 1 ] && [ "$(nproc)" -ge 2 ] && echo 1 || echo 0)" \
+  --arg pinned "$NGINX_PINNED" \
   --arg repeat "$REPEAT" --arg pick "$PICK" --arg lookups "$LOOKUPS" --arg seconds "$((BENCH_END - BENCH_START))" \
   --arg threads "$THREADS" '
   def r1: . * 10 | round / 10;
@@ -337,7 +320,7 @@ jq -n -r \
   (if $quick == "1" then "> **Quick smoke run** (BENCH_QUICK=1): counts too small for the numbers to mean much.\n" else "" end),
   "# Benchmark results",
   "",
-  "Generated by `bench/run.sh` on \($date) in \($seconds) s. For lib and raw, the \(if $pick == "median" then "median" else "fastest" end) of \($repeat) interleaved run(s) at each point (by lookups/s); \($lookups) timed lookups per lib/raw run, split over the threads. Throughput targets compare the median runs, and also show the ratio of the fastest runs.",
+  "Generated by `bench/run.sh` on \($date) in \($seconds) s. For lib and raw, the \(if $pick == "median" then "median" else "fastest" end) of \($repeat) interleaved run(s) at each point (by lookups/s); \($lookups) timed lookups per lib/raw run, split over the threads. The throughput and p99 targets are judged on the median, over the \($repeat) back-to-back lib/raw pair(s), of the ratio (throughput) or difference (p99) within each pair; the throughput row also shows the fastest lib run over the fastest raw run. The naive and process targets use the runs in the tables.",
   "",
   "## Machine",
   "",

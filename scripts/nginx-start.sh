@@ -1,0 +1,39 @@
+# Sourced by scripts that run nginx on loopback (Tests/abi/tls_front.sh,
+# bench/run.sh), after scripts/free-port.sh. Sets no shell options: it runs
+# under its caller's, and checks every step itself.
+
+# nginx_start NGINX DIR RENDER READY VAR...: picks a distinct free port into
+# each VAR, calls RENDER (which writes DIR/nginx.conf from those ports), starts
+# NGINX in the foreground of a background job (the config says "daemon off")
+# with its logs in DIR, and waits up to 5 s for READY to succeed. Another
+# process may take a port between picking and binding, so it tries three
+# times. Sets NGINX_PID as soon as nginx runs, for the caller's cleanup; on
+# failure prints nginx's logs and returns 1.
+# (The VARs are set with printf -v: they must not share a name with its locals.)
+nginx_start() {
+  local nginx=$1 dir=$2 render=$3 ready=$4 attempt var port taken
+  shift 4
+  for attempt in 1 2 3; do
+    taken=" "
+    for var in "$@"; do
+      port=$(pick_tcp_port) || { echo "nginx_start: no free port" >&2; return 1; }
+      case $taken in *" $port "*) continue 2 ;; esac
+      taken="$taken$port "
+      printf -v "$var" %s "$port"
+    done
+    "$render" || return 1
+    "$nginx" -c "$dir/nginx.conf" -p "$dir" -e "$dir/nginx-error.log" >"$dir/nginx.out" 2>&1 &
+    NGINX_PID=$!
+    for _ in $(seq 1 50); do
+      "$ready" && return 0
+      kill -0 "$NGINX_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    echo "nginx_start: nginx did not start (attempt $attempt)" >&2
+    kill -QUIT "$NGINX_PID" 2>/dev/null || true
+    wait "$NGINX_PID" 2>/dev/null || true
+    NGINX_PID=
+  done
+  cat "$dir/nginx-error.log" "$dir/nginx.out" >&2 2>/dev/null || true
+  return 1
+}
