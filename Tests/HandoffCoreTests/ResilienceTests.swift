@@ -254,12 +254,16 @@ import Testing
             leader.withLock { $0 = status }
             done.store(true, ordering: .releasing)
         }
-        usleep(20_000)  // the short lookup leads
+        // The short lookup leads: its request has reached the server.
+        for _ in 0..<200 where server.requests == 0 { usleep(1_000) }
+        #expect(server.requests == 1)
         let follower = client.lookup(.sharedID("s-1"), timeoutMs: 2000)
         for _ in 0..<200 where !done.load(ordering: .acquiring) { usleep(10_000) }
         #expect(leader.withLock { $0 } == .timeout)
         #expect(follower.status == .ok)
         #expect(follower.elapsedUs < 1_500_000, "\(follower.elapsedUs) us")
+        // The follower asked again for itself once the leader gave up.
+        #expect(server.requests == 2)
     }
 
     @Test func slowServerTimesOutOnTime() throws {

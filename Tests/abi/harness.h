@@ -162,6 +162,16 @@ static inline long json_field(const char *text, const char *name) {
   return at != NULL ? strtol(at + 1, NULL, 10) : -1;
 }
 
+/* One counter of a client (see handoff_stats_get); 0 if there is none. */
+static inline unsigned long long client_stat(handoff_client *client, const char *name) {
+  handoff_stats *stats = handoff_client_stats(client);
+  unsigned long long value;
+  if (!CHECK(stats != NULL)) return 0;
+  value = handoff_stats_get(stats, name);
+  handoff_stats_free(stats);
+  return value;
+}
+
 /* The sandbox's counters of handoff_state requests and TCP connections. */
 typedef struct {
   long requests;

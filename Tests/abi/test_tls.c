@@ -6,9 +6,10 @@
  * What it proves: a certificate from the configured ca_file for the right
  * name works, with one kept-alive connection and resumed TLS sessions; a
  * certificate the client does not trust, for another name, or expired,
- * fails as HANDOFF_NETWORK before any request (the API key never leaves);
- * a CA file without certificates fails at start; a stalled handshake
- * or a stalled response ends on time; redirects are not followed.
+ * fails as HANDOFF_NETWORK before any request (the API key never leaves)
+ * and is never retried; a CA file without certificates fails at start; a
+ * stalled response ends on time; redirects are not followed; 16 threads
+ * share one client's connections.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -23,15 +24,19 @@
 
 static int tls_port(const char *name) { return atoi(test_env(name)); }
 
-/* A sandbox client whose base_url is https://host:port, trusting ca_file
- * (NULL: the system's CAs). */
-static handoff_client *tls_client(const char *host, int port, const char *ca_file) {
+/* A sandbox configuration whose base_url is https://host:port, trusting
+ * ca_file (NULL: the system's CAs), with no retries. */
+static handoff_config *tls_config(const char *host, int port, const char *ca_file) {
   char url[96];
   handoff_config *config;
   snprintf(url, sizeof url, "https://%s:%d", host, port);
   config = sandbox_config_with("base_url", url, "retries", "0", NULL);
   if (ca_file != NULL) CHECK_INT(HANDOFF_OK, handoff_config_set(config, "ca_file", ca_file));
-  return sandbox_client_from(config);
+  return config;
+}
+
+static handoff_client *tls_client(const char *host, int port, const char *ca_file) {
+  return sandbox_client_from(tls_config(host, port, ca_file));
 }
 
 /* nginx's access log lines for this port whose request names `tag`:
@@ -133,11 +138,16 @@ static void new_connections_resume_the_session(void) {
   CHECK_INT(connections - 1, resumed);
 }
 
-/* A TLS failure: HANDOFF_NETWORK, no HTTP status, a reason, no request. */
+/* A TLS failure: HANDOFF_NETWORK, no HTTP status, a reason, no request,
+ * and no retry though the client may retry: the certificate will not change. */
 static void expect_refused(const char *what, const char *host, int port, const char *ca_file, const char *reason) {
   sandbox_stats before = sandbox_stats_now(), after;
-  handoff_client *client = tls_client(host, port, ca_file);
-  handoff_result *r = handoff_client_lookup(client, "acme-call-123", 5000);
+  handoff_config *config = tls_config(host, port, ca_file);
+  handoff_client *client;
+  handoff_result *r;
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "retries", "3"));
+  client = sandbox_client_from(config);
+  r = handoff_client_lookup(client, "acme-call-123", 5000);
   if (!CHECK_STATUS(HANDOFF_NETWORK, r)) fprintf(stderr, "    case: %s\n", what);
   CHECK_INT(0, handoff_result_http_status(r));
   CHECK_INT(0, handoff_result_count(r));
@@ -148,6 +158,7 @@ static void expect_refused(const char *what, const char *host, int port, const c
   }
   CHECK(strstr(handoff_result_error(r), SANDBOX_API_KEY) == NULL);
   CHECK(strstr(handoff_result_header_block(r), "Handoff-Status: network\r\n") != NULL);
+  if (!CHECK_INT(0, client_stat(client, "retries"))) fprintf(stderr, "    case: %s was retried\n", what);
   handoff_result_free(r);
   handoff_client_free(client);
   after = sandbox_stats_now();
@@ -189,11 +200,11 @@ static void untrusted_certificates_are_refused(void) {
   handoff_client_free(client);
 }
 
-/* Worst time of one lookup over up to ATTEMPTS rounds; noise only adds time,
- * so the best round is the measure. */
 /* The bound, stretched under valgrind (HANDOFF_TEST_TIME_SCALE). */
 static double bound_ms(void) { return (DEADLINE_MS + SLACK_MS) * test_time_scale(); }
 
+/* The time of one lookup, best of up to ATTEMPTS rounds: noise only adds
+ * time, so the best round is the measure. */
 static double on_time(handoff_client *client, const char *id, handoff_status expected) {
   double best = 1e9;
   int attempt;
@@ -209,15 +220,10 @@ static double on_time(handoff_client *client, const char *id, handoff_status exp
 }
 
 static void stalls_end_on_time(void) {
-  const char *ca = test_env("HANDOFF_TEST_TLS_CA");
-  handoff_client *client = tls_client("127.0.0.1", atoi(test_env("HANDOFF_TEST_BLACKHOLE_PORT")), ca);
-  double took = on_time(client, "acme-call-123", HANDOFF_TIMEOUT);
-  printf("tls: handshake never answered: timeout after %.1f ms (deadline %d ms)\n", took, DEADLINE_MS);
-  CHECK(took <= bound_ms());
-  handoff_client_free(client);
-
-  client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), ca);
-  took = on_time(client, "fault-stall", HANDOFF_TIMEOUT);
+  /* A handshake that never completes is a row of test_fault_matrix, at 1, 16
+   * and 64 lookups at once; here the stalls after it. */
+  handoff_client *client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), test_env("HANDOFF_TEST_TLS_CA"));
+  double took = on_time(client, "fault-stall", HANDOFF_TIMEOUT);
   printf("tls: stall after headers: timeout after %.1f ms\n", took);
   CHECK(took <= bound_ms());
   took = on_time(client, "fault-trickle", HANDOFF_TIMEOUT);
@@ -255,18 +261,29 @@ static void *many_lookups(void *arg) {
   return NULL;
 }
 
+/* 16 threads on one client: every lookup succeeds, and they share at most
+ * one kept-alive connection per thread (the client's slots are reused, not
+ * made per lookup). */
 static void many_threads_share_the_tls_state(void) {
-  handoff_client *client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), test_env("HANDOFF_TEST_TLS_CA"));
+  static log_line lines[THREADS * LOOKUPS_PER_THREAD + 4];
+  int port = tls_port("HANDOFF_TEST_TLS_PORT"), i, started = 0, found, connections = 0;
+  handoff_client *client = tls_client("127.0.0.1", port, test_env("HANDOFF_TEST_TLS_CA"));
   pthread_t ids[THREADS];
   worker workers[THREADS];
-  int i;
   for (i = 0; i < THREADS; i++) {
     workers[i].client = client;
     workers[i].thread = i;
-    pthread_create(&ids[i], NULL, many_lookups, &workers[i]);
+    if (!CHECK_INT(0, pthread_create(&ids[i], NULL, many_lookups, &workers[i]))) break;
+    started++;
   }
-  for (i = 0; i < THREADS; i++) pthread_join(ids[i], NULL);
+  for (i = 0; i < started; i++) pthread_join(ids[i], NULL);
   handoff_client_free(client);
+
+  found = access_log_lines(port, "tls-threads", lines, THREADS * LOOKUPS_PER_THREAD + 4);
+  CHECK_INT(started * test_iterations(LOOKUPS_PER_THREAD), found);
+  for (i = 0; i < found; i++) connections += lines[i].request == 1;
+  printf("tls: %d threads, %d lookups on %d connections\n", started, found, connections);
+  CHECK(connections >= 1 && connections <= started);
 }
 
 int main(void) {
