@@ -144,9 +144,9 @@ void handoff_shutdown(void);
  *   connect_timeout_ms  deadline of the TCP+TLS connect, 1..600000
  *                       (default: timeout_ms)
  *   ca_file             PEM bundle of trusted CAs (default: the system's).
- *                       Parsed once per process and shared by every
- *                       connection; a file without a PEM certificate makes
- *                       handoff_client_new() fail
+ *                       With an https base_url it is parsed once per process
+ *                       and shared by every connection, and a file without a
+ *                       PEM certificate makes handoff_client_new() fail
  *   user_agent          User-Agent header (default "polyai-handoff/VERSION")
  *   max_response_bytes  bigger bodies fail with HANDOFF_PROTOCOL,
  *                       1024..16777216 (default 65536)

@@ -79,7 +79,15 @@ elif grep -i -e swift -e 'not found' "$work/ldd" >"$work/bad"; then
   fail "unwanted or missing dependencies: $(tr '\n' ' ' <"$work/bad")"
 fi
 
+# What the README promises a host needs: libcurl, jansson, OpenSSL and the
+# C/C++ runtimes; anything else is a new dependency to document first.
+readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' >"$work/needed"
+if grep -v -E -x 'lib(curl|jansson)\.so\.4|lib(ssl|crypto)\.so\.[0-9]+|lib(c|m)\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-[a-z0-9_-]+\.so\.[0-9]+' \
+  "$work/needed" >"$work/extra"; then
+  fail "needs libraries the README does not list: $(tr '\n' ' ' <"$work/extra")"
+fi
+
 if [ "$failed" = 0 ]; then
-  echo "exports: $(wc -l <"$work/declared") functions, header and library agree; soname $soname; no Swift runtime dependency"
+  echo "exports: $(wc -l <"$work/declared") functions, header and library agree; soname $soname; needs only $(tr '\n' ' ' <"$work/needed" | sed 's/ $//')"
 fi
 exit "$failed"
