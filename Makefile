@@ -36,12 +36,16 @@ deps:
 build: lib sandbox cli
 
 # The .so is staged as the installed layout: real file, soname link, dev link.
+# LIB_SWIFT_FLAGS and LIB_OUT stage another build of it the same way
+# (scripts/sanitized-abi.sh: a sanitizer build, in build/asan/lib).
+LIB_SWIFT_FLAGS := -c release
+LIB_OUT := $(BUILD)/lib
 lib:
-	$(SWIFT) build -c release --product polyai_handoff
-	@mkdir -p $(BUILD)/lib
-	cp -f $(SWIFT_RELEASE)/$(LIBNAME) $(BUILD)/lib/$(LIBNAME).$(VERSION)
-	ln -sf $(LIBNAME).$(VERSION) $(BUILD)/lib/$(SONAME)
-	ln -sf $(SONAME) $(BUILD)/lib/$(LIBNAME)
+	$(SWIFT) build $(LIB_SWIFT_FLAGS) --product polyai_handoff
+	@mkdir -p $(LIB_OUT)
+	cp -f $$($(SWIFT) build $(LIB_SWIFT_FLAGS) --show-bin-path)/$(LIBNAME) $(LIB_OUT)/$(LIBNAME).$(VERSION)
+	ln -sf $(LIBNAME).$(VERSION) $(LIB_OUT)/$(SONAME)
+	ln -sf $(SONAME) $(LIB_OUT)/$(LIBNAME)
 
 sandbox:
 	$(SWIFT) build -c release --product polyai-handoff-sandbox
@@ -92,7 +96,8 @@ test-fuzz:
 # clients from many threads against a real loopback server), then the C ABI
 # tests against the library itself built with each sanitizer: the ABI edge
 # (handles, arenas, lazily published names) as C hosts use it.
-test-sanitizers:
+# sanitized-abi.sh runs the C tests against the sandbox, so it needs it built.
+test-sanitizers: sandbox
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
 	@scripts/sanitized-abi.sh address

@@ -3,27 +3,22 @@
 # sanitizer and runs the C ABI tests (Tests/abi/run.sh) against it, each test
 # linked with the sanitizer's runtime first (the C tests themselves are not
 # instrumented; the library's Swift code, the ABI edge included, is).
-# Needs `make build` first (the sandbox).
+# Needs the sandbox built (make sandbox).
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-}
 case $kind in
   # Leaks are valgrind's job in run.sh; here, memory errors.
   address) short=asan options="ASAN_OPTIONS=detect_leaks=0:halt_on_error=1" ;;
-  thread) short=tsan options="TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0:suppressions=$(cd "$(dirname "$0")/.." && pwd)/Tests/sanitizers/tsan-abi.supp" ;;
+  thread) short=tsan options="TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0:suppressions=$root/Tests/sanitizers/tsan-abi.supp" ;;
   *) echo "usage: $0 address|thread" >&2; exit 2 ;;
 esac
-root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 SWIFT=${SWIFT:-swift}
-scratch=.build-$short-lib
-$SWIFT build -c debug --sanitize="$kind" --product polyai_handoff --scratch-path "$scratch"
-bin=$($SWIFT build -c debug --sanitize="$kind" --scratch-path "$scratch" --show-bin-path)
-version=$(sed -n 's/^#define HANDOFF_VERSION "\(.*\)"/\1/p' include/polyai_handoff.h)
 lib=$root/build/$short/lib
-mkdir -p "$lib"
-cp -f "$bin/libpolyai_handoff.so" "$lib/libpolyai_handoff.so.$version"
-ln -sf "libpolyai_handoff.so.$version" "$lib/libpolyai_handoff.so.1"
-ln -sf libpolyai_handoff.so.1 "$lib/libpolyai_handoff.so"
+# Staged like the product build (make lib), from its own scratch folder.
+make --no-print-directory lib SWIFT="$SWIFT" LIB_OUT="$lib" \
+  LIB_SWIFT_FLAGS="-c debug --sanitize=$kind --scratch-path .build-$short-lib"
 # The runtime that ships with the Swift toolchain the library was built with.
 toolchain=$(dirname "$(dirname "$(command -v "$SWIFT")")")
 runtime=$(find "$toolchain/lib/clang" -name "libclang_rt.$short-x86_64.so" | head -n 1)

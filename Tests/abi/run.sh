@@ -348,24 +348,33 @@ fi
 
 # --------------------------------------------------------------- valgrind
 
-# vg NAME EXPECTED_EXIT COMMAND...: fails on any memcheck error (exit 99) or
-# a definite leak.
-vg() {
-  local name=$1 expected=$2 rc
+valgrind_cmd="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$work/vg.%p.log"
+
+# vg_check NAME EXPECTED_EXIT COMMAND...: runs COMMAND, which runs its test
+# under $valgrind_cmd, and fails on any memcheck error (exit 99), a definite
+# leak, or no valgrind log at all (valgrind never ran).
+vg_check() {
+  local name=$1 expected=$2 rc lost
   shift 2
   rm -f "$work"/vg.*.log
   start=$(date +%s%N)
-  HANDOFF_TEST_ITERATIONS=5 HANDOFF_TEST_TIME_SCALE=20 timeout 600 valgrind --leak-check=full \
-    --errors-for-leak-kinds=definite --error-exitcode=99 --log-file="$work/vg.%p.log" \
-    "$@" >"$work/vg.out" 2>&1
+  HANDOFF_TEST_ITERATIONS=5 HANDOFF_TEST_TIME_SCALE=20 timeout 600 "$@" >"$work/vg.out" 2>&1
   rc=$?
   cat "$work/vg.out" "$work"/vg.*.log >"$work/vg-$name.log" 2>/dev/null
   lost=$(grep -h 'definitely lost:' "$work"/vg.*.log 2>/dev/null | grep -v 'definitely lost: 0 bytes')
-  if [ "$rc" = "$expected" ] && [ -z "$lost" ]; then
+  if [ "$rc" = "$expected" ] && [ -z "$lost" ] && ls "$work"/vg.*.log >/dev/null 2>&1; then
     pass "valgrind $name" "no errors, no definite leaks ($(elapsed_since "$start"))"
   else
     fail "valgrind $name" "exit $rc (expected $expected)${lost:+, definitely lost}" "$work/vg-$name.log"
   fi
+}
+
+# vg NAME EXPECTED_EXIT COMMAND...: COMMAND itself under valgrind.
+vg() {
+  local name=$1 expected=$2
+  shift 2
+  # shellcheck disable=SC2086 # the command's words
+  vg_check "$name" "$expected" $valgrind_cmd "$@"
 }
 
 if [ "$VALGRIND" = 1 ]; then
@@ -376,21 +385,8 @@ if [ "$VALGRIND" = 1 ]; then
       [ -x "$work/$t" ] && vg "$t" 0 "$work/$t"
     done
     # TLS through OpenSSL and the shared trust store, behind nginx.
-    if [ -x "$work/test_tls" ]; then
-      rm -f "$work"/vg.*.log
-      start=$(date +%s%N)
-      HANDOFF_TEST_ITERATIONS=5 HANDOFF_TEST_TIME_SCALE=20 \
-        TEST_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$work/vg.%p.log" \
-        bash "$here/tls_front.sh" "$work/test_tls" >"$work/vg.out" 2>&1
-      rc=$?
-      cat "$work/vg.out" "$work"/vg.*.log >"$work/vg-test_tls.log" 2>/dev/null
-      lost=$(grep -h 'definitely lost:' "$work"/vg.*.log 2>/dev/null | grep -v 'definitely lost: 0 bytes')
-      if [ "$rc" = 0 ] && [ -z "$lost" ] && ls "$work"/vg.*.log >/dev/null 2>&1; then
-        pass "valgrind test_tls" "no errors, no definite leaks ($(elapsed_since "$start"))"
-      else
-        fail "valgrind test_tls" "exit $rc${lost:+, definitely lost}" "$work/vg-test_tls.log"
-      fi
-    fi
+    [ -x "$work/test_tls" ] &&
+      vg_check test_tls 0 env TEST_WRAPPER="$valgrind_cmd" bash "$here/tls_front.sh" "$work/test_tls"
     # The soak keeps its full 10,000 lookups under valgrind.
     [ -x "$work/test_soak" ] && HANDOFF_TEST_SOAK=10000 vg test_soak 0 "$work/test_soak"
     if [ "$cli_build_failed" = 0 ]; then
