@@ -154,13 +154,13 @@ Content-Length: 0
 EOF
 }
 
-# The X-PolyAI-* lines of each INVITE the UAS received, one block per INVITE
-# separated by "--".
+# For each INVITE the UAS received, a "--" line then its X-PolyAI-* lines
+# (so the "--" lines count the INVITEs).
 received_polyai_headers() {
   awk '
     /message received/ { recv = 1; inv = 0; next }
     /message sent/ { recv = 0; inv = 0; next }
-    recv && /^INVITE / { if (blocks++) print "--"; inv = 1; next }
+    recv && /^INVITE / { print "--"; inv = 1; next }
     recv && inv { sub(/\r$/, ""); if (tolower($0) ~ /^x-polyai-/) print }
   ' "$1"
 }
@@ -218,11 +218,12 @@ run_case() {
   [ "$uac_rc" = 0 ] || reasons+=("SIPp UAC exited $uac_rc")
   [ "$uas_rc" = 0 ] || reasons+=("SIPp UAS exited $uas_rc (a header check failed or a call was missing)")
 
-  # Every INVITE received carries exactly the expected X-PolyAI-* lines.
-  received_polyai_headers "$dir/uas.msg" >"$dir/received"
+  # Every INVITE received carries exactly the expected X-PolyAI-* lines:
+  # "received" holds the blocks separated by "--" (not led by one).
+  received_polyai_headers "$dir/uas.msg" >"$dir/received-blocks" 2>/dev/null
   local invites
-  invites=$(awk '/message received/ { recv = 1; next } /message sent/ { recv = 0; next }
-                 recv && /^INVITE / { n++ } END { print n + 0 }' "$dir/uas.msg" 2>/dev/null)
+  invites=$(grep -c '^--$' "$dir/received-blocks")
+  tail -n +2 "$dir/received-blocks" >"$dir/received"
   { for ((i = 0; i < invites; i++)); do
       [ "$i" = 0 ] || echo "--"
       cat "$dir/expected"
@@ -299,10 +300,9 @@ EOF
   fi
 }
 
-echo "e2e: kamailio $(dpkg-query -W -f='${Version}' kamailio) on 127.0.0.1:$KAM_PORT, UAS on :$UAS_PORT, sandbox $SANDBOX_URL"
-
-run_case "acme-call-123: identified caller routed to billing" \
-  --queue billing --header "X-Shared-Id: acme-call-123" <<'EOF'
+# The X-PolyAI-* lines the UAS must see for acme-call-123 and acme-call-456,
+# each used by two cases below.
+ACME_CALL_123=$(cat <<'EOF'
 X-PolyAI-Handoff-Status: ok
 X-PolyAI-Conversation-Id: 0bba04d7-38b3-4fd3-a1a8-329c34517fc1
 X-PolyAI-Shared-Id: acme-call-123
@@ -318,10 +318,8 @@ X-PolyAI-Previous-Calls-1: 2026-11-15
 X-PolyAI-Vip: true
 X-PolyAI-Notes:\s
 EOF
-
-run_case "acme-call-456: routed to sales, caller's forged X-PolyAI-* removed" \
-  --queue sales --header "X-Shared-Id: acme-call-456" \
-  --header "X-PolyAI-Customer-Tier: platinum" --header "x-polyai-handoff-status: ok" <<'EOF'
+)
+ACME_CALL_456=$(cat <<'EOF'
 X-PolyAI-Handoff-Status: ok
 X-PolyAI-Conversation-Id: 5f1e7c2a-9d3b-4e8f-a6c1-2b7d9e0f4a13
 X-PolyAI-Shared-Id: acme-call-456
@@ -332,6 +330,16 @@ X-PolyAI-Language: es-ES
 X-PolyAI-Intent-Primary: upgrade
 X-PolyAI-Intent-Confidence: 0.93
 EOF
+)
+
+echo "e2e: kamailio $(dpkg-query -W -f='${Version}' kamailio) on 127.0.0.1:$KAM_PORT, UAS on :$UAS_PORT, sandbox $SANDBOX_URL"
+
+run_case "acme-call-123: identified caller routed to billing" \
+  --queue billing --header "X-Shared-Id: acme-call-123" <<<"$ACME_CALL_123"
+
+run_case "acme-call-456: routed to sales, caller's forged X-PolyAI-* removed" \
+  --queue sales --header "X-Shared-Id: acme-call-456" \
+  --header "X-PolyAI-Customer-Tier: platinum" --header "x-polyai-handoff-status: ok" <<<"$ACME_CALL_456"
 
 run_case "by conversation id (polyai_handoff_lookup_id): routed to support" \
   --queue support --header "X-Conversation-Id: c7a9e2f0-1b3d-4c5e-8f7a-9b0c1d2e3f4a" <<'EOF'
@@ -368,35 +376,10 @@ X-PolyAI-Handoff-Status: invalid_argument
 EOF
 
 run_case "200 calls at 100/s over 4 workers, each checked" \
-  --queue billing --header "X-Shared-Id: acme-call-123" --calls 200 --rate 100 <<'EOF'
-X-PolyAI-Handoff-Status: ok
-X-PolyAI-Conversation-Id: 0bba04d7-38b3-4fd3-a1a8-329c34517fc1
-X-PolyAI-Shared-Id: acme-call-123
-X-PolyAI-Customer-Id: 12345
-X-PolyAI-Handoff-Reason: successfully_identified
-X-PolyAI-Handoff-To: billing
-X-PolyAI-Customer-Tier: gold
-X-PolyAI-Customer-Name: Zoë Ångström
-X-PolyAI-Customer-Account-Number: 9223372036854775807
-X-PolyAI-Customer-Balance: 1234.50
-X-PolyAI-Previous-Calls-0: 2026-11-01
-X-PolyAI-Previous-Calls-1: 2026-11-15
-X-PolyAI-Vip: true
-X-PolyAI-Notes:\s
-EOF
+  --queue billing --header "X-Shared-Id: acme-call-123" --calls 200 --rate 100 <<<"$ACME_CALL_123"
 
 run_case "KEMI (KSR.polyai_handoff.lookup): acme-call-456 routed to sales" \
-  --kemi --queue sales --header "X-Shared-Id: acme-call-456" <<'EOF'
-X-PolyAI-Handoff-Status: ok
-X-PolyAI-Conversation-Id: 5f1e7c2a-9d3b-4e8f-a6c1-2b7d9e0f4a13
-X-PolyAI-Shared-Id: acme-call-456
-X-PolyAI-Customer-Id: 67890
-X-PolyAI-Handoff-Reason: agent_requested
-X-PolyAI-Handoff-To: sales
-X-PolyAI-Language: es-ES
-X-PolyAI-Intent-Primary: upgrade
-X-PolyAI-Intent-Confidence: 0.93
-EOF
+  --kemi --queue sales --header "X-Shared-Id: acme-call-456" <<<"$ACME_CALL_456"
 
 run_case "KEMI (KSR.polyai_handoff.lookup_id): unknown conversation id to fallback" \
   --kemi --queue fallback --header "X-Conversation-Id: no-such-conversation" <<'EOF'
@@ -452,6 +435,7 @@ X-PolyAI-Handoff-To: billing
 X-PolyAI-Trunk: pbx-east
 EOF
 
+# These two run in this order: the first (timeout) opens the breaker the second expects open.
 run_case "API silent: the first lookup waits out timeout_ms, then fallback with timeout" \
   --silent --queue fallback --header "X-Shared-Id: acme-call-123" --answer-ms 1500 <<'EOF'
 X-PolyAI-Handoff-Status: timeout
