@@ -36,6 +36,8 @@ deps:
 build: lib sandbox cli
 
 # The .so is staged as the installed layout: real file, soname link, dev link.
+# `install` writes a new file rather than over the old one, so a Kamailio or
+# a test that has the library loaded keeps its copy through a rebuild.
 # LIB_SWIFT_FLAGS and LIB_OUT stage another build of it the same way
 # (scripts/sanitized-abi.sh: a sanitizer build, in build/asan/lib).
 LIB_SWIFT_FLAGS := -c release
@@ -43,14 +45,14 @@ LIB_OUT := $(BUILD)/lib
 lib:
 	$(SWIFT) build $(LIB_SWIFT_FLAGS) --product polyai_handoff
 	@mkdir -p $(LIB_OUT)
-	cp -f $$($(SWIFT) build $(LIB_SWIFT_FLAGS) --show-bin-path)/$(LIBNAME) $(LIB_OUT)/$(LIBNAME).$(VERSION)
+	install -m 0755 $$($(SWIFT) build $(LIB_SWIFT_FLAGS) --show-bin-path)/$(LIBNAME) $(LIB_OUT)/$(LIBNAME).$(VERSION)
 	ln -sf $(LIBNAME).$(VERSION) $(LIB_OUT)/$(SONAME)
 	ln -sf $(SONAME) $(LIB_OUT)/$(LIBNAME)
 
 sandbox:
 	$(SWIFT) build -c release --product polyai-handoff-sandbox
 	@mkdir -p $(BUILD)/bin
-	cp -f $(SWIFT_RELEASE)/polyai-handoff-sandbox $(BUILD)/bin/
+	install -m 0755 $(SWIFT_RELEASE)/polyai-handoff-sandbox $(BUILD)/bin/
 
 # The CLI is plain C against the public header, linked to the staged .so.
 cli: lib
