@@ -37,6 +37,10 @@ let package = Package(
                 "-static-stdlib", "-use-ld=lld",
                 "-Xlinker", "--version-script=\(root)/Sources/PolyAIHandoff/exports.map",
                 "-Xlinker", "-soname=libpolyai_handoff.so.\(major)",
+                // Never unmapped, even by dlclose(): libcurl's resolver
+                // threads, abandoned when a lookup times out during a DNS
+                // outage, wake up later inside this library's code.
+                "-Xlinker", "-z", "-Xlinker", "nodelete",
             ])]
         ),
 

@@ -10,7 +10,13 @@ enum ProcessClient {
     }
 
     // Read on every handoff_lookup: a plain lock, not Swift's PI-futex Mutex.
-    private static let state = Locked(State())
+    // Held around fork(), so a forked worker finds it free and the client
+    // in place (it is the client's own state that starts afresh there).
+    private static let state: Locked<State> = {
+        let state = Locked(State())
+        ForkGuard.protect(state)
+        return state
+    }()
 
     static var current: HandoffClient? { state.withLock { $0.client } }
 

@@ -52,6 +52,12 @@ public enum Limits {
     /// Times a lookup joins a shared request for its id: a follower whose
     /// leader timed out on a shorter deadline joins again while time is left.
     public static let maxFlightJoins = 3
+    /// How far past the library's own deadline libcurl's timers are set, so
+    /// that they never fire first (libcurl 7.88 rounds to whole milliseconds).
+    public static let curlTimerSlackMs = 50
+    /// Descriptors searched, from the lowest free one, for the wakeup socket
+    /// pair a new libcurl multi handle makes (see CloseOnExec).
+    public static let wakeupPairSearchWindow: Int32 = 8
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
 }

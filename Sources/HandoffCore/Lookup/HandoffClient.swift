@@ -14,13 +14,9 @@ import Musl
 public final class HandoffClient: Sendable {
     public let config: HandoffConfig
     private let url: RequestURL
-    private let transport: Transport
     private let renderer: Renderer
     private let flattener: Flattener
-    private let breaker: CircuitBreaker
-    private let cache: ResultCache?
-    private let flights = SingleFlight()
-    private let stats = ClientStats()
+    private let runtime: PerProcess<ClientRuntime>
 
     /// Fails when a required key is missing.
     public init(config: HandoffConfig) throws(ConfigError) {
@@ -32,15 +28,14 @@ public final class HandoffClient: Sendable {
         url = RequestURL(base: base, accountID: accountID, projectID: projectID)
         renderer = Renderer(options: config.render)
         flattener = Flattener(options: config.render)
-        breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
-        cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
-        transport = Transport(settings: TransportSettings(
+        let settings = TransportSettings(
             headers: ["x-api-key: \(apiKey.secret)", "Accept: application/json", "User-Agent: \(config.userAgent)"],
             connectTimeoutMs: config.connectTimeoutMs,
             caFile: config.caFile,
             trustStore: base.isHTTPS ? try TrustStore.forCAFile(config.caFile) : nil,
             maxResponseBytes: config.maxResponseBytes,
-            allowsPlainHTTP: !base.isHTTPS))
+            allowsPlainHTTP: !base.isHTTPS)
+        runtime = PerProcess { ClientRuntime(config: config, transport: settings) }
     }
 
     /// Looks up raw caller bytes. `timeoutMs` <= 0 or nil: the configured timeout.
@@ -48,7 +43,7 @@ public final class HandoffClient: Sendable {
         switch LookupTarget.validated(id, as: kind) {
         case .failure(let error):
             Log.write(.warning, "lookup refused: \(error.message)")
-            stats.recordLookup(.invalidArgument, elapsedUs: 0)
+            runtime.value.stats.recordLookup(.invalidArgument, elapsedUs: 0)
             return invalid(error.message)
         case .success(let target):
             return lookup(target, timeoutMs: timeoutMs)
@@ -61,10 +56,11 @@ public final class HandoffClient: Sendable {
         if let timeoutMs, timeoutMs > 0 { timeout = min(timeoutMs, Limits.timeoutRange.upperBound) }
         let deadline = Deadline(milliseconds: timeout)
         var tally = Tally()
-        var result = resolve(target, deadline: deadline, timeoutMs: timeout, tally: &tally)
+        let live = runtime.value
+        var result = resolve(target, live, deadline: deadline, timeoutMs: timeout, tally: &tally)
         result.elapsedUs = Self.microseconds(since: started)
         // One record per lookup: the stats lock is taken once.
-        stats.recordLookup(result.status, elapsedUs: result.elapsedUs, requests: tally.requests,
+        live.stats.recordLookup(result.status, elapsedUs: result.elapsedUs, requests: tally.requests,
                            cacheHit: tally.source == .cache, shared: tally.source == .shared)
         if result.status != .ok {
             Log.write(.warning, "lookup \(target.logDescription): \(result.status.nameString) \(result.errorMessage) (\(result.elapsedUs / 1000) ms)")
@@ -80,7 +76,10 @@ public final class HandoffClient: Sendable {
         renderer.result(.init(status: .invalidArgument, errorMessage: message))
     }
 
-    public func statistics() -> StatsSnapshot { stats.snapshot(breakerOpen: breaker.isOpen) }
+    public func statistics() -> StatsSnapshot {
+        let live = runtime.value
+        return live.stats.snapshot(breakerOpen: live.breaker.isOpen)
+    }
 
     // MARK: the stages
 
@@ -91,13 +90,14 @@ public final class HandoffClient: Sendable {
         var requests = 0
     }
 
-    private func resolve(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, tally: inout Tally) -> HandoffResult {
-        if let cached = cache?.get(target) {
+    private func resolve(_ target: LookupTarget, _ live: ClientRuntime, deadline: Deadline, timeoutMs: Int, tally: inout Tally) -> HandoffResult {
+        let flights = live.flights
+        if let cached = live.cache?.get(target) {
             tally.source = .cache
             return cached
         }
         guard InFlightLimit.enter(limit: config.maxInFlight) else {
-            stats.recordRejectedInFlight()
+            live.stats.recordRejectedInFlight()
             return unavailable("\(config.maxInFlight) lookups already in flight (max_in_flight)")
         }
         defer { InFlightLimit.leave() }
@@ -112,7 +112,7 @@ public final class HandoffClient: Sendable {
                 return shared
             case .leader(let flight):
                 tally.source = .request
-                let result = lead(target, deadline: deadline, timeoutMs: timeoutMs, requests: &tally.requests)
+                let result = lead(target, live, deadline: deadline, timeoutMs: timeoutMs, requests: &tally.requests)
                 flights.finish(flight, result)
                 return result
             }
@@ -120,18 +120,19 @@ public final class HandoffClient: Sendable {
         return renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
     }
 
-    private func lead(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> HandoffResult {
+    private func lead(_ target: LookupTarget, _ live: ClientRuntime, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> HandoffResult {
+        let breaker = live.breaker
         let permit = breaker.permit()
         guard permit != .rejected else {
             return unavailable("the API has been failing; circuit breaker open (breaker_failures \(config.breakerFailures), cooldown \(config.breakerCooldownMs) ms)")
         }
-        let outcome = attempts(target, deadline: deadline, timeoutMs: timeoutMs, requests: &requests)
+        let outcome = attempts(target, live.transport, deadline: deadline, timeoutMs: timeoutMs, requests: &requests)
         switch breaker.record(permit, failed: outcome.status.isAPIFailure) {
         case .opened?:
-            stats.recordBreakerOpened()
+            live.stats.recordBreakerOpened()
             Log.write(.error, "circuit breaker opened after \(config.breakerFailures) consecutive failures (last: \(outcome.status.nameString)); failing fast for \(config.breakerCooldownMs) ms")
         case .reopened?:
-            stats.recordBreakerOpened()
+            live.stats.recordBreakerOpened()
             Log.write(.warning, "circuit breaker probe failed (\(outcome.status.nameString)); open for another \(config.breakerCooldownMs) ms")
         case .closed?:
             Log.write(.info, "circuit breaker closed: the API answered")
@@ -139,14 +140,14 @@ public final class HandoffClient: Sendable {
             break
         }
         let result = renderer.result(outcome)
-        if result.status == .ok { cache?.put(target, result) }
+        if result.status == .ok { live.cache?.put(target, result) }
         return result
     }
 
     /// 1 + `retries` attempts: only after a connection failure or 502/503/504,
     /// with jittered exponential backoff, and only while the deadline leaves
     /// room for another attempt.
-    private func attempts(_ target: LookupTarget, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> Renderer.Outcome {
+    private func attempts(_ target: LookupTarget, _ transport: Transport, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> Renderer.Outcome {
         let address = url.url(for: target)
         var attempt = 0
         while true {

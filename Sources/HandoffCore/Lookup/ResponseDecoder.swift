@@ -11,6 +11,8 @@ enum ResponseDecoder {
             return .init(status: .protocol, httpStatus: status, errorMessage: "response body larger than max_response_bytes (\(limit))")
         case .failed(let reason, _):
             return .init(status: .network, errorMessage: reason)
+        case .malformed(let reason):
+            return .init(status: .protocol, errorMessage: reason)
         case .response(let status, let body):
             return status == 200 ? success(body, flattener: flattener) : failure(status: status, body: body)
         }

@@ -17,6 +17,11 @@ enum InFlightLimit {
         return true
     }
 
+    /// In a forked child: the lookups counted were the parent's threads'.
+    static func startAfresh() {
+        running.store(0, ordering: .relaxed)
+    }
+
     static func leave() {
         running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
     }

@@ -7,6 +7,9 @@
 /// A shard holds the few flights in progress in a plain array, searched by
 /// hash first: with a handful of entries that is cheaper than a dictionary,
 /// which hashed the id again on every insert and removal.
+///
+/// A forked child gets a table of its own (the client's `ClientRuntime` is
+/// per process): the parent's leaders do not exist there.
 final class SingleFlight: Sendable {
     enum Role {
         case leader(Flight)
@@ -18,7 +21,6 @@ final class SingleFlight: Sendable {
         let condition = Condition()
         // Guarded by `lock`.
         nonisolated(unsafe) var flights: [Flight] = []
-        nonisolated(unsafe) var generation = ForkGeneration.current
     }
 
     private static let shardCount = 16
@@ -31,13 +33,7 @@ final class SingleFlight: Sendable {
     func join(_ target: LookupTarget) -> Role {
         let hash = target.hashValue
         let shard = shard(hash)
-        let generation = ForkGeneration.current
         return shard.lock.withLock {
-            // After fork() the parent's leaders do not exist here: start afresh.
-            if shard.generation != generation {
-                shard.flights = []
-                shard.generation = generation
-            }
             if let flight = shard.flights.first(where: { $0.hash == hash && $0.target == target }) {
                 flight.waiters += 1
                 return .follower(flight)

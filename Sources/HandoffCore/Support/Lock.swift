@@ -76,6 +76,16 @@ package final class Locked<Value>: @unchecked Sendable {
     }
 }
 
+extension Locked: ForkGuardedLock {
+    package func lockForFork() {
+        storage.withUnsafeMutablePointerToElements { _ = pthread_mutex_lock($0) }
+    }
+
+    package func unlockAfterFork() {
+        storage.withUnsafeMutablePointerToElements { _ = pthread_mutex_unlock($0) }
+    }
+}
+
 /// A condition variable on the monotonic clock, used with a `Lock`.
 final class Condition: @unchecked Sendable {
     private let condition: UnsafeMutablePointer<pthread_cond_t>

@@ -68,19 +68,20 @@ final class CurlShare: @unchecked Sendable {
 final class TransferSlot: @unchecked Sendable {
     // @unchecked: a slot is used by one thread at a time, checked out of the pool.
     private let easy: UnsafeMutableRawPointer
-    private let multi: UnsafeMutableRawPointer
+    private var multi: UnsafeMutableRawPointer
     private let errorText: UnsafeMutablePointer<CChar>
     private let headers: CurlHeaderList
     private let share: CurlShare
     private let settings: TransportSettings
+    /// The sockets libcurl opened through this slot, kept apart from the slot
+    /// so that libcurl can close them while the slot is being torn down.
+    private let sockets = SocketLedger()
     fileprivate var body: [UInt8] = []
     fileprivate var overLimit = false
-    /// The fork generation that made this slot: a forked child must never touch it.
-    let forkGeneration = ForkGeneration.current
 
     init?(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare) {
         guard CurlRuntime.isReady, let easy = curl_easy_init() else { return nil }
-        guard let multi = curl_multi_init() else {
+        guard let multi = CurlMulti.make() else {
             curl_easy_cleanup(easy)
             return nil
         }
@@ -101,13 +102,15 @@ final class TransferSlot: @unchecked Sendable {
         errorText.deallocate()
     }
 
-    /// The options every transfer shares, set once.
+    /// The options every transfer shares, set once (and again after
+    /// `curl_easy_reset`, see `perform`).
     private func configure() -> Bool {
         let longs: [(CURLoption, Int)] = [
             (CURLOPT_NOSIGNAL, 1),           // no SIGALRM in a host full of threads
             (CURLOPT_FOLLOWLOCATION, 0),     // the key must never travel to another host
             (CURLOPT_SSL_VERIFYPEER, 1),
             (CURLOPT_SSL_VERIFYHOST, 2),
+            (CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)),
             (CURLOPT_TCP_KEEPALIVE, 1),
             (CURLOPT_TCP_NODELAY, 1),
             (CURLOPT_QUICK_EXIT, 1),         // abandoning a stuck resolver must not block
@@ -115,11 +118,20 @@ final class TransferSlot: @unchecked Sendable {
         ]
         var ok = longs.allSatisfy { handoff_curl_set_long(easy, $0.0, $0.1) == CURLE_OK }
         ok = ok && handoff_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, settings.allowsPlainHTTP ? "http,https" : "https") == CURLE_OK
+        // No proxy, whatever http_proxy, https_proxy or ALL_PROXY say: a
+        // proxy the host set for other software would see the key.
+        ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXY, "") == CURLE_OK
+        ok = ok && handoff_curl_set_string(easy, CURLOPT_NOPROXY, "*") == CURLE_OK
         ok = ok && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.list) == CURLE_OK
         ok = ok && handoff_curl_set_share(easy, share.handle) == CURLE_OK
         ok = ok && handoff_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorText)) == CURLE_OK
         ok = ok && handoff_curl_set_write(easy, writeBody) == CURLE_OK
         ok = ok && handoff_curl_set_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque()) == CURLE_OK
+        let ledger = Unmanaged.passUnretained(sockets).toOpaque()
+        ok = ok && handoff_curl_set_open_socket(easy, openSocket) == CURLE_OK
+        ok = ok && handoff_curl_set_pointer(easy, CURLOPT_OPENSOCKETDATA, ledger) == CURLE_OK
+        ok = ok && handoff_curl_set_close_socket(easy, closeSocket) == CURLE_OK
+        ok = ok && handoff_curl_set_pointer(easy, CURLOPT_CLOSESOCKETDATA, ledger) == CURLE_OK
         if let trust = settings.trustStore {
             // libcurl loads no CA file of its own; each new connection gets
             // the shared, already parsed store. Verification stays on.
@@ -137,14 +149,19 @@ final class TransferSlot: @unchecked Sendable {
         body.removeAll(keepingCapacity: true)
         overLimit = false
         errorText[0] = 0
+        sockets.openError = 0
         let deadline = Deadline(milliseconds: request.timeoutMs)
-        let connectMs = min(settings.connectTimeoutMs ?? request.timeoutMs, request.timeoutMs)
+        guard dropConnectionsTheServerClosed() else { return .failed("could not create a libcurl handle", retryable: false) }
+        // The library's deadline decides; libcurl's own timers, which round
+        // to whole milliseconds, are set past it so they never fire first.
+        let curlTimeoutMs = request.timeoutMs + Limits.curlTimerSlackMs
+        let connectMs = settings.connectTimeoutMs.map { $0 < request.timeoutMs ? $0 : curlTimeoutMs } ?? curlTimeoutMs
         guard handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK,
-              handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, request.timeoutMs) == CURLE_OK,
+              handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, curlTimeoutMs) == CURLE_OK,
               handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK,
               curl_multi_add_handle(multi, easy) == CURLM_OK
         else { return .failed("could not start the transfer", retryable: false) }
-        defer { curl_multi_remove_handle(multi, easy) }
+        defer { finishTransfer() }
 
         while true {
             var running: Int32 = 0
@@ -154,6 +171,40 @@ final class TransferSlot: @unchecked Sendable {
             guard remaining > 0 else { return .timedOut }
             _ = curl_multi_poll(multi, nil, 0, Int32(clamping: remaining), nil)
         }
+    }
+
+    /// Detaches the easy handle. After a transfer that opened a connection,
+    /// the handle is reset and configured again: libcurl counts "connection
+    /// died" retries on the easy handle and only curl_easy_reset clears the
+    /// count, so on a long-lived handle every sixth reuse of a connection the
+    /// server had closed failed outright. New connections are rare, so this
+    /// costs nothing on the warm path.
+    private func finishTransfer() {
+        curl_multi_remove_handle(multi, easy)
+        var connects = 0
+        _ = handoff_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+        guard connects > 0 else { return }
+        curl_easy_reset(easy)
+        _ = configure()
+    }
+
+    /// A kept-alive connection the server has closed (nginx sends a TLS
+    /// close_notify, then FIN) is readable while idle; libcurl 7.88 takes
+    /// the pending close_notify for "alive", writes the request into it and
+    /// has to retry. Between transfers nothing may arrive on an HTTP/1.1
+    /// connection, so a readable idle socket is a closed one: the slot's
+    /// multi handle, which holds its connections, is replaced. False only
+    /// when no new multi handle could be made.
+    private func dropConnectionsTheServerClosed() -> Bool {
+        guard sockets.anyReadable() else { return true }
+        curl_multi_cleanup(multi)
+        guard let fresh = CurlMulti.make() else {
+            // Keep a valid handle for deinit; this slot fails its transfers.
+            multi = CurlMulti.make() ?? multi
+            return false
+        }
+        multi = fresh
+        return true
     }
 
     private var responseStatus: Int {
@@ -184,7 +235,16 @@ final class TransferSlot: @unchecked Sendable {
             return .bodyTooLarge(status: responseStatus, limit: settings.maxResponseBytes)
         case CURLE_WRITE_ERROR where overLimit:
             return .bodyTooLarge(status: responseStatus, limit: settings.maxResponseBytes)
+        case CURLE_OUT_OF_MEMORY:
+            // libcurl's answer to a header line over 100 KB (or headers over
+            // 300 KB in all) is "Out of memory", which sends an operator the
+            // wrong way.
+            return .malformed("response headers too large for libcurl (a header line over 100 KB or over 300 KB in all), or libcurl ran out of memory")
         default:
+            if sockets.openError != 0 {
+                // "Couldn't connect to server" hides that no socket could be made.
+                return .failed("cannot open a socket: \(SystemError.describe(sockets.openError))", retryable: false)
+            }
             // curl's error buffer is the specific message; its strerror the fallback.
             let detail = String(cString: errorText)
             let summary = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
@@ -193,6 +253,51 @@ final class TransferSlot: @unchecked Sendable {
             return .failed(summary, retryable: retryable)
         }
     }
+}
+
+/// Multi handles whose internal wakeup socket pair is close-on-exec.
+private enum CurlMulti {
+    static func make() -> UnsafeMutableRawPointer? {
+        let lowestFree = CloseOnExec.lowestFreeDescriptor()
+        guard let multi = curl_multi_init() else { return nil }
+        CloseOnExec.markSocketPair(from: lowestFree)
+        return multi
+    }
+}
+
+/// The connection sockets of one slot, opened close-on-exec by `openSocket`.
+final class SocketLedger: @unchecked Sendable {
+    // @unchecked: used by the one thread that has the slot checked out (or tears it down).
+    fileprivate var open: [Int32] = []
+    /// errno of the last socket() that failed during a transfer, else 0.
+    fileprivate var openError: Int32 = 0
+
+    /// True when an idle connection has something to read: the server closed it.
+    fileprivate func anyReadable() -> Bool {
+        open.contains { CloseOnExec.isReadableNow($0) }
+    }
+}
+
+/// libcurl's socket(): close-on-exec from the start, so a host's system() or
+/// fork+exec never inherits a connection (the server would not see it close).
+private let openSocket: handoff_curl_open_socket_fn = { user, _, address in
+    guard let user, let address else { return CURL_SOCKET_BAD }
+    let ledger = Unmanaged<SocketLedger>.fromOpaque(user).takeUnretainedValue()
+    let fd = socket(address.pointee.family, address.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), address.pointee.protocol)
+    guard fd >= 0 else {
+        ledger.openError = errno
+        return CURL_SOCKET_BAD
+    }
+    ledger.open.append(fd)
+    return fd
+}
+
+private let closeSocket: handoff_curl_close_socket_fn = { user, fd in
+    if let user {
+        let ledger = Unmanaged<SocketLedger>.fromOpaque(user).takeUnretainedValue()
+        if let index = ledger.open.firstIndex(of: fd) { ledger.open.remove(at: index) }
+    }
+    return close(fd)
 }
 
 /// Called by libcurl for each new TLS connection, before the handshake.

@@ -13,6 +13,8 @@ enum HTTPOutcome: Sendable {
     /// reset, nothing received), as opposed to a failure that would repeat
     /// (TLS verification, an unknown host).
     case failed(String, retryable: Bool)
+    /// An answer libcurl itself refused as malformed (e.g. oversized headers).
+    case malformed(String)
 
     /// Worth another attempt inside the deadline: a connection failure, or a
     /// 502/503/504 from a gateway in front of the API.
@@ -20,7 +22,7 @@ enum HTTPOutcome: Sendable {
         switch self {
         case .failed(_, let retryable): retryable
         case .response(let status, _): status == 502 || status == 503 || status == 504
-        case .timedOut, .bodyTooLarge: false
+        case .timedOut, .bodyTooLarge, .malformed: false
         }
     }
 }

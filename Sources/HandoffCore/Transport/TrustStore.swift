@@ -49,7 +49,11 @@ final class TrustStore: @unchecked Sendable {
     }
 
     /// Parsed stores by file identity; a few per process, kept for its life.
-    private static let cache = Locked<[String: TrustStore]>([:])
+    private static let cache: Locked<[String: TrustStore]> = {
+        let cache = Locked<[String: TrustStore]>([:])
+        ForkGuard.protect(cache)
+        return cache
+    }()
 
     private static func load(file: String?, directory: String?, required: Bool) throws(ConfigError) -> TrustStore {
         guard let store = X509_STORE_new() else { throw ConfigError("out of memory loading CA certificates") }

@@ -1,0 +1,17 @@
+/// Everything of a client that changes as it works: connections, breaker,
+/// single-flight table, cache and counters. A client holds it per process
+/// (`PerProcess`), so a forked worker starts with its own, empty, and never
+/// touches the parent's.
+final class ClientRuntime: Sendable {
+    let transport: Transport
+    let breaker: CircuitBreaker
+    let cache: ResultCache?
+    let flights = SingleFlight()
+    let stats = ClientStats()
+
+    init(config: HandoffConfig, transport settings: TransportSettings) {
+        transport = Transport(settings: settings)
+        breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
+        cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
+    }
+}

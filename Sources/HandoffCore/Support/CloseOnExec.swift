@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Descriptor checks for the sockets libcurl keeps for the library.
+enum CloseOnExec {
+    /// The descriptor the next open() would get.
+    static func lowestFreeDescriptor() -> Int32 {
+        let probe = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard probe >= 0 else { return 0 }
+        close(probe)
+        return probe
+    }
+
+    /// curl_multi_init makes a socket pair to wake curl_multi_poll, without
+    /// close-on-exec, and does not expose it. It takes the lowest free
+    /// descriptors at that moment: among the few from `start` up, the pair is
+    /// two non-blocking Unix stream sockets without FD_CLOEXEC whose inodes
+    /// were allocated together. Nothing else is touched, so a host's own
+    /// descriptor opened at the same instant keeps its flags.
+    static func markSocketPair(from start: Int32) {
+        var candidates: [(fd: Int32, inode: UInt)] = []
+        for fd in start..<(start &+ Limits.wakeupPairSearchWindow) {
+            guard let inode = unmarkedUnixSocketInode(fd) else { continue }
+            candidates.append((fd, inode))
+        }
+        for first in candidates {
+            guard let second = candidates.first(where: { $0.inode == first.inode &+ 1 }) else { continue }
+            _ = fcntl(first.fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(second.fd, F_SETFD, FD_CLOEXEC)
+            return
+        }
+    }
+
+    private static func unmarkedUnixSocketInode(_ fd: Int32) -> UInt? {
+        let flags = fcntl(fd, F_GETFD)
+        guard flags >= 0, flags & FD_CLOEXEC == 0, fcntl(fd, F_GETFL) & O_NONBLOCK != 0 else { return nil }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        var domain: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0, domain == AF_UNIX else { return nil }
+        return UInt(info.st_ino)
+    }
+
+    /// True when `fd` has data, an end of stream or an error waiting, now.
+    static func isReadableNow(_ fd: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN) | 0x2000 /* POLLRDHUP, a _GNU_SOURCE macro */, revents: 0)
+        while true {
+            let ready = poll(&entry, 1, 0)
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0 && entry.revents != 0
+        }
+    }
+}
