@@ -32,10 +32,12 @@ TEST_WRAPPER=${TEST_WRAPPER:-}
 export TEST_WRAPPER
 VALGRIND=${VALGRIND:-0}
 CC=${CC:-cc}
-# Every test_*.c is its own program; test_dns_stall needs a network namespace
-# and runs through dns_stall.sh, test_tls needs nginx in front of the sandbox
-# and runs through tls_front.sh.
-TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' | grep -v -x -e test_dns_stall -e test_tls)
+# Every test_*.c is its own program; test_dns_stall, test_deadline_floor and
+# test_unload need a network namespace and run through dns_stall.sh,
+# test_tls and test_connections need nginx in front of the sandbox and run
+# through tls_front.sh.
+TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' |
+  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections)
 CFLAGS="-std=c99 -Wall -Wextra -Werror -pthread"
 
 # The caller's configuration must not leak into the tests.
@@ -133,12 +135,13 @@ for t in $TESTS; do
   fi
 done
 
-# run_through NAME SCRIPT: builds NAME.c and runs it through SCRIPT, which
+# run_through NAME SCRIPT [SKIP_REASON [BUILD]]: builds NAME.c (with BUILD,
+# default build) and runs it through SCRIPT, which
 # sets up what the test needs around it. SCRIPT exiting 3 means it cannot be
 # set up on this machine (a SKIP, with the reason given as $3).
 run_through() {
-  local name=$1 script=$2 skip_reason=${3:-} rc summary
-  if ! build "$name" "$here/$name.c"; then
+  local name=$1 script=$2 skip_reason=${3:-} builder=${4:-build} rc summary
+  if ! "$builder" "$name" "$here/$name.c"; then
     fail "$name" "does not compile" "$work/$name.build"
     return
   fi
@@ -160,10 +163,19 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1 || ! command -v python
   printf 'SKIP %-22s %s\n' test_dns_stall "needs root, ip(8) and python3 for a network namespace"
 else
   run_through test_dns_stall dns_stall.sh "cannot create a network namespace here"
+  run_through test_deadline_floor dns_stall.sh "cannot create a network namespace here"
+  # Loads the library with dlopen() as a host module does: not linked to it.
+  build_for_dlopen() {
+    # shellcheck disable=SC2086
+    "$CC" $CFLAGS -I"$INCLUDE_DIR" -I"$here" "$2" -o "$work/$1" $EXTRA_LDFLAGS -ldl >"$work/$1.build" 2>&1
+  }
+  export HANDOFF_TEST_LIB=$LIB_DIR/libpolyai_handoff.so.1
+  run_through test_unload dns_stall.sh "cannot create a network namespace here" build_for_dlopen
 fi
 
 # Real TLS: nginx with certificates made for this run, in front of the sandbox.
 run_through test_tls tls_front.sh
+run_through test_connections tls_front.sh
 
 # -------------------------------------------------------------------- CLI
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs test_tls (already built, path in $1) against real TLS: makes a test CA
+# Runs test_tls or test_connections (already built, path in $1) against real TLS: makes a test CA
 # and certificates with openssl, starts nginx on loopback as a TLS front for
 # the sandbox (HANDOFF_TEST_BASE_URL), one port per certificate case, and
 # passes the ports, the CA files and nginx's access log to the test.
@@ -45,13 +45,15 @@ render_conf() {
   sed -e "s|@DIR@|$dir|g" -e "s|@SANDBOX_PORT@|$sandbox_port|" -e "s|@TRUSTED_PORT@|$trusted|" \
     -e "s|@SHORT_PORT@|$short|" -e "s|@WRONG_HOST_PORT@|$wrong_host|" \
     -e "s|@UNKNOWN_CA_PORT@|$unknown_ca|" -e "s|@EXPIRED_PORT@|$expired|" \
+    -e "s|@IDLE_PORT@|$idle|" -e "s|@IDLE_HTTP_PORT@|$idle_http|" \
     "$here/tls/nginx.conf.in" >"$dir/nginx.conf"
 }
 # Ready when every port accepts: the test connects to each.
 all_accept() {
-  accepts "$trusted" && accepts "$short" && accepts "$wrong_host" && accepts "$unknown_ca" && accepts "$expired"
+  accepts "$trusted" && accepts "$short" && accepts "$wrong_host" && accepts "$unknown_ca" && accepts "$expired" &&
+    accepts "$idle" && accepts "$idle_http"
 }
-nginx_start "$NGINX" "$dir" render_conf all_accept trusted short wrong_host unknown_ca expired ||
+nginx_start "$NGINX" "$dir" render_conf all_accept trusted short wrong_host unknown_ca expired idle idle_http ||
   { echo "tls_front: nginx did not start" >&2; exit 2; }
 
 export HANDOFF_TEST_TLS_CA=$dir/ca.crt
@@ -61,6 +63,8 @@ export HANDOFF_TEST_TLS_SHORT_PORT=$short
 export HANDOFF_TEST_TLS_WRONG_HOST_PORT=$wrong_host
 export HANDOFF_TEST_TLS_UNKNOWN_CA_PORT=$unknown_ca
 export HANDOFF_TEST_TLS_EXPIRED_PORT=$expired
+export HANDOFF_TEST_TLS_IDLE_PORT=$idle
+export HANDOFF_TEST_HTTP_IDLE_PORT=$idle_http
 export HANDOFF_TEST_TLS_ACCESS_LOG=$dir/access.log
 echo "tls_front: nginx $("$NGINX" -v 2>&1 | sed 's|.*/||') on 127.0.0.1 ports $trusted $short $wrong_host $unknown_ca $expired -> sandbox :$sandbox_port"
 # TEST_WRAPPER: a command to run the test under (valgrind, a sanitizer's runtime).

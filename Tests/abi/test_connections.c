@@ -1,0 +1,125 @@
+/*
+ * test_connections.c -- run by tls_front.sh (nginx with TLS in front of the
+ * sandbox). Kept-alive connections as a PBX's workers meet them:
+ *   - the server closes idle connections (nginx: close_notify, then FIN)
+ *     between sporadic lookups: no lookup may fail or need a retry for it,
+ *     over TLS and plain HTTP, with retries = 0 and with the default;
+ *   - a forked child that frees the client it inherited (and shuts the
+ *     process client down) must not write to, or close, the parent's TLS
+ *     connection: the parent's next lookup goes out on the same connection.
+ */
+#define _DEFAULT_SOURCE
+#include <sys/wait.h>
+
+#include "harness.h"
+
+#define SPORADIC_LOOKUPS 12
+#define GAP_MS 350 /* longer than nginx's 200 ms keepalive_timeout */
+
+static long access_log_lines(void) {
+  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
+  long lines = 0;
+  int c;
+  if (log == NULL) return 0;
+  while ((c = fgetc(log)) != EOF) lines += c == '\n';
+  fclose(log);
+  return lines;
+}
+
+/* nginx writes a request's line after sending the answer: poll for it. */
+static int wait_access_log(long lines) {
+  double until = now_ms() + 5000 * test_time_scale();
+  while (now_ms() < until) {
+    if (access_log_lines() >= lines) return 1;
+    usleep(5000);
+  }
+  return 0;
+}
+
+/* "$server_port $connection ..." of access log line `index` (0-based). */
+static long access_log_connection(long index) {
+  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
+  char line[1024];
+  long port, connection = -1, at = 0;
+  if (log == NULL) return -1;
+  while (fgets(line, sizeof line, log) != NULL) {
+    if (at++ == index && sscanf(line, "%ld %ld", &port, &connection) != 2) connection = -1;
+  }
+  fclose(log);
+  return connection;
+}
+
+static handoff_client *client_for(const char *url, const char *retries) {
+  return sandbox_client_with("base_url", url, "ca_file", test_env("HANDOFF_TEST_TLS_CA"), "retries", retries, NULL);
+}
+
+static void sporadic(const char *url, const char *retries) {
+  handoff_client *client = client_for(url, retries);
+  int i, failed = 0;
+  for (i = 0; i < test_iterations(SPORADIC_LOOKUPS); i++) {
+    handoff_result *r = handoff_client_lookup(client, "acme-call-123", 2000);
+    if (handoff_result_status(r) != HANDOFF_OK) {
+      failed++;
+      fprintf(stderr, "    %s retries=%s, lookup %d: %s: %s\n", url, retries, i,
+              handoff_status_name(handoff_result_status(r)), handoff_result_error(r));
+    }
+    handoff_result_free(r);
+    usleep(GAP_MS * 1000);
+  }
+  CHECK_INT(0, failed);
+  CHECK_INT(0, client_stat(client, "retries"));
+  CHECK_INT(test_iterations(SPORADIC_LOOKUPS), client_stat(client, "requests"));
+  handoff_client_free(client);
+}
+
+int main(void) {
+  char tls[64], http[64], trusted[64], text[512], *conf;
+  handoff_client *client;
+  handoff_result *r;
+  long lines, first;
+  int status = 0;
+  pid_t pid;
+
+  snprintf(tls, sizeof tls, "https://localhost:%s", test_env("HANDOFF_TEST_TLS_IDLE_PORT"));
+  snprintf(http, sizeof http, "http://127.0.0.1:%s", test_env("HANDOFF_TEST_HTTP_IDLE_PORT"));
+  snprintf(trusted, sizeof trusted, "https://localhost:%s", test_env("HANDOFF_TEST_TLS_PORT"));
+
+  sporadic(tls, "0");
+  sporadic(http, "0");
+  sporadic(tls, "1");
+  sporadic(http, "1");
+
+  /* A child frees what it inherited; the parent's connection is untouched. */
+  snprintf(text, sizeof text, "base_url = %s\naccount_id = %s\nproject_id = %s\napi_key = %s\nca_file = %s\n",
+           trusted, SANDBOX_ACCOUNT, SANDBOX_PROJECT, SANDBOX_API_KEY, test_env("HANDOFF_TEST_TLS_CA"));
+  conf = temp_file(text);
+  CHECK_INT(HANDOFF_OK, handoff_init(conf));
+  client = client_for(trusted, "0");
+  lines = access_log_lines();
+  r = handoff_client_lookup(client, "acme-call-123", 2000);
+  CHECK_STATUS(HANDOFF_OK, r);
+  handoff_result_free(r);
+  r = handoff_lookup("acme-call-456");
+  CHECK_STATUS(HANDOFF_OK, r);
+  handoff_result_free(r);
+  CHECK(wait_access_log(lines + 2));
+  first = access_log_connection(lines);
+  pid = fork();
+  if (pid == 0) {
+    handoff_client_free(client);
+    handoff_shutdown();
+    _exit(0);
+  }
+  CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  usleep(100000); /* time for nginx to act on anything the child sent */
+  r = handoff_client_lookup(client, "acme-call-123", 2000);
+  CHECK_STATUS(HANDOFF_OK, r);
+  handoff_result_free(r);
+  CHECK(wait_access_log(lines + 3));
+  if (!CHECK_INT(first, access_log_connection(lines + 2)))
+    fprintf(stderr, "    the parent's connection was closed by the child\n");
+  handoff_client_free(client);
+  handoff_shutdown();
+  temp_file_remove(conf);
+  return check_summary("test_connections");
+}
