@@ -22,8 +22,18 @@
  *   - Thread safety: clients and results may be used from any number of
  *     threads at once. A handoff_config is a plain value being edited: do not
  *     edit one from two threads at once.
- *   - Fork safety: a client created before fork() may be used in the child;
- *     the child never uses the parent's connections.
+ *   - Fork safety: a client created before fork() may be used in the child.
+ *     The child gets its own connections, breaker, single-flight table,
+ *     cache and counters, starting empty; it never uses, locks, writes to or
+ *     closes the parent's, even when it frees the inherited client or calls
+ *     handoff_shutdown(). fork() while other threads are inside lookups or
+ *     logging is safe: no library lock is ever held across it.
+ *   - The library is never unmapped: dlclose() leaves it loaded (-z
+ *     nodelete), because libcurl resolver threads abandoned by lookups that
+ *     timed out may still return into its code.
+ *   - Transport: TLS 1.2 or later, certificates verified, redirects never
+ *     followed, and no proxy ever used (http_proxy, https_proxy, ALL_PROXY and
+ *     the like in the environment are ignored). Sockets are close-on-exec.
  */
 #ifndef POLYAI_HANDOFF_H
 #define POLYAI_HANDOFF_H
@@ -346,12 +356,17 @@ typedef enum {
 
 /* Receives one log line (no trailing newline). message is borrowed for the
  * duration of the call only. Called on the thread doing the lookup, so it
- * must be thread-safe and quick (hand the line to the host's logger). Lines
- * never contain the API key. */
+ * must be thread-safe and quick (hand the line to the host's logger), with no
+ * library lock held: it may call any function of this library. Lines never
+ * contain the API key. */
 typedef void (*handoff_log_fn)(handoff_log_level level, const char *message, void *userdata);
 
 /* Installs the process-wide log callback; NULL removes it (the default: the
- * library logs nothing). userdata is passed back unchanged. */
+ * library logs nothing). userdata is passed back unchanged. Once this returns,
+ * the callback it replaced is never called again by any thread (it waits for
+ * calls already inside it to return), so its userdata may be freed and its
+ * module unloaded. Called from inside a log callback, which cannot wait for
+ * its own call, the change applies to the lines logged after it. */
 void handoff_set_log_callback(handoff_log_fn fn, void *userdata);
 
 /* Lines above this level are not even formatted. Default HANDOFF_LOG_WARNING. */
@@ -360,7 +375,8 @@ void handoff_set_log_level(handoff_log_level max_level);
 /* ------------------------------------------------------------ statistics */
 
 /*
- * A snapshot of a client's counters, for operators. Counter names:
+ * A snapshot of a client's counters, for operators, in this process (a
+ * forked child's start at 0). Counter names:
  *   lookups                every lookup, whatever its outcome
  *   status.<name>          lookups that ended with that status, e.g. status.timeout
  *   requests               HTTP requests sent (retries included, cache hits not)
