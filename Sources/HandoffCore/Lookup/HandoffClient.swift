@@ -56,12 +56,14 @@ public final class HandoffClient: Sendable {
         if let timeoutMs, timeoutMs > 0 { timeout = min(timeoutMs, Limits.timeoutRange.upperBound) }
         let deadline = Deadline(milliseconds: timeout)
         var tally = Tally()
-        let live = runtime.value
-        var result = resolve(target, live, deadline: deadline, timeoutMs: timeout, tally: &tally)
-        result.elapsedUs = Self.microseconds(since: started)
-        // One record per lookup: the stats lock is taken once.
-        live.stats.recordLookup(result.status, elapsedUs: result.elapsedUs, requests: tally.requests,
-                           cacheHit: tally.source == .cache, shared: tally.source == .shared)
+        let result = runtime.withValue { live in
+            var result = resolve(target, live, deadline: deadline, timeoutMs: timeout, tally: &tally)
+            result.elapsedUs = Self.microseconds(since: started)
+            // One record per lookup: the stats lock is taken once.
+            live.stats.recordLookup(result.status, elapsedUs: result.elapsedUs, requests: tally.requests,
+                                    cacheHit: tally.source == .cache, shared: tally.source == .shared)
+            return result
+        }
         if result.status != .ok {
             Log.write(.warning, "lookup \(target.logDescription): \(result.status.nameString) \(result.errorMessage) (\(result.elapsedUs / 1000) ms)")
         } else {

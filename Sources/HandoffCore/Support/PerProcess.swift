@@ -40,12 +40,19 @@ final class PerProcess<Value: AnyObject & Sendable>: @unchecked Sendable {
         }
     }
 
-    var value: Value {
+    var value: Value { withValue { $0 } }
+
+    /// Runs `body` with this process's value without retaining it: the box
+    /// lives as long as its owner, so threads doing lookups do not all write
+    /// one reference count.
+    func withValue<R>(_ body: (Value) -> R) -> R {
         let generation = ForkGeneration.current
-        if let box = current.load(ordering: .acquiring), box.takeUnretainedValue().generation == generation {
-            return box.takeUnretainedValue().value
+        if let box = current.load(ordering: .acquiring) {
+            if let result = box._withUnsafeGuaranteedRef({ $0.generation == generation ? body($0.value) : nil }) {
+                return result
+            }
         }
-        return renew(generation)
+        return body(renew(generation))
     }
 
     private func renew(_ generation: Int) -> Value {
