@@ -11,14 +11,20 @@
  *
  * Conventions, true of every function below:
  *   - No function aborts or traps, whatever its arguments, the configuration,
- *     the network or the server does.
+ *     the network or the server does. The one exception is memory: when an
+ *     allocation fails the process aborts, as it does for any allocation
+ *     failure in the Swift runtime. No function returns NULL or an error
+ *     status because memory ran out.
  *   - Every function that allocates names the function that frees it. Every
  *     *_free(NULL) is a harmless no-op.
  *   - Returned strings are "borrowed": owned by the object they came from and
  *     valid until that object is freed. Never free them yourself.
  *   - Every string passed in is NUL-terminated UTF-8 and is copied; the
  *     caller keeps ownership of it.
- *   - A lookup never returns NULL except when memory runs out.
+ *   - A lookup never returns NULL.
+ *   - No message the library returns or logs contains the API key: where a
+ *     server or a mistyped setting quotes it back, "<api key>" stands in its
+ *     place.
  *   - Thread safety: clients and results may be used from any number of
  *     threads at once. A handoff_config is a plain value being edited: do not
  *     edit one from two threads at once.
@@ -116,14 +122,15 @@ typedef struct handoff_result handoff_result;
 handoff_status handoff_init(const char *config_path);
 
 /* Why the last handoff_init() in this process failed, or "" if it did not.
- * Borrowed and static: valid until the next handoff_init() or
- * handoff_shutdown(). Never NULL. */
+ * Borrowed: valid until the next handoff_init() or handoff_shutdown() on any
+ * thread, which free it; copy it if another thread may call those meanwhile.
+ * Never NULL. */
 const char *handoff_init_error(void);
 
 /* Looks up the handoff state stored under this shared_id (the id the
  * integrator passed to PolyAI, e.g. with a DNI reservation), waiting at most
  * the configured timeout_ms. Returns a new result; free it with
- * handoff_result_free(). Never NULL except when out of memory. Before
+ * handoff_result_free(). Never NULL. Before
  * handoff_init() or after handoff_shutdown() the result's status is
  * HANDOFF_NOT_INITIALIZED. */
 handoff_result *handoff_lookup(const char *shared_id);
@@ -139,24 +146,32 @@ void handoff_shutdown(void);
 
 /*
  * Configuration keys. The same keys are accepted by handoff_config_set(), in
- * a file ("key = value" lines, '#' starts a comment line) and as environment
- * variables POLYAI_HANDOFF_<KEY in upper case>:
+ * a file ("key = value" lines, '#' starts a comment line; see
+ * handoff_config_load_file()) and as environment variables
+ * POLYAI_HANDOFF_<KEY in upper case>:
  *
  *   region              us-1 (default), uk-1 or euw-1
  *   base_url            overrides region, e.g. a proxy or the sandbox.
- *                       https:// always; http:// only for a loopback host
+ *                       https:// always; http:// only for a loopback host.
+ *                       ASCII only (an international host name as xn--...),
+ *                       no credentials, query or fragment
  *   account_id          PolyAI account (workspace) id; required
  *   project_id          PolyAI project (agent) id; required
  *   api_key             the x-api-key; required unless api_key_file is set
  *   api_key_file        a file whose first line is the key (keeps the secret
- *                       out of dialplans); read when the key is set
+ *                       out of dialplans); read when the key is set. A UTF-8
+ *                       byte order mark and the line end (LF or CR LF) are
+ *                       not part of the key; at most 4160 bytes. A file that
+ *                       group or others can read is logged as a warning, once
+ *                       per path per process
  *   timeout_ms          total deadline of a lookup, 1..600000 (default 2000)
  *   connect_timeout_ms  deadline of the TCP+TLS connect, 1..600000
  *                       (default: timeout_ms)
- *   ca_file             PEM bundle of trusted CAs (default: the system's).
- *                       With an https base_url it is parsed once per process
- *                       and shared by every connection, and a file without a
- *                       PEM certificate makes handoff_client_new() fail
+ *   ca_file             PEM bundle of trusted CAs (default: the system's),
+ *                       at most 8 MiB. With an https base_url it is parsed
+ *                       once per process and shared by every connection, and
+ *                       a file without a PEM certificate makes
+ *                       handoff_client_new() fail
  *   user_agent          User-Agent header (default "polyai-handoff/VERSION")
  *   max_response_bytes  bigger bodies fail with HANDOFF_PROTOCOL,
  *                       1024..16777216 (default 65536)
@@ -197,10 +212,15 @@ void handoff_shutdown(void);
  *
  * Unknown keys and invalid values are errors naming the key, and a failed
  * call changes nothing (a file is applied whole or not at all).
+ *
+ * Every file named here (api_key_file, ca_file, a config file) must be a
+ * regular file or a symbolic link to one. A FIFO, a directory or a device is
+ * refused at once with an error naming the key and the path: it is opened
+ * without blocking and never read.
  */
 
 /* A new, empty configuration with every default. Free it with
- * handoff_config_free(). NULL only when out of memory. */
+ * handoff_config_free(). Never NULL. */
 handoff_config *handoff_config_new(void);
 
 /* Sets one key. Returns HANDOFF_OK, or HANDOFF_INVALID_ARGUMENT (unknown
@@ -208,19 +228,23 @@ handoff_config *handoff_config_new(void);
  * handoff_config_error(). */
 handoff_status handoff_config_set(handoff_config *config, const char *key, const char *value);
 
-/* Applies every "key = value" line of an ini-style file. Blank lines and
- * lines starting with '#' or ';' are ignored; values may be quoted with "".
- * All or nothing: on any error no key of the file is applied. */
+/* Applies every "key = value" line of an ini-style file: UTF-8, at most
+ * 1 MiB, lines ending in LF or CR LF, a UTF-8 byte order mark at the start
+ * skipped. Blank lines and lines starting with '#' or ';' are ignored;
+ * values may be quoted with "". There are no sections: a line starting with
+ * '[' is an error naming the file and line. All or nothing: on any error no
+ * key of the file is applied. */
 handoff_status handoff_config_load_file(handoff_config *config, const char *path);
 
 /* Applies every POLYAI_HANDOFF_<KEY> environment variable that is set. All
  * or nothing, like handoff_config_load_file(). */
 handoff_status handoff_config_load_env(handoff_config *config);
 
-/* Why the last call on this config failed, or "" if it succeeded. Borrowed:
- * valid until the next call on this config or handoff_config_free(). Never
- * NULL (for a NULL config it returns a static message). Never contains the
- * API key. */
+/* Why the last call taking this config (handoff_config_set,
+ * handoff_config_load_file, handoff_config_load_env, handoff_client_new)
+ * failed, or "" if it succeeded. Borrowed: valid until the next such call
+ * or handoff_config_free(). Never NULL (for a NULL config it returns a
+ * static message). Never contains the API key (see the conventions). */
 const char *handoff_config_error(const handoff_config *config);
 
 /* Frees a configuration. NULL is a no-op. Clients made from it are
@@ -232,17 +256,19 @@ void handoff_config_free(handoff_config *config);
 /* A new client for this configuration, which is copied. Free it with
  * handoff_client_free(). Fails (NULL, *status_out = HANDOFF_INVALID_ARGUMENT,
  * reason in handoff_config_error(config)) when a required key is missing or
- * ca_file holds no certificate. For an https base URL it parses the CA
- * certificates here (once per process and file), not during lookups.
+ * ca_file holds no certificate (or is no longer a regular file); on success
+ * handoff_config_error(config) becomes "". For an https base URL it parses
+ * the CA certificates here (once per process and file), not during lookups.
  * status_out may be NULL. A client keeps its connections alive between
  * lookups and is safe to use from many threads at once. */
 handoff_client *handoff_client_new(const handoff_config *config, handoff_status *status_out);
 
 /* Looks up by shared id, waiting at most timeout_ms (<= 0: the client's
- * timeout_ms). Returns a new result; free it with handoff_result_free().
- * Never NULL except when out of memory. A NULL client or a NULL, empty,
- * over-long (> 1024 bytes), non-UTF-8 or control-character id gives
- * HANDOFF_INVALID_ARGUMENT without sending a request. */
+ * timeout_ms; at most 600000, like the setting). Returns a new result; free
+ * it with handoff_result_free(). Never NULL. A NULL client, a timeout_ms
+ * above 600000, or a NULL, empty, over-long (> 1024 bytes), non-UTF-8 or
+ * control-character id gives HANDOFF_INVALID_ARGUMENT without sending a
+ * request. */
 handoff_result *handoff_client_lookup(handoff_client *client, const char *shared_id, int timeout_ms);
 
 /* The same, by PolyAI conversation id. */
@@ -279,7 +305,8 @@ int handoff_result_http_status(const handoff_result *result);
 /* Why the lookup failed: the API's error_message when it sent one (for an
  * unexpected status, after "unexpected HTTP status N: "), else our own
  * description. "" on success. Never NULL (for NULL it returns a static
- * message). Never contains the API key. */
+ * message). Never contains the API key: if the server echoed it, it reads
+ * "<api key>". */
 const char *handoff_result_error(const handoff_result *result);
 
 /* The PolyAI conversation id ("id") of the handoff state, or NULL when the
@@ -358,7 +385,7 @@ typedef enum {
  * duration of the call only. Called on the thread doing the lookup, so it
  * must be thread-safe and quick (hand the line to the host's logger), with no
  * library lock held: it may call any function of this library. Lines never
- * contain the API key. */
+ * contain the API key ("<api key>" stands in for it). */
 typedef void (*handoff_log_fn)(handoff_log_level level, const char *message, void *userdata);
 
 /* Installs the process-wide log callback; NULL removes it (the default: the
@@ -394,7 +421,7 @@ void handoff_set_log_level(handoff_log_level max_level);
 typedef struct handoff_stats handoff_stats;
 
 /* A new snapshot of this client's counters; free it with handoff_stats_free().
- * NULL for a NULL client or when out of memory. */
+ * NULL for a NULL client. */
 handoff_stats *handoff_client_stats(handoff_client *client);
 
 /* The same for the process-wide client; NULL when not initialized. */

@@ -11,6 +11,7 @@ public func handoff_client_new(_ config: OpaquePointer?, _ statusOut: UnsafeMuta
     }
     do {
         let client = try HandoffClient(config: handle.config)
+        handle.recordSuccess()
         statusOut?.pointee = HANDOFF_OK
         return Handle.retain(client)
     } catch {

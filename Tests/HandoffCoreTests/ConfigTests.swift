@@ -108,7 +108,7 @@ import Testing
         let text = """
         # comment
         ; also a comment
-        [polyai]
+
         region = euw-1
         account_id="acme"
           timeout_ms   =  750
@@ -119,6 +119,9 @@ import Testing
         #expect(settings.map(\.value) == ["euw-1", "acme", "750"])
         #expect(settings.map(\.origin) == ["f:4", "f:5", "f:6"])
         #expect(throws: ConfigError("f:1: expected \"key = value\"")) { try ConfigSources.parseFile(text: "oops", name: "f") }
+        #expect(throws: ConfigError("f:2: [section] lines are not supported; the file is one list of \"key = value\" lines")) {
+            try ConfigSources.parseFile(text: "region = uk-1\n  [polyai]\n", name: "f")
+        }
     }
 
     @Test func environmentNames() {

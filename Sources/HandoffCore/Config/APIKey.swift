@@ -13,23 +13,36 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
         secret = value
     }
 
-    /// Reads the key from the first line of a file.
+    /// Reads the key from the first line of a file (a leading UTF-8 byte
+    /// order mark is not part of it). Warns once per path when the file can
+    /// be read by group or others.
     public init(file path: String) throws(ConfigError) {
         let key = "api_key_file"
         guard !path.isEmpty, !TextRules.hasControl(path) else { throw .invalid(key, "must be a file path") }
-        let bytes: [UInt8]
+        let contents: FileAccess.Contents
         do {
-            bytes = try FileAccess.read(path, limit: Limits.maxAPIKeyBytes + 2)
+            contents = try FileAccess.read(path, limit: Limits.maxAPIKeyFileBytes)
         } catch {
-            throw .invalid(key, "\(error.message) \(TextRules.quoted(path))")
+            throw .invalid(key, error.message)
         }
+        let bytes = TextRules.droppingByteOrderMark(contents.bytes[...])
         let line = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-        let text = TextRules.trimmed(String(decoding: line, as: UTF8.self))
-        do {
-            try self.init(text)
-        } catch {
-            throw .invalid(key, "the first line of \(TextRules.quoted(path)) must be the API key")
+        guard let text = String(validating: TextRules.trimmed(line), as: UTF8.self), (try? APIKey(text)) != nil else {
+            throw .invalid(key, "the first line of \(TextRules.quoted(path)) must be the API key (1 to \(Limits.maxAPIKeyBytes) bytes of UTF-8 without control characters)")
         }
+        secret = text
+        if contents.isReadableByOthers { Self.warnReadable(path, permissions: contents.permissions) }
+    }
+
+    /// Paths already warned about: a reload must not repeat the line.
+    private static let warnedPaths = Locked<Set<String>>([])
+
+    private static func warnReadable(_ path: String, permissions: UInt32) {
+        let first = warnedPaths.withLock { $0.insert(path).inserted }
+        guard first else { return }
+        // Logged after the lock is released: a log callback may block.
+        let mode = String(permissions, radix: 8)
+        Log.write(.warning, "api_key_file \(TextRules.quoted(path)) can be read by group or others (mode \(String(repeating: "0", count: max(0, 4 - mode.count)))\(mode)); make it readable by its owner only (chmod 600)")
     }
 
     public var description: String { "<api key>" }

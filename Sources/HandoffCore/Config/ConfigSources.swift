@@ -9,60 +9,85 @@ public enum ConfigSources {
     public static let environmentPrefix = "POLYAI_HANDOFF_"
 
     /// Parses "key = value" lines; '#' or ';' start a comment line, values may
-    /// be wrapped in double quotes.
-    public static func parseFile(text: String, name: String) throws(ConfigError) -> [(key: String, value: String, origin: String)] {
+    /// be wrapped in double quotes. Lines end in LF or CR LF, and a leading
+    /// UTF-8 byte order mark is skipped: the bytes are split, never Swift
+    /// Characters, which fold "\r\n" into one. A "[section]" line is refused:
+    /// keys are one flat list, and two sections would silently override each
+    /// other.
+    public static func parseFile(_ bytes: [UInt8], name: String) throws(ConfigError) -> [(key: String, value: String, origin: String)] {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw ConfigError("config file \(TextRules.quoted(name)) is not UTF-8")
+        }
         var settings: [(key: String, value: String, origin: String)] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        let body = TextRules.droppingByteOrderMark(bytes[...])
+        for rawLine in body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = TextRules.trimmed(String(rawLine))
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") || line.hasPrefix("[") { continue }
+            // Trimming blanks takes a CR before the LF with them.
+            let line = TextRules.trimmed(rawLine)
+            guard let first = line.first, first != UInt8(ascii: "#"), first != UInt8(ascii: ";") else { continue }
             let origin = "\(name):\(lineNumber)"
-            guard let equals = line.firstIndex(of: "=") else {
+            if first == UInt8(ascii: "[") {
+                throw ConfigError("\(origin): [section] lines are not supported; the file is one list of \"key = value\" lines")
+            }
+            guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
                 throw ConfigError("\(origin): expected \"key = value\"")
             }
-            let key = TextRules.trimmed(String(line[..<equals]))
-            var value = TextRules.trimmed(String(line[line.index(after: equals)...]))
-            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
-                value = String(value.dropFirst().dropLast())
+            let key = TextRules.trimmed(line[..<equals])
+            var value = TextRules.trimmed(line[(equals + 1)...])
+            if value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") {
+                value = value.dropFirst().dropLast()
             }
-            settings.append((key, value, origin))
+            // Cut at ASCII bytes of valid UTF-8, so both parts are valid too.
+            settings.append((String(decoding: key, as: UTF8.self), String(decoding: value, as: UTF8.self), origin))
         }
         return settings
     }
 
+    public static func parseFile(text: String, name: String) throws(ConfigError) -> [(key: String, value: String, origin: String)] {
+        try parseFile(Array(text.utf8), name: name)
+    }
+
     public static func readFile(path: String) throws(ConfigError) -> [(key: String, value: String, origin: String)] {
-        let bytes: [UInt8]
+        let contents: FileAccess.Contents
         do {
-            bytes = try FileAccess.read(path, limit: Limits.maxConfigFileBytes)
+            contents = try FileAccess.read(path, limit: Limits.maxConfigFileBytes)
         } catch {
-            throw ConfigError("config file: \(error.message) \(TextRules.quoted(path))")
+            throw ConfigError("config file: \(error.message)")
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigError("config file \(TextRules.quoted(path)) is not UTF-8")
-        }
-        return try parseFile(text: text, name: path)
+        return try parseFile(contents.bytes, name: path)
     }
 
     /// Every POLYAI_HANDOFF_<KEY> variable: the key is the rest, lower-cased;
     /// POLYAI_HANDOFF_RENAME_<KEY> sets rename.<key>.
     public static func environment(_ variables: [(name: String, value: String)]) -> [(key: String, value: String, origin: String)] {
         variables.compactMap { variable in
-            guard variable.name.hasPrefix(environmentPrefix) else { return nil }
-            var key = String(variable.name.dropFirst(environmentPrefix.count)).lowercased()
-            if key.hasPrefix("rename_") { key = HandoffConfig.renamePrefix + key.dropFirst("rename_".count) }
+            let name = Array(variable.name.utf8)
+            guard name.starts(with: environmentPrefix.utf8) else { return nil }
+            // ASCII lower case only: the keys are ASCII, and Unicode case
+            // mapping could turn some other name into one of them.
+            var key = String(decoding: name.dropFirst(environmentPrefix.utf8.count).map(asciiLowercased), as: UTF8.self)
+            let rename = Array("rename_".utf8)
+            if key.utf8.starts(with: rename) {
+                key = HandoffConfig.renamePrefix + String(decoding: key.utf8.dropFirst(rename.count), as: UTF8.self)
+            }
             return (key, variable.value, "environment \(variable.name)")
         }
     }
 
-    /// The process environment, read now.
+    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+
+    /// The process environment, read now; split at the first "=" byte.
     public static func processEnvironment() -> [(name: String, value: String)] {
         var result: [(name: String, value: String)] = []
         var cursor = environ
         while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if text.hasPrefix(environmentPrefix), let equals = text.firstIndex(of: "=") {
-                result.append((String(text[..<equals]), String(text[text.index(after: equals)...])))
+            let bytes = Array(String(cString: entry).utf8)
+            if bytes.starts(with: environmentPrefix.utf8), let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                result.append((String(decoding: bytes[..<equals], as: UTF8.self),
+                               String(decoding: bytes[(equals + 1)...], as: UTF8.self)))
             }
             cursor += 1
         }

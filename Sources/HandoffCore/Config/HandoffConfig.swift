@@ -31,8 +31,23 @@ public struct HandoffConfig: Sendable, Equatable {
     ]
     static let renamePrefix = "rename."
 
-    /// Sets one key. On error `self` is unchanged.
+    /// Every secret this configuration holds, for messages to be redacted
+    /// with. (Keys added later, such as proxy credentials, join the list.)
+    public var redactor: SecretRedactor {
+        SecretRedactor(apiKey.map { [($0.secret, SecretRedactor.apiKeyPlaceholder)] } ?? [])
+    }
+
+    /// Sets one key. On error `self` is unchanged, and the message holds no
+    /// secret of `self` (a key pasted into the wrong setting is quoted back).
     public mutating func set(_ key: String, _ value: String) throws(ConfigError) {
+        do {
+            try assign(key, value)
+        } catch {
+            throw ConfigError(redactor.redact(error.message))
+        }
+    }
+
+    private mutating func assign(_ key: String, _ value: String) throws(ConfigError) {
         switch key {
         case "region":
             guard let region = Region(rawValue: value) else {
@@ -69,25 +84,30 @@ public struct HandoffConfig: Sendable, Equatable {
         case "cache_ttl_ms": cacheTTLMs = try Self.integer(key, value, in: Limits.cacheTTLRange)
         case "cache_max_entries": cacheMaxEntries = try Self.integer(key, value, in: Limits.cacheEntriesRange)
         default:
-            guard key.hasPrefix(Self.renamePrefix), key.utf8.count > Self.renamePrefix.utf8.count else {
+            let prefix = Self.renamePrefix.utf8
+            guard key.utf8.starts(with: prefix), key.utf8.count > prefix.count else {
                 throw ConfigError("unknown configuration key \(TextRules.quoted(key))")
             }
             let name = TextRules.trimmed(value)
             guard !name.isEmpty, name.utf8.count <= Limits.maxPrefixBytes, !TextRules.hasControl(name) else {
                 throw .invalid(key, "must be a name of 1 to \(Limits.maxPrefixBytes) bytes")
             }
-            render.renames[String(key.dropFirst(Self.renamePrefix.count))] = name
+            render.renames[String(decoding: key.utf8.dropFirst(prefix.count), as: UTF8.self)] = name
         }
     }
 
-    /// Applies several settings at once: all of them, or none on the first error.
+    /// Applies several settings at once: all of them, or none on the first
+    /// error, whose message holds no secret of `self`, of the settings
+    /// applied before it, nor of those after it (the environment comes in
+    /// no particular order).
     public mutating func apply(_ settings: [(key: String, value: String, origin: String)]) throws(ConfigError) {
         var copy = self
         for setting in settings {
             do {
-                try copy.set(setting.key, setting.value)
+                try copy.assign(setting.key, setting.value)
             } catch {
-                throw ConfigError("\(setting.origin): \(error.message)")
+                let given = SecretRedactor(settings.filter { $0.key == "api_key" }.map { ($0.value, SecretRedactor.apiKeyPlaceholder) })
+                throw ConfigError(redactor.adding(copy.redactor).adding(given).redact("\(setting.origin): \(error.message)"))
             }
         }
         self = copy
@@ -149,10 +169,13 @@ public struct HandoffConfig: Sendable, Equatable {
         return patterns
     }
 
+    /// A regular file that can be opened now; it is read later.
     static func readableFile(_ key: String, _ path: String) throws(ConfigError) -> String {
         guard !path.isEmpty, !TextRules.hasControl(path) else { throw .invalid(key, "must be a file path") }
-        guard FileAccess.isReadable(path) else {
-            throw .invalid(key, "cannot read \(TextRules.quoted(path))")
+        do {
+            try FileAccess.check(path)
+        } catch {
+            throw .invalid(key, error.message)
         }
         return path
     }

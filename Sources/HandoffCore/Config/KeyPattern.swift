@@ -6,11 +6,14 @@ public struct KeyPattern: Sendable, Equatable {
     private let bytes: [UInt8]
     private let isPrefix: Bool
 
+    /// On bytes: "*" followed by a combining mark is one Character that is
+    /// not "*", yet the key it would match holds a "*" byte.
     public init?(_ text: String) {
-        guard !text.isEmpty, !text.dropLast().contains("*") else { return nil }
+        let utf8 = Array(text.utf8)
+        guard let last = utf8.last, !utf8.dropLast().contains(UInt8(ascii: "*")) else { return nil }
         self.text = text
-        isPrefix = text.hasSuffix("*")
-        bytes = Array((isPrefix ? String(text.dropLast()) : text).utf8)
+        isPrefix = last == UInt8(ascii: "*")
+        bytes = isPrefix ? Array(utf8.dropLast()) : utf8
     }
 
     public func matches(_ key: String) -> Bool {
@@ -28,8 +31,8 @@ public struct KeyPattern: Sendable, Equatable {
     /// before its end.
     static func list(_ value: String) -> [KeyPattern]? {
         var patterns: [KeyPattern] = []
-        for part in value.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let pattern = KeyPattern(TextRules.trimmed(String(part))) else { return nil }
+        for part in Array(value.utf8).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+            guard let pattern = KeyPattern(String(decoding: TextRules.trimmed(part), as: UTF8.self)) else { return nil }
             patterns.append(pattern)
         }
         return patterns

@@ -7,8 +7,14 @@ public enum Limits {
     public static let maxNameBytes = 256
     /// Longest API key, in bytes.
     public static let maxAPIKeyBytes = 4096
-    /// Largest api_key_file or configuration file read, in bytes.
+    /// Largest configuration file read, in bytes.
     public static let maxConfigFileBytes = 1 << 20
+    /// Largest api_key_file read, in bytes: the longest key with room for a
+    /// byte order mark, line ends and a little more. Only the first line is used.
+    public static let maxAPIKeyFileBytes = maxAPIKeyBytes + 64
+    /// Largest ca_file (or libcurl's default CA bundle) read, in bytes;
+    /// Debian's bundle of about 140 certificates is 220 KB.
+    public static let maxCAFileBytes = 8 << 20
     /// Range of timeout_ms and connect_timeout_ms.
     public static let timeoutRange = 1...600_000
     public static let defaultTimeoutMs = 2000

@@ -17,6 +17,8 @@ public final class HandoffClient: Sendable {
     private let renderer: Renderer
     private let flattener: Flattener
     private let runtime: PerProcess<ClientRuntime>
+    /// Every message this client stores in a result or logs passes it.
+    private let redactor: SecretRedactor
 
     /// Fails when a required key is missing.
     public init(config: HandoffConfig) throws(ConfigError) {
@@ -24,7 +26,15 @@ public final class HandoffClient: Sendable {
         guard let projectID = config.projectID else { throw ConfigError("project_id is not set") }
         guard let apiKey = config.apiKey else { throw ConfigError("api_key is not set (set api_key or api_key_file)") }
         let base = config.effectiveBaseURL
+        let redactor = config.redactor
+        let trustStore: TrustStore?
+        do {
+            trustStore = base.isHTTPS ? try TrustStore.forCAFile(config.caFile) : nil
+        } catch {
+            throw ConfigError(redactor.redact(error.message))
+        }
         self.config = config
+        self.redactor = redactor
         url = RequestURL(base: base, accountID: accountID, projectID: projectID)
         renderer = Renderer(options: config.render)
         flattener = Flattener(options: config.render)
@@ -32,19 +42,18 @@ public final class HandoffClient: Sendable {
             headers: ["x-api-key: \(apiKey.secret)", "Accept: application/json", "User-Agent: \(config.userAgent)"],
             connectTimeoutMs: config.connectTimeoutMs,
             caFile: config.caFile,
-            trustStore: base.isHTTPS ? try TrustStore.forCAFile(config.caFile) : nil,
+            trustStore: trustStore,
             maxResponseBytes: config.maxResponseBytes,
             allowsPlainHTTP: !base.isHTTPS)
         runtime = PerProcess { ClientRuntime(config: config, transport: settings) }
     }
 
-    /// Looks up raw caller bytes. `timeoutMs` <= 0 or nil: the configured timeout.
+    /// Looks up raw caller bytes. `timeoutMs` <= 0 or nil: the configured
+    /// timeout; above `Limits.timeoutRange` it is refused, like the setting.
     public func lookup(_ id: [UInt8], as kind: LookupTarget.Kind, timeoutMs: Int? = nil) -> HandoffResult {
         switch LookupTarget.validated(id, as: kind) {
         case .failure(let error):
-            Log.write(.warning, "lookup refused: \(error.message)")
-            runtime.value.stats.recordLookup(.invalidArgument, elapsedUs: 0)
-            return invalid(error.message)
+            return refused(error.message)
         case .success(let target):
             return lookup(target, timeoutMs: timeoutMs)
         }
@@ -53,7 +62,12 @@ public final class HandoffClient: Sendable {
     public func lookup(_ target: LookupTarget, timeoutMs: Int? = nil) -> HandoffResult {
         let started = ContinuousClock.now
         var timeout = config.timeoutMs
-        if let timeoutMs, timeoutMs > 0 { timeout = min(timeoutMs, Limits.timeoutRange.upperBound) }
+        if let timeoutMs, timeoutMs > 0 {
+            guard timeoutMs <= Limits.timeoutRange.upperBound else {
+                return refused("timeout_ms must be at most \(Limits.timeoutRange.upperBound) (got \(timeoutMs); 0 means the configured timeout_ms)")
+            }
+            timeout = timeoutMs
+        }
         let deadline = Deadline(milliseconds: timeout)
         var tally = Tally()
         let result = runtime.withValue { live in
@@ -65,9 +79,9 @@ public final class HandoffClient: Sendable {
             return result
         }
         if result.status != .ok {
-            Log.write(.warning, "lookup \(target.logDescription): \(result.status.nameString) \(result.errorMessage) (\(result.elapsedUs / 1000) ms)")
+            log(.warning, "lookup \(target.logDescription): \(result.status.nameString) \(result.errorMessage) (\(result.elapsedUs / 1000) ms)")
         } else {
-            Log.write(.debug, "lookup \(target.logDescription): ok, \(result.flat.count) entries (\(result.elapsedUs / 1000) ms)")
+            log(.debug, "lookup \(target.logDescription): ok, \(result.flat.count) entries (\(result.elapsedUs / 1000) ms)")
         }
         return result
     }
@@ -75,7 +89,14 @@ public final class HandoffClient: Sendable {
     /// A result for a call refused before any request, rendered with this
     /// client's names.
     public func invalid(_ message: String) -> HandoffResult {
-        renderer.result(.init(status: .invalidArgument, errorMessage: message))
+        finish(.init(status: .invalidArgument, errorMessage: message))
+    }
+
+    /// A lookup refused before it started: logged and counted like one.
+    private func refused(_ message: String) -> HandoffResult {
+        log(.warning, "lookup refused: \(message)")
+        runtime.value.stats.recordLookup(.invalidArgument, elapsedUs: 0)
+        return invalid(message)
     }
 
     public func statistics() -> StatsSnapshot {
@@ -119,7 +140,7 @@ public final class HandoffClient: Sendable {
                 return result
             }
         }
-        return renderer.result(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
+        return finish(.init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms"))
     }
 
     private func lead(_ target: LookupTarget, _ live: ClientRuntime, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> HandoffResult {
@@ -132,16 +153,16 @@ public final class HandoffClient: Sendable {
         switch breaker.record(permit, failed: outcome.status.isAPIFailure) {
         case .opened?:
             live.stats.recordBreakerOpened()
-            Log.write(.error, "circuit breaker opened after \(config.breakerFailures) consecutive failures (last: \(outcome.status.nameString)); failing fast for \(config.breakerCooldownMs) ms")
+            log(.error, "circuit breaker opened after \(config.breakerFailures) consecutive failures (last: \(outcome.status.nameString)); failing fast for \(config.breakerCooldownMs) ms")
         case .reopened?:
             live.stats.recordBreakerOpened()
-            Log.write(.warning, "circuit breaker probe failed (\(outcome.status.nameString)); open for another \(config.breakerCooldownMs) ms")
+            log(.warning, "circuit breaker probe failed (\(outcome.status.nameString)); open for another \(config.breakerCooldownMs) ms")
         case .closed?:
-            Log.write(.info, "circuit breaker closed: the API answered")
+            log(.info, "circuit breaker closed: the API answered")
         case nil:
             break
         }
-        let result = renderer.result(outcome)
+        let result = finish(outcome)
         if result.status == .ok { live.cache?.put(target, result) }
         return result
     }
@@ -159,18 +180,43 @@ public final class HandoffClient: Sendable {
             }
             let http = transport.get(HTTPRequest(url: address, timeoutMs: remaining))
             requests += 1
-            let outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
+            // Redacted here already: the retry line below logs it.
+            var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
+            outcome.errorMessage = redacted(outcome.errorMessage)
             guard attempt < config.retries, http.isRetryable else { return outcome }
             let backoff = Self.backoffMs(attempt: attempt)
             guard deadline.remainingMs >= backoff + Limits.minRetryAttemptMs else { return outcome }
-            Log.write(.info, "lookup \(target.logDescription): \(outcome.status.nameString) (\(outcome.errorMessage)); retrying in \(backoff) ms")
+            log(.info, "lookup \(target.logDescription): \(outcome.status.nameString) (\(outcome.errorMessage)); retrying in \(backoff) ms")
             Self.sleep(milliseconds: backoff)
             attempt += 1
         }
     }
 
     private func unavailable(_ message: String) -> HandoffResult {
-        renderer.result(.init(status: .unavailable, errorMessage: message))
+        finish(.init(status: .unavailable, errorMessage: message))
+    }
+
+    // MARK: secrets
+
+    /// Every result this client makes: its message redacted, then rendered.
+    private func finish(_ outcome: Renderer.Outcome) -> HandoffResult {
+        var outcome = outcome
+        outcome.errorMessage = redacted(outcome.errorMessage)
+        return renderer.result(outcome)
+    }
+
+    /// Redacted before the renderer cuts the message to its bound (a cut
+    /// secret would leak its start), and again once control characters
+    /// became spaces, in case that completed a key that holds a space.
+    private func redacted(_ message: String) -> String {
+        let first = redactor.redact(message)
+        let safe = SafeText.make(first, maxBytes: Int.max).text
+        return safe == first ? first : redactor.redact(safe)
+    }
+
+    /// Every line this client logs; built only when the level is enabled.
+    private func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
+        Log.write(level, redactor.redact(message()))
     }
 
     /// base * 2^attempt, scaled by a random factor in [0.5, 1.5).

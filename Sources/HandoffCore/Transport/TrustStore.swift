@@ -28,16 +28,23 @@ final class TrustStore: @unchecked Sendable {
 
     /// The store for `caFile`, or for libcurl's default bundle and directory
     /// when nil. nil when libcurl does not use OpenSSL (it then loads the CAs
-    /// itself). Throws when `caFile` holds no PEM certificate, so a broken
-    /// file is a configuration error at start rather than failed lookups.
+    /// itself). Throws when `caFile` is not a regular file or holds no PEM
+    /// certificate, so a broken file is a configuration error at start
+    /// rather than failed lookups.
+    ///
+    /// The file is read and parsed outside the cache lock: a slow file must
+    /// not hold up every other client being made. Two threads loading the
+    /// same file at once both parse it; the first to insert wins.
     static func forCAFile(_ caFile: String?) throws(ConfigError) -> TrustStore? {
         guard let tls = handoff_curl_tls_version(), String(cString: tls).hasPrefix("OpenSSL/") else { return nil }
         let file = caFile ?? handoff_curl_default_ca_file().map { String(cString: $0) }
         let directory = caFile == nil ? handoff_curl_default_ca_path().map { String(cString: $0) } : nil
         let key = [file, directory].map { $0.map(Self.identity) ?? "-" }.joined(separator: "\n")
-        return try cache.withLock { (stores: inout [String: TrustStore]) throws(ConfigError) -> TrustStore? in
-            if let cached = stores[key] { return cached }
-            let loaded = try load(file: file, directory: directory, required: caFile != nil)
+        if let cached = cache.withLock({ $0[key] }) { return cached }
+        let loaded = try load(file: file, directory: directory, required: caFile != nil)
+        // A store that lost the race is freed on return, outside the lock.
+        return cache.withLock { (stores: inout [String: TrustStore]) -> TrustStore in
+            if let first = stores[key] { return first }
             stores[key] = loaded
             return loaded
         }
@@ -55,11 +62,26 @@ final class TrustStore: @unchecked Sendable {
         return cache
     }()
 
+    /// Reads `file` with the library's own reader (regular files only, at
+    /// most `Limits.maxCAFileBytes`) and parses it from memory, so OpenSSL
+    /// never opens the path. Called with no lock held: it may log.
     private static func load(file: String?, directory: String?, required: Bool) throws(ConfigError) -> TrustStore {
         guard let store = X509_STORE_new() else { throw ConfigError("out of memory loading CA certificates") }
         let trust = TrustStore(store)
         var loaded = false
-        if let file, X509_STORE_load_file(store, file) == 1 { loaded = true }
+        if let file {
+            do {
+                let pem = try FileAccess.read(file, limit: Limits.maxCAFileBytes).bytes
+                let added = pem.withUnsafeBytes { buffer in
+                    handoff_x509_store_add_pem(store, buffer.baseAddress, Int32(clamping: buffer.count))
+                }
+                loaded = added > 0
+            } catch {
+                if required { throw .invalid("ca_file", error.message) }
+            }
+        }
+        // A hashed directory: OpenSSL opens only the files a verification
+        // asks for, named by subject hash, not anything in it now.
         if let directory, X509_STORE_load_path(store, directory) == 1 { loaded = true }
         // Nothing half-read stays on OpenSSL's per-thread error queue.
         ERR_clear_error()

@@ -21,6 +21,9 @@ enum Fault: Sendable {
     case closeAfter(bytes: Int)
     /// `"pad_bytes": N`: add a `"padding"` string of N 'x' to the end of `data`.
     case pad(bytes: Int)
+    /// `"echo_key": true`: the body is an `error_message` quoting the
+    /// request's `x-api-key`, as gateways that reflect headers do.
+    case echoKey
 
     typealias Parser = @Sendable (RawJSON, String) throws(FixtureError) -> Fault?
 
@@ -54,6 +57,9 @@ enum Fault: Sendable {
         "pad_bytes": { value, path throws(FixtureError) in
             .pad(bytes: try value.integer(in: 0...(64 << 20), at: path))
         },
+        "echo_key": { value, path throws(FixtureError) in
+            try value.boolean(at: path) ? .echoKey : nil
+        },
     ]
 
     /// Folds this fault into a reply being planned.
@@ -68,6 +74,7 @@ enum Fault: Sendable {
         case .reset: plan.delivery = .reset
         case .closeAfter(let bytes): plan.delivery = .closeAfter(bytes: bytes)
         case .pad(let bytes): plan.padBytes = bytes
+        case .echoKey: plan.echoesKey = true
         }
     }
 
@@ -76,7 +83,7 @@ enum Fault: Sendable {
     var isDeliveryMode: Bool {
         switch self {
         case .stallAfterHeaders, .trickle, .reset, .closeAfter: true
-        case .status, .body, .headers, .delay, .pad: false
+        case .status, .body, .headers, .delay, .pad, .echoKey: false
         }
     }
 }

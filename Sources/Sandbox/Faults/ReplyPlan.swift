@@ -8,6 +8,7 @@ struct ReplyPlan {
     var padBytes = 0
     var delayMs = 0
     var delivery: Delivery = .whole
+    var echoesKey = false
 
     init(applying faults: [Fault]) {
         for fault in faults { fault.apply(to: &self) }
@@ -20,7 +21,8 @@ struct ReplyPlan {
             body: rawBody ?? handoffBody(padBytes),
             extraHeaders: extraHeaders,
             delayMs: delayMs,
-            delivery: delivery
+            delivery: delivery,
+            echoesKey: echoesKey
         )
     }
 }

@@ -19,6 +19,9 @@ struct ResponseStep: Sendable {
         if fields.value("pad_bytes") != nil, fields.value("body") != nil {
             throw FixtureError(path, "pad_bytes pads the handoff data, so it cannot be combined with body")
         }
+        if fields.value("echo_key") != nil, fields.value("body") != nil || fields.value("pad_bytes") != nil {
+            throw FixtureError(path, "echo_key writes the body, so it cannot be combined with body or pad_bytes")
+        }
         return ResponseStep(faults: faults)
     }
 }

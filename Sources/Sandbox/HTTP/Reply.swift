@@ -7,11 +7,34 @@ struct Reply: Sendable {
     var extraHeaders: [HeaderField] = []
     var delayMs = 0
     var delivery: Delivery = .whole
+    /// The body is to quote the request's x-api-key (`echo_key`), which only
+    /// the router knows.
+    var echoesKey = false
 
     /// The API's error shape, `{"error_message":"…"}`. Messages are fixed
     /// ASCII without quotes or backslashes, so no escaping is needed.
     static func error(_ status: Int, _ message: String) -> Reply {
         Reply(status: status, body: Array("{\"error_message\":\"\(message)\"}".utf8))
+    }
+
+    /// This reply with the body `echo_key` asks for.
+    func echoing(apiKey: String) -> Reply {
+        var reply = self
+        var body = Array("{\"error_message\":\"upstream refused the request with header x-api-key: ".utf8)
+        for byte in apiKey.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                body += [UInt8(ascii: "\\"), byte]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                body += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default:
+                body.append(byte)
+            }
+        }
+        body += Array("\"}".utf8)
+        reply.body = body
+        return reply
     }
 }
 

@@ -45,7 +45,8 @@ struct Router: Sendable {
         } else {
             return .error(400, "Either id or shared_id must be provided")
         }
-        return store.reply(for: lookup) ?? .error(404, "Handoff state not found")
+        guard let reply = store.reply(for: lookup) else { return .error(404, "Handoff state not found") }
+        return reply.echoesKey ? reply.echoing(apiKey: key) : reply
     }
 }
 
