@@ -268,8 +268,8 @@ void handoff_client_free(handoff_client *client);
  * Everything agrees with that one value: the entries, handoff_result_get(),
  * handoff_result_data_json(), both blocks, and the top-level "id",
  * "shared_id" and "data". Keys that differ in the JSON but are equal once
- * flattened or made safe ({"a.b":1,"a":{"b":2}}, or keys that differ only in
- * control characters) stay separate entries in document order:
+ * flattened, made safe or cut ({"a.b":1,"a":{"b":2}}, or keys that differ
+ * only in control characters) stay separate entries in document order:
  * handoff_result_get() returns the first, and each gets its own header and
  * variable name ("-2", "_2", ...).
  */
@@ -305,8 +305,8 @@ const char *handoff_result_key(const handoff_result *result, size_t index);
 const char *handoff_result_value(const handoff_result *result, size_t index);
 
 /* The value of the first entry whose key is key, or NULL if there is none
- * (two entries share a key only when their keys were equal once flattened or
- * made safe; see above). */
+ * (two entries share a key only when their keys became equal once flattened,
+ * made safe or cut; see above). */
 const char *handoff_result_get(const handoff_result *result, const char *key);
 
 /* The data object as compact JSON, numbers as the API wrote them, not
