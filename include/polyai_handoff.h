@@ -288,12 +288,26 @@ void handoff_client_free(handoff_client *client);
  * The data object is flattened into entries, in document order: nested
  * objects give dotted keys ("customer.tier"), arrays indexed keys
  * ("previous_calls.0"); values are strings as stored, numbers exactly as the
- * JSON wrote them, "true"/"false", and "" for null. Values never contain
- * control characters (they become spaces) or invalid UTF-8 (U+FFFD), and are
- * cut to max_value_bytes. Entries beyond max_entries or max_depth are left
- * out and counted by handoff_result_truncated(); entries not selected by
- * include/exclude are left out as asked and not counted. A NUL in a JSON key
+ * JSON wrote them, "true"/"false", and "" for null. Keys and values never
+ * contain control characters (they become spaces) or invalid UTF-8 (U+FFFD);
+ * keys are cut to 512 bytes, values to max_value_bytes. A NUL in a JSON key
  * becomes U+FFFD. Empty objects and arrays give no entry.
+ *
+ * include/exclude match each key as handoff_result_key() returns it. Entries
+ * they do not select are left out as asked and never counted. Of the entries
+ * they select, those nested deeper than max_depth and those after the first
+ * max_entries are left out and counted by handoff_result_truncated().
+ *
+ * A key repeated within one JSON object, or two keys that become equal once
+ * their invalid UTF-8 or NUL is mended, is one key: its last value is kept,
+ * at the place of its first occurrence (as JavaScript's JSON.parse does).
+ * Everything agrees with that one value: the entries, handoff_result_get(),
+ * handoff_result_data_json(), both blocks, and the top-level "id",
+ * "shared_id" and "data". Keys that differ in the JSON but are equal once
+ * flattened, made safe or cut ({"a.b":1,"a":{"b":2}}, or keys that differ
+ * only in control characters) stay separate entries in document order:
+ * handoff_result_get() returns the first, and each gets its own header and
+ * variable name ("-2", "_2", ...).
  */
 
 /* The status of the lookup. */
@@ -327,17 +341,30 @@ const char *handoff_result_key(const handoff_result *result, size_t index);
 /* The value of entry index, or NULL when index is out of range. */
 const char *handoff_result_value(const handoff_result *result, size_t index);
 
-/* The value of the first entry whose key is key, or NULL if there is none. */
+/* The value of the first entry whose key is key, or NULL if there is none
+ * (two entries share a key only when their keys became equal once flattened,
+ * made safe or cut; see above). */
 const char *handoff_result_get(const handoff_result *result, const char *key);
 
 /* The data object as compact JSON, numbers as the API wrote them, not
- * bounded by the entry limits; "{}" when the lookup failed. Never NULL for a
- * non-NULL result. */
+ * bounded by the entry limits nor filtered by include/exclude; a repeated key
+ * appears once, with its last value (see above); "{}" when the lookup
+ * failed. Never NULL for a non-NULL result. */
 const char *handoff_result_data_json(const handoff_result *result);
 
-/* How many data entries were dropped (max_entries, max_depth, or left out of
- * the header block by max_header_block_bytes) or cut (max_value_bytes).
- * Nothing is ever dropped silently: 0 means the output is complete. */
+/* How much of the output was left out or cut, by the bounds. The sum of,
+ * one each:
+ *   - an entry include/exclude select that max_depth or max_entries left out
+ *     (a subtree too deep counts each entry it would have given);
+ *   - a key cut to 512 bytes; a value cut to max_value_bytes;
+ *   - a conversation id or shared id cut to 1024 bytes;
+ *   - a line left out of handoff_result_header_block() by
+ *     max_header_block_bytes: the meta lines (Conversation-Id, Shared-Id)
+ *     count like entry lines.
+ * So one entry whose value was cut and whose line did not fit counts 2.
+ * Entries include/exclude do not select never count. Nothing is ever dropped
+ * silently: 0 means the output is complete (but for what include/exclude
+ * left out as asked). */
 size_t handoff_result_truncated(const handoff_result *result);
 
 /* The SIP header name of entry index, e.g. "X-PolyAI-Customer-Tier" for
@@ -358,7 +385,7 @@ const char *handoff_result_variable_name(const handoff_result *result, size_t in
  *   X-PolyAI-Conversation-Id: ...                        (when known)
  *   X-PolyAI-Shared-Id: ...                              (when known)
  * then one line per entry, in order, until a line would take the block past
- * max_header_block_bytes: that line and all after it are left out (and
+ * max_header_block_bytes: that line and all after it are left out (each one
  * counted by handoff_result_truncated). The status line is always there.
  * Never NULL for a non-NULL result. */
 const char *handoff_result_header_block(const handoff_result *result);

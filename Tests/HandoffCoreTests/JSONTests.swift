@@ -40,8 +40,24 @@ import Testing
         #expect(members.map(\.key) == ["z", "a", "m"])
     }
 
-    @Test func duplicateKeysAreRefused() {
-        #expect(throws: JSONDecoder.Failure.self) { try decode(#"{"a":1,"a":2}"#) }
+    /// Regression: a repeated key failed the whole lookup (jansson's
+    /// JSON_REJECT_DUPLICATES). Now the last occurrence's value wins, at the
+    /// first occurrence's place, as in JavaScript's JSON.parse and Python.
+    @Test func duplicateKeysLastValueWinsAtTheFirstPlace() throws {
+        let value = try decode(#"{"a":1,"b":2,"a":{"x":3},"c":4,"b":"five"}"#)
+        #expect(value == .object([
+            JSONMember("a", .object([JSONMember("x", .number("3"))])), JSONMember("b", .string("five")),
+            JSONMember("c", .number("4")),
+        ]))
+        #expect(CompactJSON.string(value) == #"{"a":{"x":3},"b":"five","c":4}"#)
+        #expect(try decode(#"{"o":{"k":1,"k":2},"l":[{"k":1,"k":2}]}"#) == decode(#"{"o":{"k":2},"l":[{"k":2}]}"#))
+    }
+
+    /// Keys that become equal once mended (invalid UTF-8, a NUL) are one key too.
+    @Test func keysEqualOnceMendedAreDuplicates() throws {
+        let body = Array(#"{"a"#.utf8) + [0xFF] + Array(#"":"1","a"#.utf8) + [0xFE] + Array(#"":"2","b":"3"}"#.utf8)
+        #expect(try JSONDecoder.decode(body) == .object([JSONMember("a\u{FFFD}", .string("2")), JSONMember("b", .string("3"))]))
+        #expect(try decode(#"{"k\u0000":1,"k\ufffd":2}"#) == .object([JSONMember("k\u{FFFD}", .number("2"))]))
     }
 
     @Test func nulInStringsIsKept() throws {

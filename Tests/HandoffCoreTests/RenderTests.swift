@@ -189,6 +189,85 @@ import Testing
         #expect(result.truncated == 0, "filtering by configuration is not truncation")
     }
 
+    /// The sandbox's `deep` fixture: one entry, 12 levels down.
+    static let deep = #"{"l1":{"l2":{"l3":{"l4":{"l5":{"l6":{"l7":{"l8":{"l9":{"l10":{"l11":{"l12":"bottom"}}}}}}}}}}}}"#
+
+    /// Regression: an entry too deep for max_depth was counted as truncated
+    /// even when include/exclude would have left it out anyway.
+    @Test func depthCutCountsOnlyEntriesTheSelectionKeeps() throws {
+        func pattern(_ text: String) -> [KeyPattern] { [KeyPattern(text)].compactMap { $0 } }
+        let unselected = try render(Self.deep) { $0.include = pattern("nothing.*") }
+        #expect(unselected.entries.isEmpty)
+        #expect(unselected.truncated == 0)
+        let excluded = try render(Self.deep) { $0.exclude = pattern("l1.l2.*") }
+        #expect(excluded.entries.isEmpty && excluded.truncated == 0)
+        let selected = try render(Self.deep) { $0.include = pattern("l1.*") }
+        #expect(selected.entries.isEmpty && selected.truncated == 1)
+        // Depth boundary: "l1.l2....l12" is 12 levels deep.
+        #expect(try render(Self.deep) { $0.maxDepth = 12 }.entries.map(\.key) == ["l1.l2.l3.l4.l5.l6.l7.l8.l9.l10.l11.l12"])
+        #expect(try render(Self.deep) { $0.maxDepth = 12 }.truncated == 0)
+        #expect(try render(Self.deep) { $0.maxDepth = 11 }.truncated == 1)
+        // Each entry of a cut subtree that the selection keeps is one.
+        let json = #"{"a":{"b":{"x":1,"y":[2,3],"z":{}}},"top":"t"}"#
+        #expect(try render(json) { $0.maxDepth = 2 }.truncated == 3)
+        #expect(try render(json) { $0.maxDepth = 2; $0.include = pattern("a.b.y.*") }.truncated == 2)
+        #expect(try render(json) { $0.maxDepth = 2; $0.exclude = pattern("a.b.y.1") }.truncated == 2)
+        #expect(try render(json) { $0.maxDepth = 2; $0.include = pattern("top") }.truncated == 0)
+    }
+
+    /// Entries beyond max_entries count only when the selection keeps them.
+    @Test func entryLimitCountsOnlyEntriesTheSelectionKeeps() throws {
+        func pattern(_ text: String) -> [KeyPattern] { [KeyPattern(text)].compactMap { $0 } }
+        let none = try render(Self.acme) { $0.maxEntries = 0; $0.include = pattern("nothing.*") }
+        #expect(none.entries.isEmpty && none.truncated == 0)
+        let customer = try render(Self.acme) { $0.maxEntries = 1; $0.include = pattern("customer.*") }
+        #expect(customer.entries.map(\.key) == ["customer.tier"])
+        #expect(customer.truncated == 3)
+    }
+
+    /// Regression: include/exclude were matched against the key as the
+    /// server wrote it, not as it is returned: "x\ty" is shown as "x y", yet
+    /// exclude = "x y" kept it.
+    @Test func patternsMatchTheKeyAsReturned() throws {
+        let json = #"{"x\ty":"1","plain":"2"}"#
+        let excluded = try render(json) { $0.exclude = [KeyPattern("x y")].compactMap { $0 } }
+        #expect(excluded.entries.map(\.key) == ["plain"])
+        let included = try render(json) { $0.include = [KeyPattern("x y")].compactMap { $0 } }
+        #expect(included.entries.map(\.key) == ["x y"])
+        let long = String(repeating: "k", count: Limits.maxKeyBytes + 1)
+        let cut = try render(#"{"\#(long)":"v"}"#) { $0.include = [KeyPattern(String(long.dropLast()))].compactMap { $0 } }
+        #expect(cut.entries.count == 1, "a cut key matches its pattern as shown")
+    }
+
+    /// Keys that differ in the document but are equal once flattened (or made
+    /// safe) stay separate entries in document order; names stay unique.
+    @Test func keysEqualOnceFlattenedStaySeparate() throws {
+        let result = try render(#"{"a.b":"flat","a":{"b":"nested"},"c\u0001":"1","c\u0002":"2"}"#)
+        #expect(result.entries.map(\.key) == ["a.b", "a.b", "c ", "c "])
+        #expect(result.entries.map(\.value) == ["flat", "nested", "1", "2"])
+        #expect(result.entries.map(\.headerName) == ["X-PolyAI-A-B", "X-PolyAI-A-B-2", "X-PolyAI-C", "X-PolyAI-C-2"])
+        #expect(result.entries.map(\.variableName) == ["POLYAI_A_B", "POLYAI_A_B_2", "POLYAI_C", "POLYAI_C_2"])
+        #expect(result.truncated == 0)
+    }
+
+    /// Boundary: a header block that holds the meta lines exactly, then one
+    /// byte less; each line left out is one, meta or data.
+    @Test func headerBlockOfMetaLinesOnly() throws {
+        var outcome = Renderer.Outcome(status: .ok, httpStatus: 200)
+        outcome.conversationID = String(repeating: "c", count: 128 - 29 - 35 - 28)
+        outcome.sharedID = "acme-call-123"
+        outcome.data = try JSONDecoder.decode(Array(Self.acme.utf8))
+        var options = RenderOptions()
+        options.maxHeaderBlockBytes = 128
+        let fits = Renderer(options: options).result(outcome).rendered()
+        #expect(fits.headerBlock.utf8.count == 128)
+        #expect(fits.truncated == 11, "the 11 data lines")
+        outcome.conversationID = String(repeating: "c", count: 128 - 29 - 35 - 28 + 1)
+        let over = Renderer(options: options).result(outcome).rendered()
+        #expect(over.headerBlock == "X-PolyAI-Handoff-Status: ok\r\nX-PolyAI-Conversation-Id: \(outcome.conversationID ?? "")\r\n")
+        #expect(over.truncated == 12, "the shared id and the 11 data lines")
+    }
+
     @Test func prefixes() throws {
         let result = try render(#"{"queue":"q"}"#) {
             $0.headerPrefix = "x-acme-"

@@ -59,6 +59,36 @@ import Testing
         #expect(ResponseDecoder.outcome(.bodyTooLarge(status: 200, limit: 1024), timeoutMs: 1).httpStatus == 200)
     }
 
+    /// Regression: a 200 whose keys repeat failed with protocol. The last
+    /// occurrence wins everywhere: the top-level fields, the entries, and the
+    /// data object parsed again for data_json.
+    @Test func duplicateKeysDoNotFailTheLookup() {
+        let body = #"{"id":"first","data":{"queue":"first","tier":"gold","queue":"second","n":{"x":1},"n":{"y":2}},"id":"c-1"}"#
+        let decoded = outcome(200, body)
+        #expect(decoded.status == .ok)
+        #expect(decoded.conversationID == "c-1")
+        #expect(decoded.flat?.pairs == [
+            HandoffPair(key: "queue", value: "second"), HandoffPair(key: "tier", value: "gold"),
+            HandoffPair(key: "n.y", value: "2"),
+        ])
+        let result = Renderer(options: RenderOptions()).result(decoded)
+        #expect(result.dataJSON == #"{"queue":"second","tier":"gold","n":{"y":2}}"#)
+        #expect(Flattener(options: RenderOptions()).flatten(result.data) == result.flat, "data_json flattens to the entries")
+        #expect(result.rendered().headerBlock == "X-PolyAI-Handoff-Status: ok\r\nX-PolyAI-Conversation-Id: c-1\r\n"
+            + "X-PolyAI-Queue: second\r\nX-PolyAI-Tier: gold\r\nX-PolyAI-N-Y: 2\r\n")
+        #expect(outcome(200, #"{"id":"c","data":{},"data":5}"#).status == .protocol, "the last data is the one checked")
+    }
+
+    /// Keys equal once their invalid UTF-8 is mended are duplicates too.
+    @Test func keysEqualOnceMendedDoNotFailTheLookup() {
+        let body = Array(#"{"id":"c","data":{"a"#.utf8) + [0xFF] + Array(#"":"1","b":"2","a"#.utf8) + [0xFE]
+            + Array(#"":"3"}}"#.utf8)
+        let outcome = ResponseDecoder.success(body, flattener: Flattener(options: RenderOptions()))
+        #expect(outcome.status == .ok)
+        #expect(outcome.flat?.pairs == [HandoffPair(key: "a\u{FFFD}", value: "3"), HandoffPair(key: "b", value: "2")])
+        #expect(Renderer(options: RenderOptions()).result(outcome).dataJSON == "{\"a\u{FFFD}\":\"3\",\"b\":\"2\"}")
+    }
+
     @Test func transportOutcomes() {
         #expect(ResponseDecoder.outcome(.timedOut, timeoutMs: 300).status == .timeout)
         #expect(ResponseDecoder.outcome(.timedOut, timeoutMs: 300).errorMessage.contains("300 ms"))

@@ -1,7 +1,8 @@
 /*
  * test_render.c -- header and variable names and blocks: exact output for
  * the reference fixture, the meta lines on failures, injection attempts,
- * and the selection and size bounds.
+ * the selection and size bounds, exactly what handoff_result_truncated
+ * counts, and repeated keys.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -218,7 +219,8 @@ static void test_failure_blocks(handoff_client *client) {
 
 static void test_every_fixture(handoff_client *client) {
   static const char *const ids[] = {"acme-call-123", "acme-call-456", "unicode-call", "number-edge",
-                                    "header-injection", "empty-data", "deep"};
+                                    "header-injection", "empty-data", "deep", "duplicate-keys",
+                                    "mended-duplicate-keys", "long-ids"};
   size_t i;
   for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
     handoff_result *r = handoff_client_lookup(client, ids[i], 0);
@@ -305,7 +307,8 @@ static void test_bounds(void) {
   block = handoff_result_header_block(r);
   CHECK(strlen(block) <= 128);
   CHECK(strncmp(block, "X-PolyAI-Handoff-Status: ok\r\n", 29) == 0);
-  CHECK(handoff_result_truncated(r) >= 11);
+  CHECK_INT(128, strlen(block)); /* the three meta lines fill it exactly */
+  CHECK_INT(11, handoff_result_truncated(r));
   handoff_result_free(r);
   handoff_client_free(client);
 
@@ -383,13 +386,131 @@ static void test_bounds(void) {
   handoff_client_free(client);
 }
 
+/* handoff_result_truncated counts, one each, the entries include/exclude keep
+ * that max_depth or max_entries leave out, and the header-block lines left
+ * out, meta lines too; never what include/exclude leave out. */
+static void test_truncated_counts(void) {
+  static const struct {
+    const char *id, *key1, *value1, *key2, *value2;
+    size_t count, truncated;
+  } cases[] = {
+    /* deep: one entry, l1.l2.....l12, 12 levels down. */
+    {"deep", "include", "nothing.*", NULL, NULL, 0, 0},
+    {"deep", "exclude", "l1.*", NULL, NULL, 0, 0},
+    {"deep", "include", "l1.*", NULL, NULL, 0, 1},
+    {"deep", NULL, NULL, NULL, NULL, 0, 1}, /* max_depth 8 */
+    {"deep", "max_depth", "12", NULL, NULL, 1, 0},
+    {"deep", "max_depth", "11", NULL, NULL, 0, 1},
+    {"deep", "max_depth", "11", "include", "l1.l2.l3.l4.l5.l6.l7.l8.l9.l10.l11.l12", 0, 1},
+    {"deep", "max_depth", "11", "exclude", "l1.l2.l3.l4.l5.l6.l7.l8.l9.l10.l11.l12", 0, 0},
+    /* acme-call-123: 11 entries, 4 under customer, 2 under previous_calls. */
+    {"acme-call-123", "max_entries", "0", "include", "nothing.*", 0, 0},
+    {"acme-call-123", "max_entries", "1", "include", "customer.*", 1, 3},
+    {"acme-call-123", "max_depth", "1", "include", "customer.*", 0, 4},
+    {"acme-call-123", "max_depth", "1", "exclude", "customer.*", 5, 2},
+    /* long-ids: a 100-byte conversation id, one entry. The block holds
+     * Status (29 bytes), then Conversation-Id (128) only from 157 bytes. */
+    {"long-ids", "max_header_block_bytes", "128", NULL, NULL, 1, 3},
+    {"long-ids", "max_header_block_bytes", "156", NULL, NULL, 1, 3},
+    {"long-ids", "max_header_block_bytes", "157", NULL, NULL, 1, 2},
+    {"long-ids", NULL, NULL, NULL, NULL, 1, 0},
+  };
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    handoff_client *client = cases[i].key1 == NULL ? sandbox_client()
+                             : cases[i].key2 == NULL
+                                 ? sandbox_client_with(cases[i].key1, cases[i].value1, NULL)
+                                 : sandbox_client_with(cases[i].key1, cases[i].value1, cases[i].key2, cases[i].value2, NULL);
+    handoff_result *r = handoff_client_lookup(client, cases[i].id, 0);
+    int ok = CHECK_STATUS(HANDOFF_OK, r);
+    ok &= CHECK_INT(cases[i].count, handoff_result_count(r));
+    ok &= CHECK_INT(cases[i].truncated, handoff_result_truncated(r));
+    if (!ok)
+      fprintf(stderr, "    (%s, %s = %s, %s = %s)\n", cases[i].id, cases[i].key1 ? cases[i].key1 : "-",
+              cases[i].value1 ? cases[i].value1 : "-", cases[i].key2 ? cases[i].key2 : "-",
+              cases[i].value2 ? cases[i].value2 : "-");
+    handoff_result_free(r);
+    handoff_client_free(client);
+  }
+  {
+    handoff_client *client = sandbox_client_with("max_header_block_bytes", "157", NULL);
+    handoff_result *r = handoff_client_lookup(client, "long-ids", 0);
+    CHECK_STR("X-PolyAI-Handoff-Status: ok\r\nX-PolyAI-Conversation-Id: long-ids-conversation-"
+              "000000000000000000000000000000000000000000000000000000000000000000000000000000\r\n",
+              handoff_result_header_block(r));
+    handoff_result_free(r);
+    handoff_client_free(client);
+  }
+}
+
+/* A repeated key is one key, with its last value at its first place, in
+ * every output; keys equal only once flattened stay two entries. */
+static void test_duplicate_keys(handoff_client *client) {
+  handoff_result *r = handoff_client_lookup(client, "duplicate-keys", 0);
+  static const char *const keys[] = {"queue", "tier", "intent.secondary", "a.b", "a.b"};
+  static const char *const values[] = {"second", "gold", "cancel", "flat", "nested"};
+  size_t i;
+  if (CHECK_STATUS(HANDOFF_OK, r) && CHECK_INT(5, handoff_result_count(r))) {
+    for (i = 0; i < 5; i++) {
+      CHECK_STR(keys[i], handoff_result_key(r, i));
+      CHECK_STR(values[i], handoff_result_value(r, i));
+    }
+  }
+  CHECK_STR("second", handoff_result_get(r, "queue"));
+  CHECK_NULL(handoff_result_get(r, "intent.primary"));
+  CHECK_STR("flat", handoff_result_get(r, "a.b")); /* the first of the two */
+  CHECK_STR("{\"queue\":\"second\",\"tier\":\"gold\",\"intent\":{\"secondary\":\"cancel\"},"
+            "\"a.b\":\"flat\",\"a\":{\"b\":\"nested\"}}",
+            handoff_result_data_json(r));
+  CHECK_STR("X-PolyAI-Handoff-Status: ok\r\n"
+            "X-PolyAI-Conversation-Id: dup-1\r\n"
+            "X-PolyAI-Shared-Id: duplicate-keys\r\n"
+            "X-PolyAI-Queue: second\r\n"
+            "X-PolyAI-Tier: gold\r\n"
+            "X-PolyAI-Intent-Secondary: cancel\r\n"
+            "X-PolyAI-A-B: flat\r\n"
+            "X-PolyAI-A-B-2: nested\r\n",
+            handoff_result_header_block(r));
+  CHECK_STR("POLYAI_HANDOFF_STATUS=ok\n"
+            "POLYAI_CONVERSATION_ID=dup-1\n"
+            "POLYAI_SHARED_ID=duplicate-keys\n"
+            "POLYAI_QUEUE=second\n"
+            "POLYAI_TIER=gold\n"
+            "POLYAI_INTENT_SECONDARY=cancel\n"
+            "POLYAI_A_B=flat\n"
+            "POLYAI_A_B_2=nested\n",
+            handoff_result_variables_block(r));
+  CHECK_INT(0, handoff_result_truncated(r));
+  handoff_result_free(r);
+
+  /* "a\xff" and "a\xfe" both become "a\xef\xbf\xbd" (U+FFFD): one key, the
+   * last value. "id" is repeated too: the last one counts. */
+  r = handoff_client_lookup(client, "mended-duplicate-keys", 0);
+  CHECK_STATUS(HANDOFF_OK, r);
+  CHECK_STR("dup-2", handoff_result_conversation_id(r));
+  CHECK_STR("mended-duplicate-keys", handoff_result_shared_id(r));
+  if (CHECK_INT(2, handoff_result_count(r))) {
+    CHECK_STR("a\xef\xbf\xbd", handoff_result_key(r, 0));
+    CHECK_STR("3", handoff_result_value(r, 0));
+    CHECK_STR("b", handoff_result_key(r, 1));
+    CHECK_STR("2", handoff_result_value(r, 1));
+  }
+  CHECK_STR("3", handoff_result_get(r, "a\xef\xbf\xbd"));
+  CHECK_STR("{\"a\xef\xbf\xbd\":\"3\",\"b\":\"2\"}", handoff_result_data_json(r));
+  CHECK_CONTAINS(handoff_result_header_block(r), "\r\nX-PolyAI-A: 3\r\nX-PolyAI-B: 2\r\n");
+  CHECK_INT(0, handoff_result_truncated(r));
+  handoff_result_free(r);
+}
+
 int main(void) {
   handoff_client *client = sandbox_client();
   test_acme_blocks(client);
   test_failure_blocks(client);
   test_every_fixture(client);
   test_header_injection(client);
+  test_duplicate_keys(client);
   handoff_client_free(client);
   test_bounds();
+  test_truncated_counts();
   return check_summary("test_render");
 }

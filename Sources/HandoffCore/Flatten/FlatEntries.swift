@@ -10,7 +10,8 @@ public struct FlatEntries: Sendable, Equatable {
     public private(set) var bytes: [UInt8] = []
     /// Where entry i's key starts is at 2i, its value at 2i + 1.
     public private(set) var offsets: [Int] = []
-    /// Entries left out by max_depth or max_entries.
+    /// Entries include/exclude keep that max_depth or max_entries left out
+    /// (see `Flattener`).
     public internal(set) var dropped = 0
     /// Keys cut to `Limits.maxKeyBytes` and values cut to max_value_bytes.
     public internal(set) var cut = 0

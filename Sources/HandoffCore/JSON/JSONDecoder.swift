@@ -42,9 +42,13 @@ public enum JSONDecoder {
             throw Failure(message: "invalid JSON number")
         }
         var error = json_error_t()
-        // Duplicate keys would make "the" value of a key ambiguous, and no
-        // conforming server sends them.
-        let flags = Int(JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+        // A repeated key (or keys made equal by the prescan's mending) must
+        // not fail the lookup: without JSON_REJECT_DUPLICATES jansson keeps
+        // the last value at the first one's place, as JavaScript's JSON.parse
+        // and Python do, and every reader of the tree (entries, data_json,
+        // the top-level fields) sees that one value. It also saves jansson a
+        // lookup per member.
+        let flags = Int(JSON_ALLOW_NUL)
         let parsed = scanned.masked.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, flags, &error) }
         }

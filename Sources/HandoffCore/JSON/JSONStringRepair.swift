@@ -9,6 +9,9 @@
 /// - in an object key only, `\u0000` becomes `\ufffd`: jansson refuses NUL
 ///   in keys even with JSON_ALLOW_NUL (in values it is kept and rendered as
 ///   a space).
+/// Two keys of one object mended to the same text ("a\xff" and "a\xfe" both
+/// become "a\u{FFFD}") are then one repeated key: the last value wins (see
+/// `JSONDecoder`).
 enum JSONStringRepair {
     /// The mended token, or nil when it needs nothing (the common case: valid
     /// non-ASCII text is only read, never copied).

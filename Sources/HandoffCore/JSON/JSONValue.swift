@@ -1,5 +1,7 @@
 /// A parsed JSON document in plain Swift. Objects keep document order and
-/// numbers keep the exact text the server wrote. Not `indirect`: the arrays
+/// numbers keep the exact text the server wrote. A decoded object never
+/// repeats a key: of a key the server repeated, the last value is kept at the
+/// first one's place (see `JSONDecoder`). Not `indirect`: the arrays
 /// already hold their elements out of line, and boxing every node cost an
 /// allocation per value on every lookup.
 public enum JSONValue: Sendable, Equatable {

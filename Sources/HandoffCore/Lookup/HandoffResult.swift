@@ -40,8 +40,8 @@ public struct HandoffResult: Sendable {
         return meta
     }
 
-    /// Entries dropped by max_entries/max_depth, keys and values cut to
-    /// their bounds, and ids cut.
+    /// Entries include/exclude keep that max_entries/max_depth dropped, keys
+    /// and values cut to their bounds, and ids cut: each one.
     public var truncatedBeforeRendering: Int { flat.dropped + flat.cut + idsCut }
 
     /// The data object (parsed again from the body, when it came from one).
@@ -85,7 +85,8 @@ public struct RenderedResult: Sendable {
     public let entries: [HandoffEntry]
     public let headerBlock: String
     public let variablesBlock: String
-    /// Everything dropped or cut, including data lines left out of the header block.
+    /// What handoff_result_truncated returns: `truncatedBeforeRendering` plus
+    /// each line, meta or data, left out of the header block.
     public let truncated: Int
 
     public subscript<T>(dynamicMember path: KeyPath<HandoffResult, T>) -> T { result[keyPath: path] }

@@ -5,7 +5,8 @@
 enum Fault: Sendable {
     /// `"status": N`: send N instead of 200.
     case status(Int)
-    /// `"body": "…"`: send these bytes instead of the handoff JSON.
+    /// `"body": "…"` (or `"body_hex"`, for bytes that are not UTF-8): send
+    /// these bytes instead of the handoff JSON.
     case body([UInt8])
     /// `"headers": {…}`: add these response headers, replacing defaults of the same name.
     case headers([HeaderField])
@@ -36,6 +37,9 @@ enum Fault: Sendable {
         "body": { value, path throws(FixtureError) in
             .body(Array(try value.string(at: path).value.utf8))
         },
+        "body_hex": { value, path throws(FixtureError) in
+            .body(try hexBytes(value.string(at: path).value, at: path))
+        },
         "headers": { value, path throws(FixtureError) in
             .headers(try HeaderField.parseList(value, at: path))
         },
@@ -61,6 +65,32 @@ enum Fault: Sendable {
             try value.boolean(at: path) ? .echoKey : nil
         },
     ]
+
+    /// "7b22ff" -> [0x7B, 0x22, 0xFF]: two hex digits a byte, either case.
+    static func hexBytes(_ text: String, at path: String) throws(FixtureError) -> [UInt8] {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { throw FixtureError(path, "expected an even number of hex digits") }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else {
+                throw FixtureError(path, "expected only hex digits (0-9, a-f, A-F)")
+            }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
 
     /// Folds this fault into a reply being planned.
     func apply(to plan: inout ReplyPlan) {

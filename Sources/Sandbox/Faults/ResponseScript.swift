@@ -16,8 +16,11 @@ struct ResponseStep: Sendable {
         guard faults.count(where: \.isDeliveryMode) <= 1 else {
             throw FixtureError(path, "use at most one of stall_after_headers, trickle_ms, reset and close_after_bytes")
         }
-        if fields.value("pad_bytes") != nil, fields.value("body") != nil {
-            throw FixtureError(path, "pad_bytes pads the handoff data, so it cannot be combined with body")
+        if fields.value("body") != nil, fields.value("body_hex") != nil {
+            throw FixtureError(path, "use one of body and body_hex")
+        }
+        if fields.value("pad_bytes") != nil, fields.value("body") != nil || fields.value("body_hex") != nil {
+            throw FixtureError(path, "pad_bytes pads the handoff data, so it cannot be combined with body or body_hex")
         }
         if fields.value("echo_key") != nil, fields.value("body") != nil || fields.value("pad_bytes") != nil {
             throw FixtureError(path, "echo_key writes the body, so it cannot be combined with body or pad_bytes")
