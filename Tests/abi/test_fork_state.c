@@ -122,8 +122,12 @@ int main(void) {
   char text[512], *conf;
   int i, ok = 1;
 
-  /* 1. max_in_flight = 1 with the parent's one lookup in flight at fork(). */
+  /* 1. max_in_flight = 1 with the parent's one lookup in flight at fork().
+   * The client has looked up once before: the Swift runtime builds some
+   * type metadata on first use under process-wide locks of its own, which a
+   * fork() at that very moment would leave held (see README, Fork-safe). */
   client = sandbox_client_with("max_in_flight", "1", NULL);
+  handoff_result_free(handoff_client_lookup(client, "acme-call-123", 2000));
   pthread_create(&thread, NULL, lookup_thread, &slow);
   CHECK(wait_in_flight(client, 1));
   in_child(child_looks_up, "max_in_flight after fork");

@@ -21,10 +21,10 @@ enum CloseOnExec {
     /// were allocated together. Nothing else is touched, so a host's own
     /// descriptor opened at the same instant keeps its flags.
     static func markSocketPair(from start: Int32) {
-        var candidates: [(fd: Int32, inode: UInt)] = []
+        var candidates: [Candidate] = []
         for fd in start..<(start &+ Limits.wakeupPairSearchWindow) {
             guard let inode = unmarkedUnixSocketInode(fd) else { continue }
-            candidates.append((fd, inode))
+            candidates.append(Candidate(fd: fd, inode: inode))
         }
         for first in candidates {
             guard let second = candidates.first(where: { $0.inode == first.inode &+ 1 }) else { continue }
@@ -32,6 +32,14 @@ enum CloseOnExec {
             _ = fcntl(second.fd, F_SETFD, FD_CLOEXEC)
             return
         }
+    }
+
+    /// A struct, not a tuple: an array of tuples makes the Swift runtime
+    /// build tuple metadata under one process-wide lock on first use, which
+    /// a fork() at that moment leaves held in the child.
+    private struct Candidate {
+        let fd: Int32
+        let inode: UInt
     }
 
     private static func unmarkedUnixSocketInode(_ fd: Int32) -> UInt? {
