@@ -13,14 +13,6 @@
 
 #include "harness.h"
 
-static void sleep_ms(long ms) {
-  struct timespec pause;
-  pause.tv_sec = ms / 1000;
-  pause.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&pause, &pause) != 0) {
-  }
-}
-
 /* Looks up id and returns how many requests reached the sandbox. */
 static long requests_for(handoff_client *client, const char *id, handoff_status expected) {
   sandbox_stats before = sandbox_stats_now(), after;
@@ -145,13 +137,13 @@ static void test_breaker(void) {
 
   /* After the cooldown one probe goes out; it fails, so the breaker stays
    * open. */
-  sleep_ms(600); /* cooldown 400 ms, jittered up to 1.25x */
+  test_sleep_ms(600); /* cooldown 400 ms, jittered up to 1.25x */
   CHECK_INT(1, requests_for(client, "fault-500", HANDOFF_SERVER_ERROR));
   CHECK_INT(0, requests_for(client, "acme-call-123", HANDOFF_UNAVAILABLE));
   CHECK_INT(1, client_stat(client, "breaker_open"));
 
   /* After the next cooldown a probe succeeds and closes it. */
-  sleep_ms(600);
+  test_sleep_ms(600);
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(0, client_stat(client, "breaker_open"));
@@ -258,7 +250,7 @@ static void test_cache(void) {
   CHECK_INT(1, requests_for(client, "no-such-call", HANDOFF_NOT_FOUND));
 
   /* Expired after the TTL. */
-  sleep_ms(700);
+  test_sleep_ms(700);
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(0, requests_for(client, "acme-call-123", HANDOFF_OK));
   handoff_client_free(client);
