@@ -1,6 +1,6 @@
 /*
  * harness.h -- what the C ABI tests share: the sandbox's address and
- * credentials, its request counters, clocks, bounded waits, closed ports and
+ * credentials, its request counters, clocks, bounded waits, a closed port and
  * temporary files.
  *
  * run.sh starts the sandbox and passes HANDOFF_TEST_BASE_URL and
@@ -214,11 +214,16 @@ static inline sandbox_stats sandbox_stats_now(void) {
   return stats;
 }
 
-/* A loopback port nothing listens on: bound, then closed. */
+/* A loopback port nothing listens on, so a connection to it is refused: a
+ * socket bound to port 0 and never listened on. It stays bound for the whole
+ * process, so no other program can be handed the port and answer on it. */
 static inline int closed_port(void) {
+  static int port;
   struct sockaddr_in address;
   socklen_t size = sizeof address;
-  int port = 0, fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd;
+  if (port != 0) return port;
+  fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
   memset(&address, 0, sizeof address);
   address.sin_family = AF_INET;
@@ -226,7 +231,7 @@ static inline int closed_port(void) {
   if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
       getsockname(fd, (struct sockaddr *)&address, &size) == 0)
     port = ntohs(address.sin_port);
-  close(fd);
+  if (port == 0) close(fd);
   return port;
 }
 

@@ -23,7 +23,7 @@
 
 #define DEADLINE_MS 250
 #define SLACK_MS 10.0
-#define ATTEMPTS 8
+#define ATTEMPTS 12
 #define MIN_ROUNDS 3
 #define MAX_LATE_MS 250.0
 #define MAX_THREADS 64
