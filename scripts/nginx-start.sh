@@ -3,12 +3,14 @@
 # under its caller's, and checks every step itself.
 
 # nginx_start NGINX DIR RENDER READY VAR...: picks a distinct free port into
-# each VAR, calls RENDER (which writes DIR/nginx.conf from those ports), starts
-# NGINX in the foreground of a background job (the config says "daemon off")
-# with its logs in DIR, and waits up to 5 s for READY to succeed. Another
-# process may take a port between picking and binding, so it tries three
-# times. Sets NGINX_PID as soon as nginx runs, for the caller's cleanup; on
-# failure prints nginx's logs and returns 1.
+# each VAR, calls RENDER (which writes DIR/nginx.conf from those ports, with
+# "pid DIR/nginx.pid;" and "daemon off;"), starts NGINX in the foreground of a
+# background job with its logs in DIR, and waits up to 10 s until it is up:
+# nginx writes its pid file only once it has bound every listen socket, so a
+# port another process took in the meantime (nginx then exits) is never
+# mistaken for ours; then READY must succeed too. On failure it starts again
+# on new ports, three times in all. Sets NGINX_PID as soon as nginx runs, for
+# the caller's cleanup; on failure prints nginx's logs and returns 1.
 # (The VARs are set with printf -v: they must not share a name with its locals.)
 nginx_start() {
   local nginx=$1 dir=$2 render=$3 ready=$4 attempt var port taken
@@ -16,16 +18,20 @@ nginx_start() {
   for attempt in 1 2 3; do
     taken=" "
     for var in "$@"; do
-      port=$(pick_tcp_port) || { echo "nginx_start: no free port" >&2; return 1; }
-      case $taken in *" $port "*) continue 2 ;; esac
+      for _ in $(seq 1 20); do
+        port=$(pick_tcp_port) || { echo "nginx_start: no free port" >&2; return 1; }
+        case $taken in *" $port "*) continue ;; esac
+        break
+      done
       taken="$taken$port "
       printf -v "$var" %s "$port"
     done
     "$render" || return 1
+    rm -f "$dir/nginx.pid"
     "$nginx" -c "$dir/nginx.conf" -p "$dir" -e "$dir/nginx-error.log" >"$dir/nginx.out" 2>&1 &
     NGINX_PID=$!
-    for _ in $(seq 1 50); do
-      "$ready" && return 0
+    for _ in $(seq 1 100); do
+      if [ "$(cat "$dir/nginx.pid" 2>/dev/null)" = "$NGINX_PID" ] && "$ready"; then return 0; fi
       kill -0 "$NGINX_PID" 2>/dev/null || break
       sleep 0.1
     done

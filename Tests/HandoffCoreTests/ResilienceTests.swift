@@ -96,19 +96,6 @@ import Testing
 }
 
 @Suite struct LimitTests {
-    @Test func inFlightBoundary() {
-        let base = InFlightLimit.current
-        let limit = base + 2
-        #expect(InFlightLimit.enter(limit: limit))
-        #expect(InFlightLimit.enter(limit: limit))
-        #expect(!InFlightLimit.enter(limit: limit))
-        InFlightLimit.leave()
-        #expect(InFlightLimit.enter(limit: limit))
-        InFlightLimit.leave()
-        InFlightLimit.leave()
-        #expect(InFlightLimit.current == base)
-    }
-
     @Test func backoffStaysInItsRange() {
         for attempt in 0..<4 {
             let base = Limits.retryBackoffBaseMs << attempt
@@ -144,13 +131,29 @@ import Testing
     }
 }
 
-/// The client against a real loopback server.
+/// The client against a real loopback server. Serialized, and the only suite
+/// that runs lookups: the in-flight count is process-wide, so the tests that
+/// read it (and the lookups that move it) must not overlap, and every lookup
+/// a test starts on another thread has finished before the test ends.
 @Suite(.serialized) struct ClientTests {
     func client(_ server: ScriptedServer, _ settings: [String: String] = [:]) throws -> HandoffClient {
         var config = HandoffConfig()
         let base = ["base_url": server.baseURL, "account_id": "acme", "project_id": "P", "api_key": "k"]
         try config.apply(base.merging(settings) { $1 }.map { ($0.key, $0.value, "test") })
         return try HandoffClient(config: config)
+    }
+
+    @Test func inFlightBoundary() {
+        #expect(InFlightLimit.current == 0, "no lookup runs while this test does")
+        let limit = 2
+        #expect(InFlightLimit.enter(limit: limit))
+        #expect(InFlightLimit.enter(limit: limit))
+        #expect(!InFlightLimit.enter(limit: limit))
+        InFlightLimit.leave()
+        #expect(InFlightLimit.enter(limit: limit))
+        InFlightLimit.leave()
+        InFlightLimit.leave()
+        #expect(InFlightLimit.current == 0)
     }
 
     /// Regression: lookups refused for a bad id were not counted.
@@ -196,17 +199,25 @@ import Testing
     @Test func breakerFailsFastThenProbes() throws {
         let server = ScriptedServer([.init(status: 500, body: "{}"), .init(status: 500, body: "{}"), .init()])
         defer { server.stop() }
-        let client = try client(server, ["breaker_failures": "2", "breaker_cooldown_ms": "200", "retries": "0"])
+        // A cooldown of at least 375 ms (jitter 0.75x) outlasts the lookups
+        // below it even under ThreadSanitizer; 1.25x of it is 625 ms.
+        let cooldownMs = 500
+        let client = try client(server, ["breaker_failures": "2", "breaker_cooldown_ms": String(cooldownMs),
+                                         "retries": "0", "timeout_ms": "2000"])
         #expect(client.lookup(.sharedID("s-1")).status == .serverError)
         #expect(client.lookup(.sharedID("s-1")).status == .serverError)
         let fast = client.lookup(.sharedID("s-1"))
         #expect(fast.status == .unavailable)
-        #expect(fast.elapsedUs < 1000, "fails fast: \(fast.elapsedUs) us")
+        // Fails fast: no request (the count below) and no wait for the
+        // deadline (2 s) or the cooldown, with room for a sanitizer.
+        #expect(fast.elapsedUs < 100_000, "fails fast: \(fast.elapsedUs) us")
         #expect(fast.rendered().headerBlock.hasPrefix("X-PolyAI-Handoff-Status: unavailable\r\n"))
         #expect(server.requests == 2)
-        usleep(300_000)
+        // Past the longest jittered cooldown: a wait for time itself, not for another thread.
+        usleep(UInt32(cooldownMs * 5 / 4 + 100) * 1000)
         #expect(client.lookup(.sharedID("s-1")).status == .ok, "the probe closes the breaker")
         #expect(client.lookup(.sharedID("s-1")).status == .ok)
+        #expect(server.requests == 4)
         #expect(client.statistics().value(named: "breaker_opened") == 1)
     }
 
@@ -220,9 +231,10 @@ import Testing
     }
 
     @Test func concurrentLookupsOfOneIdShareOneRequest() throws {
-        let server = ScriptedServer([.init(delayMs: 300)])
+        // The server holds its answer until every thread is in its lookup.
+        let server = ScriptedServer([.init(held: true), .init()])
         defer { server.stop() }
-        let client = try client(server)
+        let client = try client(server, ["timeout_ms": "30000"])
         // Locked, a class: a local Mutex captured by escaping closures is a
         // boxed variable that ThreadSanitizer sees modified from every thread.
         let statuses = Locked<[HandoffStatus]>([])
@@ -235,7 +247,11 @@ import Testing
                 done.add(1, ordering: .releasing)
             }
         }
-        for _ in 0..<300 where done.load(ordering: .acquiring) < threads { usleep(10_000) }
+        // Each lookup takes its in-flight place just before it joins the
+        // flight; the leader's request has arrived and waits on the server.
+        #expect(waitUntil { server.requests == 1 && InFlightLimit.current == threads })
+        server.release()
+        #expect(waitUntil { done.load(ordering: .acquiring) == threads })
         #expect(statuses.withLock { $0 } == Array(repeating: .ok, count: threads))
         #expect(server.requests == 1)
         #expect(client.statistics().value(named: "shared") == UInt64(threads - 1))
@@ -244,26 +260,35 @@ import Testing
     /// Regression: a follower took its leader's timeout even when its own
     /// deadline was later and the answer was on its way.
     @Test func followerOutlivesALeaderWithAShorterDeadline() throws {
-        let server = ScriptedServer([.init(delayMs: 300)])
+        // The leader's request is held past its deadline; the next is answered at once.
+        let server = ScriptedServer([.init(held: true), .init()])
         defer { server.stop() }
         let client = try client(server)
-        let leader = Locked<HandoffStatus?>(nil)
-        let done = Atomic<Bool>(false)
+        let leader = Locked<(status: HandoffStatus, end: ContinuousClock.Instant)?>(nil)
+        let follower = Locked<(status: HandoffStatus, end: ContinuousClock.Instant, elapsedUs: Int64)?>(nil)
         ScriptedServer.spawn {
-            let status = client.lookup(.sharedID("s-1"), timeoutMs: 100).status
-            leader.withLock { $0 = status }
-            done.store(true, ordering: .releasing)
+            let status = client.lookup(.sharedID("s-1"), timeoutMs: 1000).status
+            leader.withLock { $0 = (status, ContinuousClock.now) }
         }
-        // The short lookup leads: its request has reached the server.
-        for _ in 0..<200 where server.requests == 0 { usleep(1_000) }
-        #expect(server.requests == 1)
-        let follower = client.lookup(.sharedID("s-1"), timeoutMs: 2000)
-        for _ in 0..<200 where !done.load(ordering: .acquiring) { usleep(10_000) }
-        #expect(leader.withLock { $0 } == .timeout)
-        #expect(follower.status == .ok)
-        #expect(follower.elapsedUs < 1_500_000, "\(follower.elapsedUs) us")
-        // The follower asked again for itself once the leader gave up.
+        // The leader's request has reached the server.
+        #expect(waitUntil { server.requests == 1 })
+        ScriptedServer.spawn {
+            let result = client.lookup(.sharedID("s-1"), timeoutMs: 10_000)
+            follower.withLock { $0 = (result.status, ContinuousClock.now, result.elapsedUs) }
+        }
+        // The follower is in its lookup while the leader still waits.
+        #expect(waitUntil { InFlightLimit.current == 2 })
+        #expect(leader.withLock { $0 } == nil, "the leader ended before the follower joined it")
+        #expect(waitUntil { leader.withLock { $0 } != nil && follower.withLock { $0 } != nil })
+        server.release()
+        let led = leader.withLock { $0 }, followed = follower.withLock { $0 }
+        #expect(led?.status == .timeout)
+        #expect(followed?.status == .ok)
+        // It waited for the leader (had it asked on its own, the answer would
+        // have come at once), then asked again for itself once the leader gave up.
+        if let led, let followed { #expect(followed.end >= led.end) }
         #expect(server.requests == 2)
+        #expect((followed?.elapsedUs ?? .max) < 5_000_000, "\(followed?.elapsedUs ?? -1) us")
     }
 
     @Test func slowServerTimesOutOnTime() throws {
@@ -275,19 +300,23 @@ import Testing
     }
 
     @Test func maxInFlightFailsFast() throws {
-        let server = ScriptedServer([.init(delayMs: 400)])
+        let server = ScriptedServer([.init(held: true)])
         defer { server.stop() }
-        let client = try client(server, ["max_in_flight": String(InFlightLimit.current + 1)])
+        #expect(InFlightLimit.current == 0, "no lookup runs while this test does")
+        let client = try client(server, ["max_in_flight": "1"])
         let done = Atomic<Bool>(false)
         ScriptedServer.spawn {
             _ = client.lookup(.sharedID("slow"))
             done.store(true, ordering: .releasing)
         }
-        usleep(100_000)
+        // The slow lookup holds the one place: its request waits on the server.
+        #expect(waitUntil { server.requests == 1 })
         let refused = client.lookup(.sharedID("other"))
         #expect(refused.status == .unavailable)
         #expect(refused.errorMessage.contains("max_in_flight"))
-        for _ in 0..<100 where !done.load(ordering: .acquiring) { usleep(10_000) }
+        #expect(server.requests == 1)
+        server.release()
+        #expect(waitUntil { done.load(ordering: .acquiring) })
         #expect(client.statistics().value(named: "rejected_in_flight") == 1)
     }
 }

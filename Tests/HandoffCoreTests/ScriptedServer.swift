@@ -3,12 +3,16 @@ import Synchronization
 
 /// A real HTTP/1.1 server on 127.0.0.1 for client tests: answers each request
 /// with the next scripted response (the last one repeats), keeps connections
-/// alive, and counts what it saw.
+/// alive, and counts what it saw. A request is counted when it has arrived,
+/// before its reply is sent, so a count read after a response is final.
 final class ScriptedServer: @unchecked Sendable {
     struct Reply: Sendable {
         var status = 200
         var body = #"{"id":"c-1","shared_id":"s-1","data":{"queue":"gold"}}"#
         var delayMs = 0
+        /// Sent only once the test calls `release()` (or `stop()`): the test,
+        /// not a clock, decides when the client gets its answer.
+        var held = false
     }
 
     let port: Int
@@ -16,6 +20,7 @@ final class ScriptedServer: @unchecked Sendable {
     private let script: Mutex<[Reply]>
     private let counts = Mutex((requests: 0, connections: 0))
     private let stopped = Atomic<Bool>(false)
+    private let released = Atomic<Bool>(false)
 
     var requests: Int { counts.withLock { $0.requests } }
     var connections: Int { counts.withLock { $0.connections } }
@@ -41,7 +46,11 @@ final class ScriptedServer: @unchecked Sendable {
         Self.spawn { [self] in acceptLoop() }
     }
 
+    /// Lets every held reply go, now and from now on.
+    func release() { released.store(true, ordering: .releasing) }
+
     func stop() {
+        release()
         stopped.store(true, ordering: .releasing)
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
@@ -70,6 +79,7 @@ final class ScriptedServer: @unchecked Sendable {
                 pending.removeFirst(end)
                 let reply = script.withLock { script in script.count > 1 ? script.removeFirst() : script[0] }
                 counts.withLock { $0.requests += 1 }
+                if reply.held { _ = waitUntil { released.load(ordering: .acquiring) } }
                 if reply.delayMs > 0 { usleep(UInt32(reply.delayMs) * 1000) }
                 let head = "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\n\r\n"
                 let bytes = Array((head + reply.body).utf8)

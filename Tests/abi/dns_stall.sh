@@ -25,9 +25,12 @@ while True:
 sink=$!
 # Only start once the sink is bound: before that, queries get an ICMP
 # "port unreachable" and fail fast instead of stalling.
-for _ in $(seq 1 100); do
-  ip netns exec "$ns" ss -Huln 2>/dev/null | grep -q '127.0.0.1:53 ' && break
+sink_bound() { ip netns exec "$ns" ss -Huln 2>/dev/null | grep -q '127.0.0.1:53 '; }
+for _ in $(seq 1 200); do
+  sink_bound && break
+  kill -0 "$sink" 2>/dev/null || break
   sleep 0.05
 done
+sink_bound || { echo "dns_stall: the resolver sink did not bind 127.0.0.1:53 within 10 s" >&2; exit 2; }
 # shellcheck disable=SC2086
 ip netns exec "$ns" timeout 120 ${TEST_WRAPPER:-} "$binary"

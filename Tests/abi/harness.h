@@ -1,6 +1,7 @@
 /*
  * harness.h -- what the C ABI tests share: the sandbox's address and
- * credentials, its request counters, clocks, free ports and temporary files.
+ * credentials, its request counters, clocks, bounded waits, a closed port and
+ * temporary files.
  *
  * run.sh starts the sandbox and passes HANDOFF_TEST_BASE_URL and
  * HANDOFF_TEST_BLACKHOLE_PORT. Include after defining _POSIX_C_SOURCE.
@@ -63,6 +64,24 @@ static inline double now_ms(void) {
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
 }
+
+static inline void test_sleep_ms(long ms) {
+  struct timespec pause;
+  pause.tv_sec = ms / 1000;
+  pause.tv_nsec = (ms % 1000) * 1000000L;
+  while (nanosleep(&pause, &pause) != 0) {
+  }
+}
+
+/* Evaluates cond every 5 ms until it holds or bound_ms (times the time
+ * scale) has passed; the caller then checks what it waited for. For state a
+ * server writes after its response has gone out (nginx logs a request once
+ * it is done with it), which a test must not read right after the response. */
+#define WAIT_UNTIL(cond, bound_ms)                                              \
+  do {                                                                          \
+    double wait_until_end_ = now_ms() + (double)(bound_ms) * test_time_scale(); \
+    while (!(cond) && now_ms() < wait_until_end_) test_sleep_ms(5);             \
+  } while (0)
 
 /* A configuration for the sandbox, then any "key", "value" pairs up to NULL.
  * The circuit breaker is off: tests provoke failures in a row on purpose, and
@@ -195,11 +214,16 @@ static inline sandbox_stats sandbox_stats_now(void) {
   return stats;
 }
 
-/* A loopback port nothing listens on: bound, then closed. */
+/* A loopback port nothing listens on, so a connection to it is refused: a
+ * socket bound to port 0 and never listened on. It stays bound for the whole
+ * process, so no other program can be handed the port and answer on it. */
 static inline int closed_port(void) {
+  static int port;
   struct sockaddr_in address;
   socklen_t size = sizeof address;
-  int port = 0, fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd;
+  if (port != 0) return port;
+  fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
   memset(&address, 0, sizeof address);
   address.sin_family = AF_INET;
@@ -207,7 +231,7 @@ static inline int closed_port(void) {
   if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
       getsockname(fd, (struct sockaddr *)&address, &size) == 0)
     port = ntohs(address.sin_port);
-  close(fd);
+  if (port == 0) close(fd);
   return port;
 }
 

@@ -16,6 +16,10 @@
 #                "env TSAN_OPTIONS=..." or valgrind
 #   SKIP_EXPORTS=1  skip the export check (a sanitized build is not the product)
 #   CC           C compiler (default cc)
+#   ONLY         run only these parts, by name: test_* (without .c), cli,
+#                exports (e.g. ONLY="test_tls test_fault_matrix" to repeat
+#                a few tests); valgrind runs then only with VALGRIND=1 and
+#                only for the tests named
 #
 # Prints one line per test, then "abi: N passed, M failed"; exits 1 if any failed.
 set -u
@@ -38,6 +42,9 @@ CC=${CC:-cc}
 # through tls_front.sh.
 TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' |
   grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections)
+ONLY=${ONLY:-}
+# wanted NAME: NAME is to run (every part when ONLY is empty).
+wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 CFLAGS="-std=c99 -Wall -Wextra -Werror -pthread"
 
 # The caller's configuration must not leak into the tests.
@@ -112,6 +119,7 @@ build() { # NAME SOURCE -> $work/NAME, log in $work/NAME.build
 }
 
 for t in $TESTS; do
+  wanted "$t" || continue
   if ! build "$t" "$here/$t.c"; then
     fail "$t" "does not compile" "$work/$t.build"
     continue
@@ -141,6 +149,7 @@ done
 # set up on this machine (a SKIP, with the reason given as $3).
 run_through() {
   local name=$1 script=$2 skip_reason=${3:-} builder=${4:-build} rc summary
+  wanted "$name" || return 0
   if ! "$builder" "$name" "$here/$name.c"; then
     fail "$name" "does not compile" "$work/$name.build"
     return
@@ -159,7 +168,9 @@ run_through() {
 }
 
 # A resolver that never answers, inside a network namespace (needs root).
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+if ! wanted test_dns_stall; then
+  :
+elif [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
   printf 'SKIP %-22s %s\n' test_dns_stall "needs root, ip(8) and python3 for a network namespace"
 else
   run_through test_dns_stall dns_stall.sh "cannot create a network namespace here"
@@ -217,7 +228,8 @@ expect_grep() {
 }
 
 cli_build_failed=0
-if [ -z "$CLI" ]; then
+wanted cli || cli_build_failed=skipped
+if [ "$cli_build_failed" = 0 ] && [ -z "$CLI" ]; then
   CLI=$work/polyai-handoff
   # shellcheck disable=SC2086
   if ! "$CC" -std=c99 -Wall -Wextra -Werror -I"$INCLUDE_DIR" "$root/cli/polyai-handoff.c" -o "$CLI" \
@@ -350,7 +362,9 @@ fi
 
 # ---------------------------------------------------------------- exports
 
-if [ "${SKIP_EXPORTS:-0}" = 1 ]; then
+if ! wanted exports; then
+  :
+elif [ "${SKIP_EXPORTS:-0}" = 1 ]; then
   printf 'SKIP %-22s %s\n' exports "SKIP_EXPORTS=1 (not the product build)"
 elif LIB_DIR="$LIB_DIR" INCLUDE_DIR="$INCLUDE_DIR" "$here/exports.sh" >"$work/exports.log" 2>&1; then
   pass exports "$(tail -n 1 "$work/exports.log" | sed 's/^exports: //')"

@@ -13,12 +13,13 @@
 
 #include "harness.h"
 
-static void sleep_ms(long ms) {
-  struct timespec pause;
-  pause.tv_sec = ms / 1000;
-  pause.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&pause, &pause) != 0) {
-  }
+/* A time window a test relies on (a cooldown, a TTL, lookups holding their
+ * place), stretched under valgrind or a sanitizer, in milliseconds. */
+static long scaled_ms(long ms) { return (long)((double)ms * test_time_scale()); }
+
+static const char *ms_text(char *buffer, size_t size, long ms) {
+  snprintf(buffer, size, "%ld", ms);
+  return buffer;
 }
 
 /* Looks up id and returns how many requests reached the sandbox. */
@@ -97,7 +98,10 @@ static void test_retries(void) {
 }
 
 static void test_breaker(void) {
-  handoff_client *client = sandbox_client_with("breaker_failures", "3", "breaker_cooldown_ms", "400",
+  /* The fail-fast checks run inside the cooldown (at least 0.75 of it). */
+  char cooldown[24];
+  handoff_client *client = sandbox_client_with("breaker_failures", "3", "breaker_cooldown_ms",
+                                               ms_text(cooldown, sizeof cooldown, scaled_ms(400)),
                                                "retries", "0", NULL);
   handoff_result *r;
   double start;
@@ -145,13 +149,13 @@ static void test_breaker(void) {
 
   /* After the cooldown one probe goes out; it fails, so the breaker stays
    * open. */
-  sleep_ms(600); /* cooldown 400 ms, jittered up to 1.25x */
+  test_sleep_ms(scaled_ms(600)); /* the cooldown, jittered up to 1.25x */
   CHECK_INT(1, requests_for(client, "fault-500", HANDOFF_SERVER_ERROR));
   CHECK_INT(0, requests_for(client, "acme-call-123", HANDOFF_UNAVAILABLE));
   CHECK_INT(1, client_stat(client, "breaker_open"));
 
   /* After the next cooldown a probe succeeds and closes it. */
-  sleep_ms(600);
+  test_sleep_ms(scaled_ms(600));
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(0, client_stat(client, "breaker_open"));
@@ -198,11 +202,13 @@ static void *flight(void *arg) {
 
 static void test_max_in_flight(void) {
   pthread_t threads[IN_FLIGHT_THREADS];
-  char url[64];
+  char url[64], timeout[24];
   int timeouts = 0, unavailable = 0;
   size_t i;
   snprintf(url, sizeof url, "http://127.0.0.1:%s", test_env("HANDOFF_TEST_BLACKHOLE_PORT"));
-  flight_client = sandbox_client_with("base_url", url, "max_in_flight", "2", "timeout_ms", "600",
+  /* The two that get in hold their places while the others try. */
+  flight_client = sandbox_client_with("base_url", url, "max_in_flight", "2", "timeout_ms",
+                                      ms_text(timeout, sizeof timeout, scaled_ms(600)),
                                       "retries", "0", NULL);
   pthread_barrier_init(&flight_barrier, NULL, IN_FLIGHT_THREADS);
   for (i = 0; i < IN_FLIGHT_THREADS; i++) pthread_create(&threads[i], NULL, flight, (void *)i);
@@ -227,7 +233,8 @@ static void test_max_in_flight(void) {
 }
 
 static void test_cache(void) {
-  handoff_client *client = sandbox_client_with("cache_ttl_ms", "600", NULL);
+  char ttl[24];
+  handoff_client *client = sandbox_client_with("cache_ttl_ms", ms_text(ttl, sizeof ttl, scaled_ms(600)), NULL);
   handoff_result *first, *second;
   sandbox_stats before = sandbox_stats_now(), after;
 
@@ -258,7 +265,7 @@ static void test_cache(void) {
   CHECK_INT(1, requests_for(client, "no-such-call", HANDOFF_NOT_FOUND));
 
   /* Expired after the TTL. */
-  sleep_ms(700);
+  test_sleep_ms(scaled_ms(700));
   CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
   CHECK_INT(0, requests_for(client, "acme-call-123", HANDOFF_OK));
   handoff_client_free(client);

@@ -91,6 +91,17 @@ static void trusted_certificate_works(void) {
   handoff_client_free(client);
 }
 
+/* nginx writes a request's line once it is done with it, after the response
+ * has gone out: waits (bounded) for `expected` lines, then returns how many
+ * there are, for the caller to check. */
+#define ACCESS_LOG_WAIT_MS 5000
+
+static int access_log_wait(int port, const char *tag, log_line *out, int max, int expected) {
+  int found;
+  WAIT_UNTIL((found = access_log_lines(port, tag, out, max)) >= expected, ACCESS_LOG_WAIT_MS);
+  return found;
+}
+
 /* `count` lookups in a row on one new client for the given port, each of a
  * distinct id containing `tag`; then nginx's log lines for them. */
 static int lookups_in_a_row(int port, const char *tag, int count, log_line *lines, int max) {
@@ -105,7 +116,7 @@ static int lookups_in_a_row(int port, const char *tag, int count, log_line *line
     handoff_result_free(r);
   }
   handoff_client_free(client);
-  return access_log_lines(port, tag, lines, max);
+  return access_log_wait(port, tag, lines, max, count);
 }
 
 static void one_connection_for_many_lookups(void) {
@@ -279,7 +290,8 @@ static void many_threads_share_the_tls_state(void) {
   for (i = 0; i < started; i++) pthread_join(ids[i], NULL);
   handoff_client_free(client);
 
-  found = access_log_lines(port, "tls-threads", lines, THREADS * LOOKUPS_PER_THREAD + 4);
+  found = access_log_wait(port, "tls-threads", lines, THREADS * LOOKUPS_PER_THREAD + 4,
+                          started * (int)test_iterations(LOOKUPS_PER_THREAD));
   CHECK_INT(started * test_iterations(LOOKUPS_PER_THREAD), found);
   for (i = 0; i < found; i++) connections += lines[i].request == 1;
   printf("tls: %d threads, %d lookups on %d connections\n", started, found, connections);

@@ -10,8 +10,15 @@ sandbox_port=${HANDOFF_TEST_BASE_URL##*:}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/handoff-tls.XXXXXX")
 NGINX_PID=
 cleanup() {
+  # A graceful stop (QUIT) waits for open requests, such as a stall proxied
+  # for 120 s: 5 s of it, then a fast one (TERM, which still stops the
+  # workers), and KILL only if that hangs too.
+  local signal
   if [ -n "$NGINX_PID" ]; then
-    kill -QUIT "$NGINX_PID" 2>/dev/null
+    for signal in QUIT TERM KILL; do
+      kill -"$signal" "$NGINX_PID" 2>/dev/null || break
+      for _ in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break 2; sleep 0.1; done
+    done
     wait "$NGINX_PID" 2>/dev/null
   fi
   rm -rf "$dir"

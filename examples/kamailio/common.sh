@@ -1,5 +1,7 @@
 # Shared by e2e.sh and bench.sh: paths, free ports, and the processes they
 # start (sandbox, Kamailio, SIPp), all on 127.0.0.1 and all stopped on exit.
+# Every wait is bounded and waits for a state it can see (a port held by
+# the process, a file written), never for a fixed time.
 # shellcheck shell=bash disable=SC2034
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,18 +43,18 @@ check_inputs() {
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 }
 
-port_in_use() { # proto port
-  [ -n "$(ss -Hln"${1:0:1}" "sport = :$2" 2>/dev/null)" ]
-}
+# shellcheck source=../../scripts/free-port.sh
+. "$REPO/scripts/free-port.sh"
 
-# A free UDP port that no earlier call of this script handed out.
+# A free UDP port (below the kernel's ephemeral range) that no earlier call
+# of this script handed out. Another process may still bind it first: the
+# starts below check that their own process holds it.
 TAKEN_PORTS=" "
 free_udp_port() {
   local p
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 20000))
+    p=$(pick_udp_port) || break
     case $TAKEN_PORTS in *" $p "*) continue ;; esac
-    port_in_use u "$p" && continue
     TAKEN_PORTS="$TAKEN_PORTS$p "
     echo "$p"
     return 0
@@ -60,10 +62,40 @@ free_udp_port() {
   die "no free UDP port"
 }
 
-wait_udp_port() { # port pid what
+# udp_port_held_by PORT PID: PID (or a process that shares its socket, as
+# Kamailio's workers do) has a UDP socket bound to PORT.
+udp_port_held_by() {
+  ss -Hlnup "sport = :$1" 2>/dev/null | grep -q "pid=$2,"
+}
+
+# wait_udp_port PORT PID: waits up to 10 s for PID to bind PORT; fails at
+# once if PID exits (a port someone else took makes it exit).
+wait_udp_port() {
   for _ in $(seq 100); do
-    port_in_use u "$1" && return 0
+    udp_port_held_by "$1" "$2" && return 0
     kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# kamailio_up LOGFILE PID: Kamailio has bound its socket (before it forks) and
+# forked every process it announced ("processes (at least): N", the main one
+# included): its SIP workers are past child_init, where our module makes its
+# client and a failure stops Kamailio.
+kamailio_up() {
+  local want
+  want=$(sed -n 's/.*processes (at least): \([0-9]*\).*/\1/p' "$1" | head -n 1)
+  [ -n "$want" ] && [ "$(pgrep -c -P "$2")" -ge $((want - 1)) ]
+}
+
+# wait_kamailio LOGFILE PORT PID: waits up to 20 s for Kamailio PID to hold
+# PORT and be up (kamailio_up); fails at once if it exits.
+wait_kamailio() {
+  wait_udp_port "$2" "$3" || return 1
+  for _ in $(seq 200); do
+    kamailio_up "$1" "$3" && return 0
+    kill -0 "$3" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
@@ -92,24 +124,31 @@ start_sandbox() {
 }
 
 # start_kamailio LOGFILE PORT CFG [-A define]...: Kamailio in the foreground
-# (-DD), logging to LOGFILE, with our module's dir first in its module path.
+# (-DD), logging to LOGFILE, with our module's dir first in its module path,
+# listening on udp:127.0.0.1:PORT. PORT may instead be the name of a variable
+# (e.g. KAM_PORT): then a free port is picked into it, and if Kamailio cannot
+# hold it (another process bound it first) the start is retried on a new one,
+# three times in all.
 start_kamailio() {
-  local logfile=$1 port=$2 cfg=$3 pid
+  local logfile=$1 port=$2 cfg=$3 var="" pid attempt
   shift 3
-  LD_LIBRARY_PATH="$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    kamailio -f "$cfg" -DD -E -L "$BUILD_DIR/modules:$KAMAILIO_MODULES" \
-    -Y "$(dirname "$logfile")" -w "$(dirname "$logfile")" -m "${KAMAILIO_SHM_MB:-256}" -M 16 \
-    -A "LISTEN=udp:127.0.0.1:$port" "$@" >"$logfile" 2>&1 &
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  KAMAILIO_PID=$pid
-  if ! wait_udp_port "$port" "$pid"; then
-    tail -n 30 "$logfile" >&2
-    die "kamailio did not start ($cfg)"
-  fi
-  # The socket is bound before the workers fork; give them a moment.
-  sleep 0.5
-  kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2; die "kamailio exited ($cfg)"; }
+  case $port in *[!0-9]*) var=$port ;; esac
+  for attempt in 1 2 3; do
+    [ -z "$var" ] || { port=$(free_udp_port); printf -v "$var" %s "$port"; }
+    LD_LIBRARY_PATH="$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+      kamailio -f "$cfg" -DD -E -L "$BUILD_DIR/modules:$KAMAILIO_MODULES" \
+      -Y "$(dirname "$logfile")" -w "$(dirname "$logfile")" -m "${KAMAILIO_SHM_MB:-256}" -M 16 \
+      -A "LISTEN=udp:127.0.0.1:$port" "$@" >"$logfile" 2>&1 &
+    pid=$!
+    STARTED_PIDS+=("$pid")
+    KAMAILIO_PID=$pid
+    wait_kamailio "$logfile" "$port" "$pid" && return 0
+    [ -n "$var" ] && ! kill -0 "$pid" 2>/dev/null && grep -q "Address already in use" "$logfile" || break
+    log "udp port $port was taken (attempt $attempt); starting again on another"
+    wait "$pid" 2>/dev/null
+  done
+  tail -n 30 "$logfile" >&2
+  die "kamailio did not start ($cfg)"
 }
 
 # The library's settings for the module, in its own ini format.

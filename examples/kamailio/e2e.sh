@@ -35,26 +35,27 @@ echo sandbox-key >"$WORK/api-key"
 # timeout_ms 1000: the fault-slow fixture (5 s) must be forwarded well before.
 write_polyai_conf "$WORK/polyai-handoff.conf" "$SANDBOX_URL" "$WORK/api-key" "timeout_ms = 1000"
 
-KAM_PORT=$(free_udp_port)
-KEMI_PORT=$(free_udp_port)
+# Each Kamailio picks its own port into KAM_PORT, KEMI_PORT, SILENT_PORT
+# (start_kamailio retries on another if one was taken). The UAS, a new SIPp
+# for each case, binds UAS_PORT, below the ephemeral range where nothing
+# binds by chance, and each case checks that its SIPp holds it.
 UAS_PORT=$(free_udp_port)
 # The same routing as a KEMI script (app_jsdt), for KSR.polyai_handoff.*.
 mkdir -p "$WORK/kemi"
-start_kamailio "$WORK/kemi/kamailio.log" "$KEMI_PORT" "$HERE/kemi/kamailio-kemi.cfg" \
+start_kamailio "$WORK/kemi/kamailio.log" KEMI_PORT "$HERE/kemi/kamailio-kemi.cfg" \
   -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" \
   -A "KEMI_SCRIPT=\"$HERE/kemi/handoff.js\"" -A WORKERS=2
 KEMI_PID=$KAMAILIO_PID
-start_kamailio "$WORK/kamailio.log" "$KAM_PORT" "$HERE/kamailio.cfg" \
+start_kamailio "$WORK/kamailio.log" KAM_PORT "$HERE/kamailio.cfg" \
   -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" -A WORKERS=4
 MAIN_PID=$KAMAILIO_PID
 # An API that accepts and never answers, one worker, a breaker that opens
 # after one failure and stays open: the first call waits out timeout_ms, the
 # next ones fail fast.
-SILENT_PORT=$(free_udp_port)
 mkdir -p "$WORK/silent"
 write_polyai_conf "$WORK/polyai-silent.conf" "$BLACKHOLE_URL" "$WORK/api-key" \
   "timeout_ms = 500" "breaker_failures = 1" "breaker_cooldown_ms = 600000"
-start_kamailio "$WORK/silent/kamailio.log" "$SILENT_PORT" "$HERE/kamailio.cfg" \
+start_kamailio "$WORK/silent/kamailio.log" SILENT_PORT "$HERE/kamailio.cfg" \
   -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-silent.conf\"" -A WORKERS=1
 SILENT_PID=$KAMAILIO_PID
 
@@ -259,14 +260,17 @@ run_case() {
 }
 
 # config_case NAME start|refuse TEXT MODPARAM_LINES: Kamailio with just our
-# module and these modparams either starts, or exits at start logging TEXT.
+# module and these modparams either starts (holds its port, forks its
+# workers) logging TEXT, or exits at start logging TEXT; each waited for up
+# to 20 s, as it happens.
 config_case() {
   local name=$1 expect=$2 text=$3 params=$4 n=$((PASSED + FAILED + 1))
-  local dir port pid reasons=()
+  local dir port pid reasons=() attempt
   dir=$WORK/cases/$(printf '%02d' "$n")-config
   mkdir -p "$dir"
-  port=$(free_udp_port)
-  cat >"$dir/kamailio.cfg" <<EOF
+  for attempt in 1 2 3; do
+    port=$(free_udp_port)
+    cat >"$dir/kamailio.cfg" <<EOF
 #!KAMAILIO
 debug=2
 children=1
@@ -275,20 +279,23 @@ loadmodule "polyai_handoff.so"
 $params
 request_route { drop; }
 EOF
-  LD_LIBRARY_PATH="$LIB_DIR" kamailio -f "$dir/kamailio.cfg" -DD -E -L "$BUILD_DIR/modules:$KAMAILIO_MODULES" \
-    -Y "$dir" -w "$dir" -m 64 -M 8 >"$dir/kamailio.log" 2>&1 &
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if [ "$expect" = start ]; then
-    kill -0 "$pid" 2>/dev/null || reasons+=("kamailio exited")
-    grep -q "$text" "$dir/kamailio.log" || reasons+=("no \"$text\" in its log")
-  else
-    kill -0 "$pid" 2>/dev/null && reasons+=("kamailio started")
-    grep -q "$text" "$dir/kamailio.log" || reasons+=("no \"$text\" in its log")
-  fi
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+    LD_LIBRARY_PATH="$LIB_DIR" kamailio -f "$dir/kamailio.cfg" -DD -E -L "$BUILD_DIR/modules:$KAMAILIO_MODULES" \
+      -Y "$dir" -w "$dir" -m 64 -M 8 >"$dir/kamailio.log" 2>&1 &
+    pid=$!
+    STARTED_PIDS+=("$pid")
+    if [ "$expect" = start ]; then
+      wait_kamailio "$dir/kamailio.log" "$port" "$pid" || reasons+=("kamailio did not start")
+    else
+      for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && reasons+=("kamailio still runs after 20 s")
+    fi
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    # Another process bound the port first: again, on another.
+    grep -q "Address already in use" "$dir/kamailio.log" || break
+    reasons=()
+  done
+  grep -q "$text" "$dir/kamailio.log" || reasons+=("no \"$text\" in its log")
   if [ ${#reasons[@]} -eq 0 ]; then
     PASSED=$((PASSED + 1))
     echo "ok   $n $name"
