@@ -160,7 +160,7 @@ int main(void) {
   handoff_set_log_level(HANDOFF_LOG_DEBUG);
   busy = 1;
   for (i = 0; i < BUSY_THREADS; i++) pthread_create(&threads[i], NULL, busy_thread, NULL);
-  for (i = 0; i < test_iterations(LOCK_ROUNDS) && ok; i++) ok = in_child(child_works, "fork under load");
+  for (i = 0; i < test_iterations(LOCK_ROUNDS) / (long)test_time_scale() && ok; i++) /* fewer under sanitizers */ ok = in_child(child_works, "fork under load");
   busy = 0;
   for (i = 0; i < BUSY_THREADS; i++) pthread_join(threads[i], NULL);
   handoff_set_log_callback(NULL, NULL);
