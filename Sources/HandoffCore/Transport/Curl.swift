@@ -68,7 +68,14 @@ final class CurlShare: @unchecked Sendable {
 final class TransferSlot: @unchecked Sendable {
     // @unchecked: a slot is used by one thread at a time, checked out of the pool.
     private let easy: UnsafeMutableRawPointer
-    private var multi: UnsafeMutableRawPointer
+    /// nil only if a replacement could not be made (out of memory): the
+    /// slot then fails its transfers.
+    private var multi: UnsafeMutableRawPointer?
+    /// False once configure() failed after a reset: without every option
+    /// (no proxy, TLS 1.2, verification) the handle must not be used.
+    private var configured = true
+    /// The connections are HTTP/1.1, where nothing arrives while idle.
+    private var idleReadsMeanClosed = true
     private let errorText: UnsafeMutablePointer<CChar>
     private let headers: CurlHeaderList
     private let share: CurlShare
@@ -97,7 +104,7 @@ final class TransferSlot: @unchecked Sendable {
     }
 
     deinit {
-        curl_multi_cleanup(multi)
+        if let multi { curl_multi_cleanup(multi) }
         curl_easy_cleanup(easy)
         errorText.deallocate()
     }
@@ -151,7 +158,9 @@ final class TransferSlot: @unchecked Sendable {
         errorText[0] = 0
         sockets.openError = 0
         let deadline = Deadline(milliseconds: request.timeoutMs)
-        guard dropConnectionsTheServerClosed() else { return .failed("could not create a libcurl handle", retryable: false) }
+        guard configured, let multi = dropConnectionsTheServerClosed() else {
+            return .failed("could not create a libcurl handle", retryable: false)
+        }
         // The library's deadline decides; libcurl's own timers, which round
         // to whole milliseconds, are set past it so they never fire first.
         let curlTimeoutMs = request.timeoutMs + Limits.curlTimerSlackMs
@@ -161,12 +170,12 @@ final class TransferSlot: @unchecked Sendable {
               handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK,
               curl_multi_add_handle(multi, easy) == CURLM_OK
         else { return .failed("could not start the transfer", retryable: false) }
-        defer { finishTransfer() }
+        defer { finishTransfer(multi) }
 
         while true {
             var running: Int32 = 0
             guard curl_multi_perform(multi, &running) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
-            if let code = finishedCode() { return outcome(code) }
+            if let code = finishedCode(multi) { return outcome(code) }
             let remaining = deadline.remainingMs
             guard remaining > 0 else { return .timedOut }
             _ = curl_multi_poll(multi, nil, 0, Int32(clamping: remaining), nil)
@@ -179,13 +188,18 @@ final class TransferSlot: @unchecked Sendable {
     /// count, so on a long-lived handle every sixth reuse of a connection the
     /// server had closed failed outright. New connections are rare, so this
     /// costs nothing on the warm path.
-    private func finishTransfer() {
+    private func finishTransfer(_ multi: UnsafeMutableRawPointer) {
         curl_multi_remove_handle(multi, easy)
         var connects = 0
         _ = handoff_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
         guard connects > 0 else { return }
+        var version = 0
+        _ = handoff_curl_get_long(easy, CURLINFO_HTTP_VERSION, &version)
+        // HTTP/2 servers send frames (PING, SETTINGS, GOAWAY) to idle
+        // connections, which libcurl reads and handles itself.
+        idleReadsMeanClosed = version < Int(CURL_HTTP_VERSION_2_0)
         curl_easy_reset(easy)
-        _ = configure()
+        configured = configure()
     }
 
     /// A kept-alive connection the server has closed (nginx sends a TLS
@@ -193,18 +207,14 @@ final class TransferSlot: @unchecked Sendable {
     /// the pending close_notify for "alive", writes the request into it and
     /// has to retry. Between transfers nothing may arrive on an HTTP/1.1
     /// connection, so a readable idle socket is a closed one: the slot's
-    /// multi handle, which holds its connections, is replaced. False only
-    /// when no new multi handle could be made.
-    private func dropConnectionsTheServerClosed() -> Bool {
-        guard sockets.anyReadable() else { return true }
-        curl_multi_cleanup(multi)
-        guard let fresh = CurlMulti.make() else {
-            // Keep a valid handle for deinit; this slot fails its transfers.
-            multi = CurlMulti.make() ?? multi
-            return false
-        }
-        multi = fresh
-        return true
+    /// multi handle, which holds its connections, is replaced. nil when no
+    /// multi handle could be made.
+    private func dropConnectionsTheServerClosed() -> UnsafeMutableRawPointer? {
+        guard let current = multi else { return nil }
+        guard idleReadsMeanClosed, sockets.anyReadable() else { return current }
+        curl_multi_cleanup(current)
+        multi = CurlMulti.make()
+        return multi
     }
 
     private var responseStatus: Int {
@@ -213,7 +223,7 @@ final class TransferSlot: @unchecked Sendable {
         return status
     }
 
-    private func finishedCode() -> CURLcode? {
+    private func finishedCode(_ multi: UnsafeMutableRawPointer) -> CURLcode? {
         var queued: Int32 = 0
         var code: CURLcode? = nil
         while let message = curl_multi_info_read(multi, &queued) {
