@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "log_capture.h"
 
 /* A refused file must be refused this fast (it used to block forever). */
 #define PROMPT_MS 2000.0
@@ -33,43 +34,6 @@ static void path_in_dir(char *out, size_t size, const char *name) {
 }
 
 static unsigned guard_seconds(void) { return (unsigned)(30 * test_time_scale()); }
-
-/* Every line the log callback received. */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[16384];
-static size_t log_length;
-static int log_lines;
-
-static void collect(handoff_log_level level, const char *message, void *userdata) {
-  size_t length = strlen(message);
-  (void)level;
-  (void)userdata;
-  pthread_mutex_lock(&log_lock);
-  log_lines++;
-  if (log_length + length + 2 < sizeof log_text) {
-    memcpy(log_text + log_length, message, length);
-    log_length += length;
-    log_text[log_length++] = '\n';
-    log_text[log_length] = '\0';
-  }
-  pthread_mutex_unlock(&log_lock);
-}
-
-static void reset_log(void) {
-  pthread_mutex_lock(&log_lock);
-  log_length = 0;
-  log_text[0] = '\0';
-  log_lines = 0;
-  pthread_mutex_unlock(&log_lock);
-}
-
-static int count_lines(void) {
-  int lines;
-  pthread_mutex_lock(&log_lock);
-  lines = log_lines;
-  pthread_mutex_unlock(&log_lock);
-  return lines;
-}
 
 static void write_file(const char *path, const char *text, size_t length) {
   FILE *file = fopen(path, "wb");

@@ -13,35 +13,10 @@
 #include <string.h>
 
 #include "harness.h"
+#include "log_capture.h"
 
 #define PLACEHOLDER "<api key>"
 #define SECRET "SECRET-echo-4b2f-do-not-leak"
-
-/* Every line the callback received, one per '\n'. */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[65536];
-static size_t log_length;
-
-static void collect(handoff_log_level level, const char *message, void *userdata) {
-  size_t length = message != NULL ? strlen(message) : 0;
-  (void)level;
-  (void)userdata;
-  pthread_mutex_lock(&log_lock);
-  if (log_length + length + 2 < sizeof log_text) {
-    memcpy(log_text + log_length, message, length);
-    log_length += length;
-    log_text[log_length++] = '\n';
-    log_text[log_length] = '\0';
-  }
-  pthread_mutex_unlock(&log_lock);
-}
-
-static void reset_log(void) {
-  pthread_mutex_lock(&log_lock);
-  log_length = 0;
-  log_text[0] = '\0';
-  pthread_mutex_unlock(&log_lock);
-}
 
 /* The sandbox really does echo the key: otherwise this test proves nothing. */
 static void test_fixture_echoes_the_key(void) {
