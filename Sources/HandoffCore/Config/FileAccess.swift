@@ -92,7 +92,7 @@ enum FileAccess {
         case ELOOP: "too many symbolic links"
         case ENAMETOOLONG: "name too long"
         case EISDIR: "a directory"
-        default: "errno \(code)"
+        default: SystemError.describe(code)
         }
     }
 }
