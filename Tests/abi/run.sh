@@ -8,7 +8,8 @@
 #   SANDBOX      the polyai-handoff-sandbox executable (required)
 #   FIXTURES     the sandbox's fixtures (default Sources/Sandbox/fixtures.json)
 #   CLI          the built polyai-handoff CLI (default: built here from cli/)
-#   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_tls,
+#   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_proxy_env,
+#                test_secrets, test_tls, test_connections,
 #                test_soak (10,000 lookups) and the CLI under memcheck
 #   EXTRA_LDFLAGS  link flags put first for the tests and the CLI (a
 #                sanitizer's runtime, when LIB_DIR holds a sanitized build)
@@ -407,12 +408,15 @@ if [ "$VALGRIND" = 1 ]; then
   if ! command -v valgrind >/dev/null 2>&1; then
     fail valgrind "VALGRIND=1 but valgrind is not installed"
   else
-    for t in test_lookup test_threads test_fork; do
+    for t in test_lookup test_threads test_fork test_proxy_env test_secrets; do
       [ -x "$work/$t" ] && vg "$t" 0 "$work/$t"
     done
-    # TLS through OpenSSL and the shared trust store, behind nginx.
-    [ -x "$work/test_tls" ] &&
-      vg_check test_tls 0 env TEST_WRAPPER="$valgrind_cmd" bash "$here/tls_front.sh" "$work/test_tls"
+    # TLS through OpenSSL and the shared trust store, behind nginx; kept-alive
+    # connections the server closes.
+    for t in test_tls test_connections; do
+      [ -x "$work/$t" ] &&
+        vg_check "$t" 0 env TEST_WRAPPER="$valgrind_cmd" bash "$here/tls_front.sh" "$work/$t"
+    done
     # The soak keeps its full 10,000 lookups under valgrind.
     [ -x "$work/test_soak" ] && HANDOFF_TEST_SOAK=10000 vg test_soak 0 "$work/test_soak"
     if [ "$cli_build_failed" = 0 ]; then

@@ -15,6 +15,7 @@
 
 #define SPORADIC_LOOKUPS 12
 #define GAP_MS 350 /* longer than nginx's 200 ms keepalive_timeout */
+#define LOOKUP_MS ((int)(2000 * test_time_scale()))
 
 static long access_log_lines(void) {
   FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
@@ -57,7 +58,7 @@ static void sporadic(const char *url, const char *retries) {
   handoff_client *client = client_for(url, retries);
   int i, failed = 0;
   for (i = 0; i < test_iterations(SPORADIC_LOOKUPS); i++) {
-    handoff_result *r = handoff_client_lookup(client, "acme-call-123", 2000);
+    handoff_result *r = handoff_client_lookup(client, "acme-call-123", LOOKUP_MS);
     if (handoff_result_status(r) != HANDOFF_OK) {
       failed++;
       fprintf(stderr, "    %s retries=%s, lookup %d: %s: %s\n", url, retries, i,
@@ -92,11 +93,13 @@ int main(void) {
   /* A child frees what it inherited; the parent's connection is untouched. */
   snprintf(text, sizeof text, "base_url = %s\naccount_id = %s\nproject_id = %s\napi_key = %s\nca_file = %s\n",
            trusted, SANDBOX_ACCOUNT, SANDBOX_PROJECT, SANDBOX_API_KEY, test_env("HANDOFF_TEST_TLS_CA"));
+  /* handoff_lookup() waits the configured timeout_ms. */
+  snprintf(text + strlen(text), sizeof text - strlen(text), "timeout_ms = %d\n", LOOKUP_MS);
   conf = temp_file(text);
   CHECK_INT(HANDOFF_OK, handoff_init(conf));
   client = client_for(trusted, "0");
   lines = access_log_lines();
-  r = handoff_client_lookup(client, "acme-call-123", 2000);
+  r = handoff_client_lookup(client, "acme-call-123", LOOKUP_MS);
   CHECK_STATUS(HANDOFF_OK, r);
   handoff_result_free(r);
   r = handoff_lookup("acme-call-456");
@@ -112,7 +115,7 @@ int main(void) {
   }
   CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   usleep(100000); /* time for nginx to act on anything the child sent */
-  r = handoff_client_lookup(client, "acme-call-123", 2000);
+  r = handoff_client_lookup(client, "acme-call-123", LOOKUP_MS);
   CHECK_STATUS(HANDOFF_OK, r);
   handoff_result_free(r);
   CHECK(wait_access_log(lines + 3));
