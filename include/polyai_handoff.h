@@ -32,14 +32,22 @@
  *     The child gets its own connections, breaker, single-flight table,
  *     cache and counters, starting empty; it never uses, locks, writes to or
  *     closes the parent's, even when it frees the inherited client or calls
- *     handoff_shutdown(). fork() while other threads are inside lookups or
- *     logging is safe: no library lock is ever held across it.
+ *     handoff_shutdown(), and parses its own copy of the CA certificates.
+ *     fork() while other threads are inside lookups or logging is safe: the
+ *     library's process-wide locks are taken around fork() and every other
+ *     lock it has belongs to one process. Two windows it cannot close: the
+ *     statically linked Swift runtime builds some type metadata under locks
+ *     of its own the first time a code path runs, and OpenSSL keeps global
+ *     locks; a fork() at the instant another thread runs a lookup path for
+ *     the very first time can leave one held (fork before the first lookup,
+ *     as Kamailio does, or after one). Never fork() inside the log callback.
  *   - The library is never unmapped: dlclose() leaves it loaded (-z
  *     nodelete), because libcurl resolver threads abandoned by lookups that
  *     timed out may still return into its code.
  *   - Transport: TLS 1.2 or later, certificates verified, redirects never
  *     followed, and no proxy ever used (http_proxy, https_proxy, ALL_PROXY and
- *     the like in the environment are ignored). Sockets are close-on-exec.
+ *     the like in the environment are ignored). TLS secrets are never written
+ *     to $SSLKEYLOGFILE. Sockets are close-on-exec.
  */
 #ifndef POLYAI_HANDOFF_H
 #define POLYAI_HANDOFF_H
@@ -243,7 +251,8 @@ handoff_status handoff_config_load_env(handoff_config *config);
 /* Why the last call taking this config (handoff_config_set,
  * handoff_config_load_file, handoff_config_load_env, handoff_client_new)
  * failed, or "" if it succeeded. Borrowed: valid until the next such call
- * or handoff_config_free(). Never NULL (for a NULL config it returns a
+ * (on any thread: a handoff_client_new() elsewhere replaces it too) or
+ * handoff_config_free(). Never NULL (for a NULL config it returns a
  * static message). Never contains the API key (see the conventions). */
 const char *handoff_config_error(const handoff_config *config);
 
@@ -417,10 +426,13 @@ typedef void (*handoff_log_fn)(handoff_log_level level, const char *message, voi
 
 /* Installs the process-wide log callback; NULL removes it (the default: the
  * library logs nothing). userdata is passed back unchanged. Once this returns,
- * the callback it replaced is never called again by any thread (it waits for
- * calls already inside it to return), so its userdata may be freed and its
- * module unloaded. Called from inside a log callback, which cannot wait for
- * its own call, the change applies to the lines logged after it. */
+ * the callback it replaced is never called again by any thread, so its
+ * userdata may be freed and its module unloaded: it waits, without a time
+ * limit, for calls already inside the old callback to return, so do not call
+ * it while holding a lock that callback takes. Called from inside a log
+ * callback (which cannot wait for its own call) it does not wait: later lines
+ * go to the new callback, but other threads may still be inside the old one,
+ * so do not free its userdata there. */
 void handoff_set_log_callback(handoff_log_fn fn, void *userdata);
 
 /* Lines above this level are not even formatted. Default HANDOFF_LOG_WARNING. */

@@ -6,9 +6,17 @@
  *     over TLS and plain HTTP, with retries = 0 and with the default;
  *   - a forked child that frees the client it inherited (and shuts the
  *     process client down) must not write to, or close, the parent's TLS
- *     connection: the parent's next lookup goes out on the same connection.
+ *     connection: the parent's next lookup goes out on the same connection;
+ *   - a child forked while another thread is in the middle of TLS
+ *     handshakes makes its own TLS connections (its own CA store: OpenSSL
+ *     locks a store while it verifies);
+ *   - $SSLKEYLOGFILE, which libcurl honours, never receives the sessions'
+ *     secrets (with them, a capture would show the x-api-key).
  */
 #define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -54,6 +62,52 @@ static handoff_client *client_for(const char *url, const char *retries) {
   return sandbox_client_with("base_url", url, "ca_file", test_env("HANDOFF_TEST_TLS_CA"), "retries", retries, NULL);
 }
 
+#define HANDSHAKE_FORKS 20
+static volatile int handshaking;
+static const char *handshake_url;
+
+/* New clients, so every lookup makes a TLS connection and verifies it. */
+static void *handshakes(void *unused) {
+  (void)unused;
+  while (handshaking) {
+    handoff_client *client = client_for(handshake_url, "0");
+    handoff_result_free(handoff_client_lookup(client, "acme-call-123", LOOKUP_MS));
+    handoff_client_free(client);
+  }
+  return NULL;
+}
+
+static void fork_during_handshakes(const char *url) {
+  pthread_t thread;
+  handoff_client *client = client_for(url, "0");
+  int i, hung = 0;
+  handshake_url = url;
+  handshaking = 1;
+  pthread_create(&thread, NULL, handshakes, NULL);
+  for (i = 0; i < test_iterations(HANDSHAKE_FORKS); i++) {
+    int status = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+      handoff_result *r;
+      alarm((unsigned)(20 * test_time_scale()));
+      r = handoff_client_lookup(client, "acme-call-456", LOOKUP_MS);
+      _exit(handoff_result_status(r) == HANDOFF_OK ? 0 : 10 + (int)handoff_result_status(r));
+    }
+    if (!CHECK(pid > 0)) break;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (!CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      hung++;
+      fprintf(stderr, "    fork %d: child %s %d\n", i, WIFEXITED(status) ? "exited" : "killed by signal",
+              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    }
+    usleep(10000);
+  }
+  handshaking = 0;
+  pthread_join(thread, NULL);
+  CHECK_INT(0, hung);
+  handoff_client_free(client);
+}
+
 static void sporadic(const char *url, const char *retries) {
   handoff_client *client = client_for(url, retries);
   int i, failed = 0;
@@ -81,10 +135,15 @@ int main(void) {
   int status = 0;
   pid_t pid;
 
+  char *keylog = temp_file("");
+  struct stat keylog_info;
+  /* Before the first lookup: libcurl reads it when it initialises. */
+  setenv("SSLKEYLOGFILE", keylog, 1);
   snprintf(tls, sizeof tls, "https://localhost:%s", test_env("HANDOFF_TEST_TLS_IDLE_PORT"));
   snprintf(http, sizeof http, "http://127.0.0.1:%s", test_env("HANDOFF_TEST_HTTP_IDLE_PORT"));
   snprintf(trusted, sizeof trusted, "https://localhost:%s", test_env("HANDOFF_TEST_TLS_PORT"));
 
+  fork_during_handshakes(trusted);
   sporadic(tls, "0");
   sporadic(http, "0");
   sporadic(tls, "1");
@@ -124,5 +183,7 @@ int main(void) {
   handoff_client_free(client);
   handoff_shutdown();
   temp_file_remove(conf);
+  if (CHECK(stat(keylog, &keylog_info) == 0)) CHECK_INT(0, keylog_info.st_size);
+  temp_file_remove(keylog);
   return check_summary("test_connections");
 }

@@ -139,8 +139,15 @@ int main(void) {
   handoff_result_free(handoff_client_lookup(client, "fault-500", 2000));
   CHECK_INT(1, client_stat(client, "breaker_open"));
   usleep(100000); /* past the longest jittered cooldown: the next lookup probes */
-  pthread_create(&thread, NULL, lookup_thread, &slow);
-  CHECK(wait_in_flight(client, 1));
+  {
+    /* The probe is out once its request reached the sandbox (in_flight
+     * rises before the breaker is asked). */
+    long before = sandbox_stats_now().requests;
+    double until = now_ms() + 5000 * test_time_scale();
+    pthread_create(&thread, NULL, lookup_thread, &slow);
+    while (sandbox_stats_now().requests <= before && now_ms() < until) usleep(2000);
+    CHECK(sandbox_stats_now().requests > before);
+  }
   {
     handoff_result *r = handoff_client_lookup(client, "acme-call-123", 500);
     CHECK_STATUS(HANDOFF_UNAVAILABLE, r); /* the parent's probe is out */

@@ -35,7 +35,11 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     }
 
     /// Paths already warned about: a reload must not repeat the line.
-    private static let warnedPaths = Locked<Set<String>>([])
+    private static let warnedPaths: Locked<Set<String>> = {
+        let paths = Locked<Set<String>>([])
+        ForkGuard.protect(paths)
+        return paths
+    }()
 
     private static func warnReadable(_ path: String, permissions: UInt32) {
         let first = warnedPaths.withLock { $0.insert(path).inserted }

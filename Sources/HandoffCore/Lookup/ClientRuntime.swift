@@ -10,6 +10,13 @@ final class ClientRuntime: Sendable {
     let stats = ClientStats()
 
     init(config: HandoffConfig, transport settings: TransportSettings) {
+        var settings = settings
+        if settings.trustStore != nil, settings.trustStoreGeneration != ForkGeneration.current {
+            // A child parses the CA file again rather than share the parent's
+            // store and its lock; if that fails now, libcurl reads the file.
+            settings.trustStore = try? TrustStore.forCAFile(settings.caFile)
+            settings.trustStoreGeneration = ForkGeneration.current
+        }
         transport = Transport(settings: settings)
         breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
         cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil

@@ -123,7 +123,10 @@ public final class HandoffClient: Sendable {
             live.stats.recordRejectedInFlight()
             return unavailable("\(config.maxInFlight) lookups already in flight (max_in_flight)")
         }
-        defer { InFlightLimit.leave() }
+        // A child that a fork inside the log callback carried here never
+        // took this place: its count started at 0.
+        let generation = ForkGeneration.current
+        defer { if ForkGeneration.current == generation { InFlightLimit.leave() } }
         for _ in 0..<Limits.maxFlightJoins {
             switch flights.join(target) {
             case .follower(let flight):

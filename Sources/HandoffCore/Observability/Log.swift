@@ -29,7 +29,6 @@ public enum Log {
 
     private static let installed = Atomic<Unmanaged<Installed>?>(nil)
     private static let maxLevel = Atomic<Int>(LogLevel.warning.rawValue)
-    private static let hasSink = Atomic<Bool>(false)
     private static let epoch = Atomic<Int>(0)
     private static let writersInEpoch0 = Atomic<Int>(0)
     private static let writersInEpoch1 = Atomic<Int>(0)
@@ -49,14 +48,12 @@ public enum Log {
         let fresh = newSink.map { Unmanaged.passRetained(Installed($0)) }
         if WriterDepth.current != 0 {
             let old = installed.exchange(fresh, ordering: .sequentiallyConsistent)
-            hasSink.store(fresh != nil, ordering: .sequentiallyConsistent)
             // Other threads may still be inside it: keep it alive.
             if let old { Abandoned.keep(old.takeUnretainedValue()); old.release() }
             return
         }
         pthread_mutex_lock(installing)
         let old = installed.exchange(fresh, ordering: .sequentiallyConsistent)
-        hasSink.store(fresh != nil, ordering: .sequentiallyConsistent)
         let drained = epoch.load(ordering: .sequentiallyConsistent)
         epoch.store(drained ^ 1, ordering: .sequentiallyConsistent)
         var pause = timespec(tv_sec: 0, tv_nsec: 50_000)
@@ -70,7 +67,7 @@ public enum Log {
     }
 
     static func isEnabled(_ level: LogLevel) -> Bool {
-        hasSink.load(ordering: .acquiring) && level.rawValue <= maxLevel.load(ordering: .relaxed)
+        level.rawValue <= maxLevel.load(ordering: .relaxed) && installed.load(ordering: .acquiring) != nil
     }
 
     /// Must not be called with a library lock held: the sink is host code.
@@ -111,19 +108,19 @@ public enum Log {
     }
 
     /// In a forked child: the other threads that were writing do not exist,
-    /// and an install in progress there never returns.
+    /// and an install in progress there never returns. The forking thread's
+    /// own depth stays: its frames, if it forked inside the sink, unwind.
     static func startAfreshInChild() {
         writersInEpoch0.store(0, ordering: .sequentiallyConsistent)
         writersInEpoch1.store(0, ordering: .sequentiallyConsistent)
         pthread_mutex_init(installing, nil)
-        WriterDepth.reset()
     }
 }
 
 /// How many Log.write calls the current thread is inside (a sink that logs
 /// nests them), in a pthread key: no allocation, the count is the value.
 private enum WriterDepth {
-    nonisolated(unsafe) private static let key: pthread_key_t = {
+    private static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key
@@ -133,5 +130,4 @@ private enum WriterDepth {
 
     static func enter() { pthread_setspecific(key, UnsafeRawPointer(bitPattern: current &+ 1)) }
     static func leave() { pthread_setspecific(key, UnsafeRawPointer(bitPattern: current &- 1)) }
-    static func reset() { pthread_setspecific(key, nil) }
 }

@@ -6,32 +6,43 @@ import Musl
 
 /// Descriptor checks for the sockets libcurl keeps for the library.
 enum CloseOnExec {
-    /// The descriptor the next open() would get.
-    static func lowestFreeDescriptor() -> Int32 {
+    /// The descriptors, from the lowest free one up, that are free now:
+    /// the only ones a socket pair made next can be. Empty when even the
+    /// probe cannot be opened (out of descriptors).
+    static func freeDescriptorsAhead() -> [Int32] {
         let probe = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard probe >= 0 else { return 0 }
+        guard probe >= 0 else { return [] }
         close(probe)
-        return probe
+        return (probe..<(probe &+ Limits.wakeupPairSearchWindow)).filter { fcntl($0, F_GETFD) < 0 && errno == EBADF }
     }
 
     /// curl_multi_init makes a socket pair to wake curl_multi_poll, without
     /// close-on-exec, and does not expose it. It takes the lowest free
-    /// descriptors at that moment: among the few from `start` up, the pair is
-    /// two non-blocking Unix stream sockets without FD_CLOEXEC whose inodes
-    /// were allocated together. Nothing else is touched, so a host's own
-    /// descriptor opened at the same instant keeps its flags.
-    static func markSocketPair(from start: Int32) {
+    /// descriptors: among those free just before (`wereFree`), the pair is
+    /// two non-blocking Unix stream sockets without FD_CLOEXEC. A host's
+    /// descriptor that existed before is never touched; if another thread
+    /// of the host made such sockets at the same instant (more than two
+    /// candidates), the pair is the two whose inodes were allocated together,
+    /// or nothing is marked.
+    static func markSocketPair(among wereFree: [Int32]) {
         var candidates: [Candidate] = []
-        for fd in start..<(start &+ Limits.wakeupPairSearchWindow) {
+        for fd in wereFree {
             guard let inode = unmarkedUnixSocketInode(fd) else { continue }
             candidates.append(Candidate(fd: fd, inode: inode))
         }
-        for first in candidates {
-            guard let second = candidates.first(where: { $0.inode == first.inode &+ 1 }) else { continue }
-            _ = fcntl(first.fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(second.fd, F_SETFD, FD_CLOEXEC)
-            return
+        var pair: (Candidate, Candidate)? = nil
+        if candidates.count == 2 {
+            pair = (candidates[0], candidates[1])
+        } else {
+            for first in candidates {
+                guard let second = candidates.first(where: { $0.inode == first.inode &+ 1 }) else { continue }
+                pair = (first, second)
+                break
+            }
         }
+        guard let (first, second) = pair else { return }
+        _ = fcntl(first.fd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(second.fd, F_SETFD, FD_CLOEXEC)
     }
 
     /// A struct, not a tuple: an array of tuples makes the Swift runtime

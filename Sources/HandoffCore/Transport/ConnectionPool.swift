@@ -41,6 +41,9 @@ final class ConnectionPool: Sendable {
     }
 
     private func checkOut() -> TransferSlot? {
+        // Only a lookup that a fork from inside the log callback carried
+        // into a child gets here with the parent's pool: it fails.
+        guard ForkGeneration.current == generation else { return nil }
         let me = pthread_self()
         let (reused, share) = state.withLock { state -> (TransferSlot?, CurlShare) in
             guard !state.idle.isEmpty else { return (nil, state.share) }
@@ -57,7 +60,9 @@ final class ConnectionPool: Sendable {
             Abandoned.keep(slot)
             return
         }
-        // A slot over the idle cap is released outside the lock.
+        // A slot over the idle cap, or one that cannot work, is released
+        // outside the lock.
+        guard slot.isUsable else { return }
         let surplus: TransferSlot? = state.withLock { state in
             guard state.idle.count < Limits.maxIdleConnections else { return slot }
             state.idle.append((slot, pthread_self()))

@@ -152,6 +152,9 @@ final class TransferSlot: @unchecked Sendable {
         return ok
     }
 
+    /// False once the slot cannot make transfers: its pool drops it.
+    var isUsable: Bool { configured && multi != nil }
+
     func perform(_ request: HTTPRequest) -> HTTPOutcome {
         body.removeAll(keepingCapacity: true)
         overLimit = false
@@ -251,7 +254,7 @@ final class TransferSlot: @unchecked Sendable {
             // wrong way.
             return .malformed("response headers too large for libcurl (a header line over 100 KB or over 300 KB in all), or libcurl ran out of memory")
         default:
-            if sockets.openError != 0 {
+            if code == CURLE_COULDNT_CONNECT, sockets.openError != 0 {
                 // "Couldn't connect to server" hides that no socket could be made.
                 return .failed("cannot open a socket: \(SystemError.describe(sockets.openError))", retryable: false)
             }
@@ -268,9 +271,9 @@ final class TransferSlot: @unchecked Sendable {
 /// Multi handles whose internal wakeup socket pair is close-on-exec.
 private enum CurlMulti {
     static func make() -> UnsafeMutableRawPointer? {
-        let lowestFree = CloseOnExec.lowestFreeDescriptor()
+        let free = CloseOnExec.freeDescriptorsAhead()
         guard let multi = curl_multi_init() else { return nil }
-        CloseOnExec.markSocketPair(from: lowestFree)
+        CloseOnExec.markSocketPair(among: free)
         return multi
     }
 }

@@ -35,7 +35,9 @@ struct TransportSettings: Sendable {
     let caFile: String?
     /// The parsed CAs every new TLS connection trusts; nil for plain HTTP or
     /// when libcurl is not built with OpenSSL (it then reads `caFile` itself).
-    let trustStore: TrustStore?
+    var trustStore: TrustStore?
+    /// The fork generation `trustStore` was made in: a child makes its own.
+    var trustStoreGeneration = ForkGeneration.current
     let maxResponseBytes: Int
     let allowsPlainHTTP: Bool
 }

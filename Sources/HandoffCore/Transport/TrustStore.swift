@@ -39,7 +39,10 @@ final class TrustStore: @unchecked Sendable {
         guard let tls = handoff_curl_tls_version(), String(cString: tls).hasPrefix("OpenSSL/") else { return nil }
         let file = caFile ?? handoff_curl_default_ca_file().map { String(cString: $0) }
         let directory = caFile == nil ? handoff_curl_default_ca_path().map { String(cString: $0) } : nil
-        let key = [file, directory].map { $0.map(Self.identity) ?? "-" }.joined(separator: "\n")
+        // Per process: OpenSSL locks a store while it verifies, so a forked
+        // child must not share its parent's (a handshake on another parent
+        // thread at fork() would leave that lock held for good).
+        let key = (["\(ForkGeneration.current)"] + [file, directory].map { $0.map(Self.identity) ?? "-" }).joined(separator: "\n")
         if let cached = cache.withLock({ $0[key] }) { return cached }
         let loaded = try load(file: file, directory: directory, required: caFile != nil)
         // A store that lost the race is freed on return, outside the lock.
@@ -53,6 +56,9 @@ final class TrustStore: @unchecked Sendable {
     /// Gives `store` (a `handle`) to a new connection's SSL_CTX.
     static func attach(_ store: UnsafeMutableRawPointer, to sslContext: UnsafeMutableRawPointer) {
         SSL_CTX_set1_cert_store(OpaquePointer(sslContext), OpaquePointer(store))
+        // libcurl writes every TLS session's secrets to $SSLKEYLOGFILE when
+        // it is set: with them, a capture shows the x-api-key.
+        SSL_CTX_set_keylog_callback(OpaquePointer(sslContext), nil)
     }
 
     /// Parsed stores by file identity; a few per process, kept for its life.
