@@ -42,7 +42,11 @@ import Testing
         }
         #expect(fresh.apiKey == nil)
     }
+}
 
+// Lookups run in ClientTests, the one serialized suite that runs them: the
+// in-flight count its tests read is process-wide.
+extension ClientTests {
     /// The server echoes the key: redacted before the 1 KiB cut (which would
     /// leave the key's start), and after control characters became spaces.
     @Test(arguments: [
