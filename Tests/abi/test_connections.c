@@ -89,9 +89,15 @@ static void fork_during_handshakes(const char *url) {
     pid_t pid = fork();
     if (pid == 0) {
       handoff_result *r;
+      char code[16];
       alarm((unsigned)(20 * test_time_scale()));
       r = handoff_client_lookup(client, "acme-call-456", LOOKUP_MS);
-      _exit(handoff_result_status(r) == HANDOFF_OK ? 0 : 10 + (int)handoff_result_status(r));
+      snprintf(code, sizeof code, "%d", handoff_result_status(r) == HANDOFF_OK ? 0 : 10 + (int)handoff_result_status(r));
+      /* Leave by exec, not exit: under valgrind, what only the other
+       * thread's stack pointed to is "lost" in this child, where that
+       * thread does not exist, and a leak check at exit would say so. */
+      execl("/bin/sh", "sh", "-c", "exit \"$0\"", code, (char *)NULL);
+      _exit(99);
     }
     if (!CHECK(pid > 0)) break;
     CHECK(waitpid(pid, &status, 0) == pid);
