@@ -12,6 +12,7 @@
  */
 #define _DEFAULT_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 
 #include "check.h"
 #include <stdlib.h>
@@ -40,13 +41,21 @@ static int thread_count(void) {
   return threads;
 }
 
+static void *nothing(void *unused) { return unused; }
+
 int main(void) {
   const char *path = getenv("HANDOFF_TEST_LIB");
   void *library, *again;
   handoff_config *config;
   handoff_client *client;
   handoff_result *result;
-  int waited = 0;
+  int waited = 0, baseline;
+  pthread_t warm;
+
+  /* ThreadSanitizer starts a thread of its own at the first
+   * pthread_create(): make that happen before counting. */
+  if (pthread_create(&warm, NULL, nothing, NULL) == 0) pthread_join(warm, NULL);
+  baseline = thread_count();
 
   if (path == NULL) {
     fprintf(stderr, "HANDOFF_TEST_LIB is not set\n");
@@ -83,7 +92,7 @@ int main(void) {
     client_free(client);
   }
   /* The lookup's resolver thread is still blocked in getaddrinfo(). */
-  CHECK(thread_count() > 1);
+  CHECK(thread_count() > baseline);
   CHECK_INT(0, dlclose(library));
 
   /* Still mapped: dlclose() cannot unload it. */
@@ -92,10 +101,10 @@ int main(void) {
 
   /* The resolver gives up (resolv.conf's timeout and attempts) and its
    * thread returns into the library's code, which must still be there. */
-  while (thread_count() > 1 && waited < RESOLVER_WAIT_S * 10) {
+  while (thread_count() > baseline && waited < RESOLVER_WAIT_S * 10) {
     usleep(100000);
     waited++;
   }
-  CHECK_INT(1, thread_count());
+  CHECK_INT(baseline, thread_count());
   return check_summary("test_unload");
 }
