@@ -283,4 +283,16 @@ static inline void check_acme_123(const handoff_result *r) {
   }
 }
 
+/* Makes a client from config (which it frees), looks up acme-call-123 and
+ * checks the result and the variable name of its first entry, which shows
+ * the variable_prefix the configuration ended with. */
+static inline void check_config_lookup(handoff_config *config, const char *first_variable) {
+  handoff_client *client = sandbox_client_from(config);
+  handoff_result *r = handoff_client_lookup(client, "acme-call-123", 0);
+  check_acme_123(r);
+  CHECK_STR(first_variable, handoff_result_variable_name(r, 0));
+  handoff_result_free(r);
+  handoff_client_free(client);
+}
+
 #endif /* HANDOFF_TEST_HARNESS_H */
