@@ -68,16 +68,22 @@ udp_port_held_by() {
   ss -Hlnup "sport = :$1" 2>/dev/null | grep -q "pid=$2,"
 }
 
-# wait_udp_port PORT PID: waits up to 10 s for PID to bind PORT; fails at
-# once if PID exits (a port someone else took makes it exit).
-wait_udp_port() {
-  for _ in $(seq 100); do
-    udp_port_held_by "$1" "$2" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
+# poll_while_alive TRIES PID COMMAND...: runs COMMAND every 0.1 s until it
+# succeeds; fails once PID has exited or after TRIES tries.
+poll_while_alive() {
+  local tries=$1 pid=$2
+  shift 2
+  for _ in $(seq "$tries"); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
 }
+
+# wait_udp_port PORT PID: waits up to 10 s for PID to bind PORT; fails at
+# once if PID exits (a port someone else took makes it exit).
+wait_udp_port() { poll_while_alive 100 "$2" udp_port_held_by "$1" "$2"; }
 
 # kamailio_up LOGFILE PID: Kamailio has forked every process it announced
 # ("processes (at least): N", the main one included, logged before the first
@@ -95,13 +101,7 @@ kamailio_up() {
 # wait_kamailio LOGFILE PORT PID: waits up to 20 s for Kamailio PID to hold
 # PORT and be up (kamailio_up); fails at once if it exits.
 wait_kamailio() {
-  wait_udp_port "$2" "$3" || return 1
-  for _ in $(seq 200); do
-    kamailio_up "$1" "$3" && return 0
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
+  wait_udp_port "$2" "$3" && poll_while_alive 200 "$3" kamailio_up "$1" "$3"
 }
 
 # start_sandbox DIR [FIXTURES_FILE]: sets SANDBOX_URL and BLACKHOLE_URL.
