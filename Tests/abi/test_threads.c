@@ -75,20 +75,13 @@ static void *readers(void *arg) {
 /* Part 3's tallies. `churning` is set while the main thread reloads. */
 static pthread_mutex_t tally_lock = PTHREAD_MUTEX_INITIALIZER;
 static long ok_count, not_initialized_count, ok_during_churn;
-static int churning = 1;
+static long churning = 1;
 
-static int still_churning(void) {
-  int value;
-  pthread_mutex_lock(&tally_lock);
-  value = churning;
-  pthread_mutex_unlock(&tally_lock);
-  return value;
-}
-
-static long oks_during_churn(void) {
+/* One tally, read under its lock. */
+static long tallied(const long *tally) {
   long value;
   pthread_mutex_lock(&tally_lock);
-  value = ok_during_churn;
+  value = *tally;
   pthread_mutex_unlock(&tally_lock);
   return value;
 }
@@ -97,8 +90,8 @@ static long oks_during_churn(void) {
 static void *process_lookups(void *arg) {
   long i;
   (void)arg;
-  for (i = 0; i < iterations || still_churning(); i++) {
-    int during = still_churning();
+  for (i = 0; i < iterations || tallied(&churning); i++) {
+    int during = tallied(&churning);
     handoff_result *r = handoff_lookup("acme-call-123");
     handoff_status status = handoff_result_status(r);
     if (status == HANDOFF_OK) {
@@ -168,7 +161,7 @@ int main(void) {
   CHECK_INT(HANDOFF_OK, handoff_init(NULL));
   for (i = 0; i < 8; i++) CHECK_INT(0, pthread_create(&threads[i], NULL, process_lookups, NULL));
   churn_until = now_ms() + 10000 * scale;
-  for (reloads = 0; reloads < iterations * 2 || (oks_during_churn() == 0 && now_ms() < churn_until); reloads++) {
+  for (reloads = 0; reloads < iterations * 2 || (tallied(&ok_during_churn) == 0 && now_ms() < churn_until); reloads++) {
     if (reloads % 3 == 2) {
       handoff_shutdown();
     } else if (!CHECK_INT(HANDOFF_OK, handoff_init(NULL))) {
