@@ -47,7 +47,8 @@
  *   - Transport: TLS 1.2 or later, certificates verified, redirects never
  *     followed, and no proxy ever used (http_proxy, https_proxy, ALL_PROXY and
  *     the like in the environment are ignored). TLS secrets are never written
- *     to $SSLKEYLOGFILE. Sockets are close-on-exec.
+ *     to $SSLKEYLOGFILE. Connection sockets are close-on-exec (libcurl's
+ *     resolver threads make short-lived socket pairs that are not).
  */
 #ifndef POLYAI_HANDOFF_H
 #define POLYAI_HANDOFF_H

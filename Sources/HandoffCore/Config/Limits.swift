@@ -62,7 +62,7 @@ public enum Limits {
     /// that they never fire first (libcurl 7.88 rounds to whole milliseconds).
     public static let curlTimerSlackMs = 50
     /// Descriptors searched, from the lowest free one, for the wakeup socket
-    /// pair a new libcurl multi handle makes (see CloseOnExec).
+    /// pair a new libcurl multi handle makes (see Descriptors).
     public static let wakeupPairSearchWindow: Int32 = 8
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32

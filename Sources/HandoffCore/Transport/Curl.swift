@@ -271,9 +271,9 @@ final class TransferSlot: @unchecked Sendable {
 /// Multi handles whose internal wakeup socket pair is close-on-exec.
 private enum CurlMulti {
     static func make() -> UnsafeMutableRawPointer? {
-        let free = CloseOnExec.freeDescriptorsAhead()
+        let free = Descriptors.freeDescriptorsAhead()
         guard let multi = curl_multi_init() else { return nil }
-        CloseOnExec.markSocketPair(among: free)
+        Descriptors.markSocketPair(among: free)
         return multi
     }
 }
@@ -287,7 +287,7 @@ final class SocketLedger: @unchecked Sendable {
 
     /// True when an idle connection has something to read: the server closed it.
     fileprivate func anyReadable() -> Bool {
-        open.contains { CloseOnExec.isReadableNow($0) }
+        open.contains { Descriptors.isReadableNow($0) }
     }
 }
 

@@ -4,8 +4,8 @@ import Glibc
 import Musl
 #endif
 
-/// Descriptor checks for the sockets libcurl keeps for the library.
-enum CloseOnExec {
+/// Checks and flags on the descriptors libcurl opens for the library.
+enum Descriptors {
     /// The descriptors, from the lowest free one up, that are free now:
     /// the only ones a socket pair made next can be. Empty when even the
     /// probe cannot be opened (out of descriptors).
