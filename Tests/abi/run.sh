@@ -375,7 +375,9 @@ fi
 
 # --------------------------------------------------------------- valgrind
 
-valgrind_cmd="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$work/vg.%p.log"
+# --fair-sched: valgrind runs one thread at a time, and its default lock let
+# a busy thread starve the others past their deadlines (test_threads, CI).
+valgrind_cmd="valgrind --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$work/vg.%p.log"
 
 # vg_check NAME EXPECTED_EXIT COMMAND...: runs COMMAND, which runs its test
 # under $valgrind_cmd, and fails on any memcheck error (exit 99), a definite
