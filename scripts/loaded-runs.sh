@@ -15,9 +15,11 @@ mkdir -p "$out"
 ( while :; do :; done ) &
 hog=$!
 trap 'kill "$hog" 2>/dev/null' EXIT
-echo "main at $(git -C "$repo" rev-parse --short main), hog pid $hog" >>"$out/summary.txt"
+# Every run tests the same commit, even if main moves on meanwhile.
+rev=${REV:-$(git -C "$repo" rev-parse main)}
+echo "main at ${rev:0:7}, hog pid $hog" >>"$out/summary.txt"
 for i in $(seq 1 "$runs"); do
-  rm -rf "$clone" && git clone -q --branch main "$repo" "$clone"
+  rm -rf "$clone" && git clone -q --branch main "$repo" "$clone" && git -C "$clone" checkout -q "$rev"
   start=$(date +%s)
   (cd "$clone" && timeout 3000 make test >"$out/run-$i.log" 2>&1)
   rc=$?
