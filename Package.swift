@@ -23,9 +23,10 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPolyAIHandoff", path: "include"),
+        .systemLibrary(name: "CHandoffSystem"),
 
         // Plain Swift: configuration, transport, parsing, flattening. No C types in its API.
-        .target(name: "HandoffCore", dependencies: ["CCurl", "CJansson", "COpenSSL"]),
+        .target(name: "HandoffCore", dependencies: ["CCurl", "CJansson", "COpenSSL", "CHandoffSystem"]),
 
         // The C ABI edge: every @c function, pointer and Unmanaged lives here.
         .target(

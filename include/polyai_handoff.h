@@ -66,9 +66,9 @@ extern "C" {
  * libpolyai_handoff.so.HANDOFF_VERSION_MAJOR; the major number changes only
  * when the ABI breaks. */
 #define HANDOFF_VERSION_MAJOR 1
-#define HANDOFF_VERSION_MINOR 0
+#define HANDOFF_VERSION_MINOR 1
 #define HANDOFF_VERSION_PATCH 0
-#define HANDOFF_VERSION "1.0.0"
+#define HANDOFF_VERSION "1.1.0"
 /* 0xMMmmpp, comparable with <, like LIBCURL_VERSION_NUM. */
 #define HANDOFF_VERSION_NUM \
   ((HANDOFF_VERSION_MAJOR << 16) | (HANDOFF_VERSION_MINOR << 8) | HANDOFF_VERSION_PATCH)
@@ -96,9 +96,11 @@ typedef enum {
   HANDOFF_PROTOCOL,         /* an answer that is not the documented API: bad JSON,
                                missing fields, oversized body, redirect, other status */
   HANDOFF_NOT_INITIALIZED,  /* handoff_lookup() before a successful handoff_init() */
-  HANDOFF_UNAVAILABLE       /* failed fast without a request: the API has been failing
+  HANDOFF_UNAVAILABLE,      /* failed fast without a request: the API has been failing
                                (circuit breaker open) or max_in_flight lookups are
                                already running */
+  HANDOFF_CANCELLED         /* a queued lookup cancelled before it completed
+                               (handoff_queue_cancel, handoff_queue_free); since 1.1 */
   /* only ever appended */
 } handoff_status;
 
@@ -112,6 +114,7 @@ const char *handoff_status_name(handoff_status status);
 typedef struct handoff_config handoff_config;
 typedef struct handoff_client handoff_client;
 typedef struct handoff_result handoff_result;
+typedef struct handoff_queue handoff_queue;
 
 /* ------------------------------------------------------ process-wide API */
 
@@ -218,6 +221,10 @@ void handoff_shutdown(void);
  *   cache_ttl_ms        how long a successful result is reused for the same id,
  *                       0..86400000 (default 0: no cache)
  *   cache_max_entries   most cached results, 1..1000000 (default 1024)
+ *   max_connections     connections the I/O thread of queued lookups opens at
+ *                       once, 1..65536 (default 512); more transfers wait for
+ *                       one (over HTTP/2 they share connections). Each is a
+ *                       descriptor: keep it below the process's ulimit -n
  *
  * Unknown keys and invalid values are errors naming the key, and a failed
  * call changes nothing (a file is applied whole or not at all).
@@ -287,6 +294,103 @@ handoff_result *handoff_client_lookup_id(handoff_client *client, const char *con
 /* Frees a client. NULL is a no-op. Must not be called while another thread
  * is still inside a lookup on it. Results it returned stay valid. */
 void handoff_client_free(handoff_client *client);
+
+/* ------------------------------------------------------- queued lookups */
+
+/*
+ * Lookups that never block the caller, for hosts with an event loop
+ * (Kamailio and OpenSIPS workers, libevent, libuv) or a thread per call
+ * that must stay responsive. Since 1.1.
+ *
+ * handoff_queue_lookup() returns in microseconds: it validates the id,
+ * answers from the cache or fails fast on the calling thread, and otherwise
+ * hands the lookup to a library-owned I/O thread, which drives every queued
+ * transfer of the client at once with one libcurl multi handle (DNS, connect,
+ * TLS and the request happen there, never on the caller). When a lookup
+ * completes, its result waits in the queue and handoff_queue_fd() becomes
+ * readable; handoff_queue_next() takes the results, one per call.
+ *
+ * What a host can rely on:
+ *   - HANDOFF_OK from handoff_queue_lookup() means exactly one completion
+ *     with that tag will be delivered: the answer, HANDOFF_TIMEOUT by the
+ *     deadline, or HANDOFF_CANCELLED. A refused id or timeout_ms, a cache hit,
+ *     an open breaker or max_in_flight complete at once (ready for the next
+ *     handoff_queue_next()).
+ *   - The deadline counts from the handoff_queue_lookup() call, on the
+ *     monotonic clock, time waiting for a connection included; the
+ *     completion is ready by then.
+ *   - A queued lookup is the synchronous one: retries inside the deadline,
+ *     the breaker, single flight (one request per id, shared with
+ *     synchronous lookups of the same client), the cache, max_in_flight,
+ *     the statistics, the same result and rendering.
+ *   - The library never calls host code on its threads. Log lines of queued
+ *     lookups reach the log callback inside handoff_queue_next(), on the
+ *     host's thread (Kamailio's logging is not thread safe).
+ *   - Results outlive their queue and client.
+ *   - Fork: a queue, its I/O thread and its descriptor belong to the process
+ *     that made them. The thread starts with the first queued lookup of a
+ *     client, so a process that only creates clients and queues, then forks
+ *     workers, never runs it; each worker should make its own queue. In a
+ *     child, an inherited queue admits nothing (HANDOFF_INVALID_ARGUMENT),
+ *     has no descriptor (-1), gives no results, and handoff_queue_free()
+ *     only closes the child's copy of the descriptor.
+ *   - Thread safety: every queue function may be called from any thread,
+ *     but for handoff_queue_free(), which must be the last call on a queue.
+ *
+ * A tag is the host's own number (a transaction index, a pointer): it is
+ * given back with the result. Tags need not be unique; handoff_queue_cancel()
+ * cancels every waiting lookup with its tag.
+ */
+
+/* A new queue for the client's lookups, or for the process-wide client
+ * when client is NULL (the client in place now: the queue keeps it through
+ * later handoff_init() or handoff_shutdown() calls). Free it with
+ * handoff_queue_free(); the client may be freed first (the queue keeps what
+ * it needs). NULL on failure, with *status_out = HANDOFF_NOT_INITIALIZED (NULL
+ * client and no process-wide one) or HANDOFF_UNAVAILABLE (no descriptor could
+ * be made: ulimit -n). status_out may be NULL. */
+handoff_queue *handoff_queue_new(handoff_client *client, handoff_status *status_out);
+
+/* The queue's descriptor: an eventfd, non-blocking and close-on-exec,
+ * readable while a completion waits to be taken. Poll it for reading with
+ * poll(), epoll (level-triggered, or edge-triggered draining
+ * handoff_queue_next() until NULL), libevent, libuv or a reactor. Owned by
+ * the queue: never read, write or close it. -1 for a NULL queue or in a
+ * forked child. */
+int handoff_queue_fd(const handoff_queue *queue);
+
+/* Submits a lookup by shared id with a deadline of timeout_ms (<= 0: the
+ * client's timeout_ms; above 600000 it completes at once with
+ * HANDOFF_INVALID_ARGUMENT). Never blocks, never does I/O. Returns
+ * HANDOFF_OK when the lookup was admitted (exactly one completion will
+ * follow), else nothing was admitted and no completion follows:
+ * HANDOFF_INVALID_ARGUMENT for a NULL queue or one inherited over fork(),
+ * HANDOFF_UNAVAILABLE when the queue already holds 100000 lookups (waiting
+ * or not yet taken). A NULL, empty, over-long or control-character id is
+ * admitted and completes at once with HANDOFF_INVALID_ARGUMENT. */
+handoff_status handoff_queue_lookup(handoff_queue *queue, const char *shared_id, int timeout_ms, uint64_t tag);
+
+/* The same, by PolyAI conversation id. */
+handoff_status handoff_queue_lookup_id(handoff_queue *queue, const char *conversation_id, int timeout_ms,
+                                       uint64_t tag);
+
+/* The next completed lookup's result (free it with handoff_result_free()),
+ * with its tag in *tag_out (tag_out may be NULL), or NULL when none is
+ * ready. Never blocks. Writes the log lines of queued lookups kept since the
+ * last call to the log callback first, on this thread. */
+handoff_result *handoff_queue_next(handoff_queue *queue, uint64_t *tag_out);
+
+/* Completes every waiting lookup with this tag at once with
+ * HANDOFF_CANCELLED (ready for handoff_queue_next()). A request already sent
+ * goes on for other lookups of the same id and for the cache. No-op when
+ * no lookup with the tag waits. */
+void handoff_queue_cancel(handoff_queue *queue, uint64_t tag);
+
+/* Cancels every waiting lookup, frees the results not taken and closes the
+ * descriptor; no completion is delivered after it. NULL is a no-op. Results
+ * already taken stay valid. Requests already sent end by their deadline on
+ * the I/O thread. */
+void handoff_queue_free(handoff_queue *queue);
 
 /* ----------------------------------------------------------------- results */
 

@@ -12,7 +12,7 @@ import Testing
         #expect(config.render.maxEntries == 32)
         #expect(config.render.maxDepth == 8)
         #expect(config.render.maxHeaderBlockBytes == 1024)
-        #expect(config.userAgent == "polyai-handoff/1.0.0")
+        #expect(config.userAgent == "polyai-handoff/1.1.0")
     }
 
     @Test(arguments: Region.allCases) func regions(region: Region) throws {

@@ -58,11 +58,13 @@ LIB_DIR=$(cd "$LIB_DIR" 2>/dev/null && pwd) || { echo "run.sh: no LIB_DIR direct
 work=$(mktemp -d "${TMPDIR:-/tmp}/handoff-abi.XXXXXX")
 mkdir -p "$work/tmp"
 sandbox_pid=
+slow_sandbox_pid=
 cleanup() {
-  if [ -n "$sandbox_pid" ]; then
-    kill "$sandbox_pid" 2>/dev/null
-    wait "$sandbox_pid" 2>/dev/null
-  fi
+  local pid
+  for pid in $sandbox_pid $slow_sandbox_pid; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -108,6 +110,17 @@ if ! grep -qx '[0-9][0-9]*' "$work/port" 2>/dev/null || ! grep -qx '[0-9][0-9]*'
 fi
 port=$(cat "$work/port")
 export HANDOFF_TEST_BASE_URL="http://127.0.0.1:$port"
+
+# A second sandbox, slow but alive (every answer 100 ms late), for queued
+# lookups in flight by the thousand (test_queue_load).
+"$SANDBOX" --port 0 --port-file "$work/slow-port" --delay-ms 100 ${FIXTURES:+--fixtures "$FIXTURES"} >"$work/slow-sandbox.log" 2>&1 &
+slow_sandbox_pid=$!
+for _ in $(seq 1 300); do
+  grep -qx '[0-9][0-9]*' "$work/slow-port" 2>/dev/null && break
+  kill -0 "$slow_sandbox_pid" 2>/dev/null || break
+  sleep 0.1
+done
+export HANDOFF_TEST_SLOW_BASE_URL="http://127.0.0.1:$(cat "$work/slow-port" 2>/dev/null)"
 export HANDOFF_TEST_BLACKHOLE_PORT=$(cat "$work/blackhole")
 export TMPDIR="$work/tmp"
 
@@ -352,7 +365,7 @@ if [ "$cli_build_failed" = 0 ]; then
   expect_grep "$work/out" "not_found"
   expect_grep "$work/out" "64"
   run_cli 0 --version
-  expect_grep "$work/out" "1\.0\.0"
+  expect_grep "$work/out" "1\.1\.0"
 
   if [ "$cli_failures" = 0 ]; then
     pass cli "$cli_checks checks"

@@ -17,19 +17,22 @@
 static void test_version_and_names(void) {
   static const char *const names[] = {"ok", "invalid_argument", "bad_request", "unauthorized",
                                       "forbidden", "not_found", "server_error", "timeout",
-                                      "network", "protocol", "not_initialized", "unavailable"};
+                                      "network", "protocol", "not_initialized", "unavailable", "cancelled"};
   int i;
   CHECK_STR(HANDOFF_VERSION, handoff_version());
   CHECK(HANDOFF_AT_LEAST_VERSION(1, 0, 0));
-  CHECK(!HANDOFF_AT_LEAST_VERSION(1, 0, 1));
-  CHECK_INT(0x010000, HANDOFF_VERSION_NUM);
-  for (i = 0; i <= HANDOFF_UNAVAILABLE; i++) CHECK_STR(names[i], handoff_status_name((handoff_status)i));
+  CHECK(HANDOFF_AT_LEAST_VERSION(1, 1, 0));
+  CHECK(!HANDOFF_AT_LEAST_VERSION(1, 1, 1));
+  CHECK(!HANDOFF_AT_LEAST_VERSION(2, 0, 0));
+  CHECK_INT(0x010100, HANDOFF_VERSION_NUM);
+  for (i = 0; i <= HANDOFF_CANCELLED; i++) CHECK_STR(names[i], handoff_status_name((handoff_status)i));
   /* The numbering is ABI. */
   CHECK_INT(0, HANDOFF_OK);
   CHECK_INT(5, HANDOFF_NOT_FOUND);
   CHECK_INT(10, HANDOFF_NOT_INITIALIZED);
   CHECK_INT(11, HANDOFF_UNAVAILABLE);
-  CHECK_STR("unknown", handoff_status_name((handoff_status)12));
+  CHECK_INT(12, HANDOFF_CANCELLED);
+  CHECK_STR("unknown", handoff_status_name((handoff_status)13));
   CHECK_STR("unknown", handoff_status_name((handoff_status)-1));
   CHECK_STR("unknown", handoff_status_name((handoff_status)0x7fffffff));
 }

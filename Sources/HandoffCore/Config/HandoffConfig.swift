@@ -18,6 +18,7 @@ public struct HandoffConfig: Sendable, Equatable {
     public var maxInFlight = Limits.defaultMaxInFlight
     public var cacheTTLMs = 0
     public var cacheMaxEntries = Limits.defaultCacheMaxEntries
+    public var maxConnections = Limits.defaultMaxConnections
 
     public init() {}
 
@@ -28,6 +29,7 @@ public struct HandoffConfig: Sendable, Equatable {
         "header_prefix", "variable_prefix", "include", "exclude",
         "max_value_bytes", "max_entries", "max_depth", "max_header_block_bytes",
         "retries", "breaker_failures", "breaker_cooldown_ms", "max_in_flight", "cache_ttl_ms", "cache_max_entries",
+        "max_connections",
     ]
     static let renamePrefix = "rename."
 
@@ -83,6 +85,7 @@ public struct HandoffConfig: Sendable, Equatable {
         case "max_in_flight": maxInFlight = try Self.integer(key, value, in: Limits.inFlightRange)
         case "cache_ttl_ms": cacheTTLMs = try Self.integer(key, value, in: Limits.cacheTTLRange)
         case "cache_max_entries": cacheMaxEntries = try Self.integer(key, value, in: Limits.cacheEntriesRange)
+        case "max_connections": maxConnections = try Self.integer(key, value, in: Limits.connectionsRange)
         default:
             let prefix = Self.renamePrefix.utf8
             guard key.utf8.starts(with: prefix), key.utf8.count > prefix.count else {

@@ -64,6 +64,15 @@ public enum Limits {
     /// Descriptors searched, from the lowest free one, for the wakeup socket
     /// pair a new libcurl multi handle makes (see Descriptors).
     public static let wakeupPairSearchWindow: Int32 = 8
+    /// Connections the I/O thread of queued lookups opens at once (more
+    /// transfers wait inside libcurl for one; over HTTP/2 they share them).
+    public static let connectionsRange = 1...65_536
+    public static let defaultMaxConnections = 512
+    /// Lookups a queue holds at once, waiting or ready to be taken.
+    public static let maxQueuedLookups = 100_000
+    /// Log lines of queued lookups a queue keeps until its next
+    /// handoff_queue_next; later ones are counted and dropped.
+    public static let maxQueuedLogLines = 1024
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
 }

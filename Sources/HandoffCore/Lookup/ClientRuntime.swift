@@ -8,6 +8,8 @@ final class ClientRuntime: Sendable {
     let cache: ResultCache?
     let flights = SingleFlight()
     let stats = ClientStats()
+    /// The I/O thread of queued lookups; it starts with the first one.
+    let loop: CurlLoop
 
     init(config: HandoffConfig, transport settings: TransportSettings) {
         var settings = settings
@@ -18,7 +20,12 @@ final class ClientRuntime: Sendable {
             settings.trustStoreGeneration = ForkGeneration.current
         }
         transport = Transport(settings: settings)
+        loop = transport.makeLoop()
         breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
         cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
     }
+
+    /// Only in the process that made it (a parent's runtime is abandoned in
+    /// a child, never freed there), so the thread joined is this process's.
+    deinit { loop.stop() }
 }

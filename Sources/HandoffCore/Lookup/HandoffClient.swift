@@ -13,10 +13,10 @@ import Musl
 /// waits on itself.
 public final class HandoffClient: Sendable {
     public let config: HandoffConfig
-    private let url: RequestURL
+    let url: RequestURL
     private let renderer: Renderer
-    private let flattener: Flattener
-    private let runtime: PerProcess<ClientRuntime>
+    let flattener: Flattener
+    let runtime: PerProcess<ClientRuntime>
     /// Every message this client stores in a result or logs passes it.
     private let redactor: SecretRedactor
 
@@ -44,7 +44,8 @@ public final class HandoffClient: Sendable {
             caFile: config.caFile,
             trustStore: trustStore,
             maxResponseBytes: config.maxResponseBytes,
-            allowsPlainHTTP: !base.isHTTPS)
+            allowsPlainHTTP: !base.isHTTPS,
+            maxConnections: config.maxConnections)
         runtime = PerProcess { ClientRuntime(config: config, transport: settings) }
     }
 
@@ -61,13 +62,7 @@ public final class HandoffClient: Sendable {
 
     public func lookup(_ target: LookupTarget, timeoutMs: Int? = nil) -> HandoffResult {
         let started = ContinuousClock.now
-        var timeout = config.timeoutMs
-        if let timeoutMs, timeoutMs > 0 {
-            guard timeoutMs <= Limits.timeoutRange.upperBound else {
-                return refused("timeout_ms must be at most \(Limits.timeoutRange.upperBound) (got \(timeoutMs); 0 means the configured timeout_ms)")
-            }
-            timeout = timeoutMs
-        }
+        guard let timeout = effectiveTimeout(timeoutMs) else { return refused(Self.timeoutRefusal(timeoutMs)) }
         let deadline = Deadline(milliseconds: timeout)
         var tally = Tally()
         let result = runtime.withValue { live in
@@ -92,11 +87,23 @@ public final class HandoffClient: Sendable {
         finish(.init(status: .invalidArgument, errorMessage: message))
     }
 
-    /// A lookup refused before it started: logged and counted like one.
-    private func refused(_ message: String) -> HandoffResult {
-        log(.warning, "lookup refused: \(message)")
+    /// A lookup refused before it started: logged (to `queue` for a queued
+    /// one) and counted like one.
+    func refused(_ message: String, logTo queue: LookupQueue? = nil) -> HandoffResult {
+        log(.warning, "lookup refused: \(message)", to: queue)
         runtime.value.stats.recordLookup(.invalidArgument, elapsedUs: 0)
         return invalid(message)
+    }
+
+    /// A lookup's timeout: the configured one for nil or <= 0, nil above the
+    /// range (refused, like the setting).
+    func effectiveTimeout(_ timeoutMs: Int?) -> Int? {
+        guard let timeoutMs, timeoutMs > 0 else { return config.timeoutMs }
+        return timeoutMs <= Limits.timeoutRange.upperBound ? timeoutMs : nil
+    }
+
+    static func timeoutRefusal(_ timeoutMs: Int?) -> String {
+        "timeout_ms must be at most \(Limits.timeoutRange.upperBound) (got \(timeoutMs ?? 0); 0 means the configured timeout_ms)"
     }
 
     public func statistics() -> StatsSnapshot {
@@ -121,7 +128,7 @@ public final class HandoffClient: Sendable {
         }
         guard InFlightLimit.enter(limit: config.maxInFlight) else {
             live.stats.recordRejectedInFlight()
-            return unavailable("\(config.maxInFlight) lookups already in flight (max_in_flight)")
+            return inFlightRefusal()
         }
         // A child that a fork inside the log callback carried here never
         // took this place: its count started at 0.
@@ -149,25 +156,38 @@ public final class HandoffClient: Sendable {
     private func lead(_ target: LookupTarget, _ live: ClientRuntime, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> HandoffResult {
         let breaker = live.breaker
         let permit = breaker.permit()
-        guard permit != .rejected else {
-            return unavailable("the API has been failing; circuit breaker open (breaker_failures \(config.breakerFailures), cooldown \(config.breakerCooldownMs) ms)")
-        }
+        guard permit != .rejected else { return breakerRefusal() }
         let outcome = attempts(target, live.transport, deadline: deadline, timeoutMs: timeoutMs, requests: &requests)
-        switch breaker.record(permit, failed: outcome.status.isAPIFailure) {
+        return concluded(target, outcome, permit: permit, live, logTo: nil)
+    }
+
+    /// What a leader does with its last attempt's outcome: tells the
+    /// breaker, renders the result and caches it if it is a success.
+    func concluded(_ target: LookupTarget, _ outcome: Renderer.Outcome, permit: CircuitBreaker.Permit,
+                   _ live: ClientRuntime, logTo queue: LookupQueue?) -> HandoffResult {
+        switch live.breaker.record(permit, failed: outcome.status.isAPIFailure) {
         case .opened?:
             live.stats.recordBreakerOpened()
-            log(.error, "circuit breaker opened after \(config.breakerFailures) consecutive failures (last: \(outcome.status.nameString)); failing fast for \(config.breakerCooldownMs) ms")
+            log(.error, "circuit breaker opened after \(config.breakerFailures) consecutive failures (last: \(outcome.status.nameString)); failing fast for \(config.breakerCooldownMs) ms", to: queue)
         case .reopened?:
             live.stats.recordBreakerOpened()
-            log(.warning, "circuit breaker probe failed (\(outcome.status.nameString)); open for another \(config.breakerCooldownMs) ms")
+            log(.warning, "circuit breaker probe failed (\(outcome.status.nameString)); open for another \(config.breakerCooldownMs) ms", to: queue)
         case .closed?:
-            log(.info, "circuit breaker closed: the API answered")
+            log(.info, "circuit breaker closed: the API answered", to: queue)
         case nil:
             break
         }
         let result = finish(outcome)
         if result.status == .ok { live.cache?.put(target, result) }
         return result
+    }
+
+    func breakerRefusal() -> HandoffResult {
+        unavailable("the API has been failing; circuit breaker open (breaker_failures \(config.breakerFailures), cooldown \(config.breakerCooldownMs) ms)")
+    }
+
+    func inFlightRefusal() -> HandoffResult {
+        unavailable("\(config.maxInFlight) lookups already in flight (max_in_flight)")
     }
 
     /// 1 + `retries` attempts: only after a connection failure or 502/503/504,
@@ -195,14 +215,14 @@ public final class HandoffClient: Sendable {
         }
     }
 
-    private func unavailable(_ message: String) -> HandoffResult {
+    func unavailable(_ message: String) -> HandoffResult {
         finish(.init(status: .unavailable, errorMessage: message))
     }
 
     // MARK: secrets
 
     /// Every result this client makes: its message redacted, then rendered.
-    private func finish(_ outcome: Renderer.Outcome) -> HandoffResult {
+    func finish(_ outcome: Renderer.Outcome) -> HandoffResult {
         var outcome = outcome
         outcome.errorMessage = redacted(outcome.errorMessage)
         return renderer.result(outcome)
@@ -211,15 +231,19 @@ public final class HandoffClient: Sendable {
     /// Redacted before the renderer cuts the message to its bound (a cut
     /// secret would leak its start), and again once control characters
     /// became spaces, in case that completed a key that holds a space.
-    private func redacted(_ message: String) -> String {
+    func redacted(_ message: String) -> String {
         let first = redactor.redact(message)
         let safe = SafeText.make(first, maxBytes: Int.max).text
         return safe == first ? first : redactor.redact(safe)
     }
 
     /// Every line this client logs; built only when the level is enabled.
-    private func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
-        Log.write(level, redactor.redact(message()))
+    /// A queued lookup's lines wait in its queue, for a host thread to pass
+    /// them to the log callback.
+    func log(_ level: LogLevel, _ message: @autoclosure () -> String, to queue: LookupQueue? = nil) {
+        guard let queue else { return Log.write(level, redactor.redact(message())) }
+        guard Log.isEnabled(level) else { return }
+        queue.keepLog(level, redactor.redact(message()))
     }
 
     /// base * 2^attempt, scaled by a random factor in [0.5, 1.5).

@@ -13,7 +13,7 @@ public enum LookupTarget: Sendable, Hashable {
 
     public enum Kind: Sendable {
         case sharedID, conversationID
-        var parameter: String { self == .sharedID ? "shared_id" : "conversation id" }
+        public var parameter: String { self == .sharedID ? "shared_id" : "conversation id" }
     }
 
     /// Validates raw bytes from the caller: 1 to 1024 bytes of UTF-8 without

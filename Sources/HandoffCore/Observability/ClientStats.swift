@@ -36,6 +36,14 @@ final class ClientStats: Sendable {
         }
     }
 
+    /// A request a queued lookup sent (its lookup is recorded without them).
+    func recordRequest(retry: Bool) {
+        counters.withLock { counters in
+            counters.requests &+= 1
+            if retry { counters.retries &+= 1 }
+        }
+    }
+
     func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 

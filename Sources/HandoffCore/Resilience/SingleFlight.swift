@@ -2,7 +2,8 @@
 /// leader and sends it, the others wait for its result, each no longer than
 /// its own deadline. The flights are spread over shards by the id's hash, so
 /// threads looking up different ids rarely meet on a lock; a waiter sleeps
-/// on its shard's condition and re-checks its own flight when woken.
+/// on its shard's condition and re-checks its own flight when woken; a
+/// queued lookup leaves a continuation instead of waiting.
 ///
 /// A shard holds the few flights in progress in a plain array, searched by
 /// hash first: with a handful of entries that is cheaper than a dictionary,
@@ -44,19 +45,39 @@ final class SingleFlight: Sendable {
         }
     }
 
+    /// A queued lookup's join: as a follower it leaves `onResult`, which
+    /// the leader's `finish` calls, on the leader's thread, with no lock held.
+    func join(_ target: LookupTarget, onResult: @escaping Flight.Continuation) -> Flight? {
+        let hash = target.hashValue
+        let shard = shard(hash)
+        return shard.lock.withLock {
+            if let flight = shard.flights.first(where: { $0.hash == hash && $0.target == target }) {
+                flight.continuations.append(onResult)
+                return nil
+            }
+            let flight = Flight(target: target, hash: hash)
+            shard.flights.append(flight)
+            return flight
+        }
+    }
+
     /// The leader publishes its result and retires the flight.
     func finish(_ flight: Flight, _ result: HandoffResult) {
         let shard = shard(flight.hash)
-        shard.lock.withLock {
+        let continuations = shard.lock.withLock { () -> [Flight.Continuation] in
             if let index = shard.flights.firstIndex(where: { $0 === flight }) {
                 shard.flights.swapAt(index, shard.flights.count - 1)
                 shard.flights.removeLast()
             }
             // Followers join under this lock, so with none now there will be none.
-            guard flight.waiters > 0 else { return }
-            flight.result = result
-            shard.condition.broadcast()
+            if flight.waiters > 0 {
+                flight.result = result
+                shard.condition.broadcast()
+            }
+            defer { flight.continuations = [] }
+            return flight.continuations
         }
+        for continuation in continuations { continuation(result) }
     }
 
     /// A follower's wait: the leader's result, or nil if `remainingMs` ran out first.
@@ -72,12 +93,16 @@ final class SingleFlight: Sendable {
     }
 }
 
-/// One shared request; `result` and `waiters` are guarded by its shard's lock.
+/// One shared request; `result`, `waiters` and `continuations` are guarded
+/// by its shard's lock.
 final class Flight: @unchecked Sendable {
+    typealias Continuation = @Sendable (HandoffResult) -> Void
     let target: LookupTarget
     let hash: Int
     var result: HandoffResult? = nil
     var waiters = 0
+    /// Queued lookups following this flight.
+    var continuations: [Continuation] = []
 
     init(target: LookupTarget, hash: Int) {
         self.target = target

@@ -13,6 +13,7 @@ public enum HandoffStatus: UInt32, Sendable, CaseIterable {
     case `protocol` = 9
     case notInitialized = 10
     case unavailable = 11
+    case cancelled = 12
 
     /// The stable name used in logs, in `X-PolyAI-Handoff-Status` and in
     /// `POLYAI_HANDOFF_STATUS`.
@@ -30,6 +31,7 @@ public enum HandoffStatus: UInt32, Sendable, CaseIterable {
         case .protocol: "protocol"
         case .notInitialized: "not_initialized"
         case .unavailable: "unavailable"
+        case .cancelled: "cancelled"
         }
     }
 

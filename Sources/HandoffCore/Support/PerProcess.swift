@@ -81,7 +81,7 @@ final class PerProcess<Value: AnyObject & Sendable>: @unchecked Sendable {
 /// Objects of a parent process that a forked child must never free: held
 /// here for the life of the process, so leak checkers see them reachable.
 /// Lock-free, so a child that inherited it mid-push cannot block on it.
-enum Abandoned {
+public enum Abandoned {
     private final class Node: @unchecked Sendable {
         let object: AnyObject
         let next: Unmanaged<Node>?
@@ -93,7 +93,7 @@ enum Abandoned {
 
     private static let head = Atomic<Unmanaged<Node>?>(nil)
 
-    static func keep(_ object: AnyObject) {
+    public static func keep(_ object: AnyObject) {
         var expected = head.load(ordering: .acquiring)
         while true {
             let node = Unmanaged.passRetained(Node(object, next: expected))

@@ -33,6 +33,12 @@ final class ConnectionPool: Sendable {
         state = Locked(State(share: CurlShare()))
     }
 
+    /// The I/O thread of queued lookups: the same headers, DNS cache and
+    /// TLS sessions as the slots, its own connections.
+    func makeLoop() -> CurlLoop {
+        CurlLoop(settings: settings, headers: headers, share: state.withLock { $0.share })
+    }
+
     /// Runs `body` with a slot of its own; nil if no slot could be made.
     func withSlot<T>(_ body: (TransferSlot) -> T) -> T? {
         guard let slot = checkOut() else { return nil }

@@ -5,8 +5,8 @@ import Musl
 #endif
 private import CCurl
 
-// Every libcurl call of the library is in this file. Each C resource is owned
-// by a final class whose deinit frees it.
+// Every libcurl call of the library is in this file and CurlLoop.swift. Each C
+// resource is owned by a final class whose deinit frees it.
 
 /// curl_global_init, exactly once per process, never undone (a library must
 /// not call curl_global_cleanup under a host that may use curl itself).
@@ -62,41 +62,31 @@ final class CurlShare: @unchecked Sendable {
     }
 }
 
-/// One easy handle in its own multi handle: the calling thread drives the
-/// transfer and waits on its own deadline, and the multi handle keeps the
-/// connection alive for the next lookup that takes this slot.
-final class TransferSlot: @unchecked Sendable {
-    // @unchecked: a slot is used by one thread at a time, checked out of the pool.
-    private let easy: UnsafeMutableRawPointer
-    /// nil only if a replacement could not be made (out of memory): the
-    /// slot then fails its transfers.
-    private var multi: UnsafeMutableRawPointer?
+/// One easy handle with its response buffer and error text, configured with
+/// every option a client's transfers share. A transfer is used by one thread
+/// at a time: a lookup's own (in a `TransferSlot`) or the I/O thread's.
+final class CurlTransfer: @unchecked Sendable {
+    // @unchecked: used by one thread at a time (see above).
+    let easy: UnsafeMutableRawPointer
     /// False once configure() failed after a reset: without every option
     /// (no proxy, TLS 1.2, verification) the handle must not be used.
-    private var configured = true
-    /// The connections are HTTP/1.1, where nothing arrives while idle.
-    private var idleReadsMeanClosed = true
+    private(set) var configured = true
     private let errorText: UnsafeMutablePointer<CChar>
     private let headers: CurlHeaderList
     private let share: CurlShare
-    private let settings: TransportSettings
-    /// The sockets libcurl opened through this slot, kept apart from the slot
-    /// so that libcurl can close them while the slot is being torn down.
-    private let sockets = SocketLedger()
+    let settings: TransportSettings
+    /// Where the sockets libcurl opens through this handle are recorded.
+    private let sockets: SocketLedger
     fileprivate var body: [UInt8] = []
     fileprivate var overLimit = false
 
-    init?(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare) {
+    init?(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare, sockets: SocketLedger) {
         guard CurlRuntime.isReady, let easy = curl_easy_init() else { return nil }
-        guard let multi = CurlMulti.make() else {
-            curl_easy_cleanup(easy)
-            return nil
-        }
         self.easy = easy
-        self.multi = multi
         self.headers = headers
         self.share = share
         self.settings = settings
+        self.sockets = sockets
         errorText = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorText.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
         body.reserveCapacity(min(settings.maxResponseBytes, 16384))
@@ -104,13 +94,12 @@ final class TransferSlot: @unchecked Sendable {
     }
 
     deinit {
-        if let multi { curl_multi_cleanup(multi) }
         curl_easy_cleanup(easy)
         errorText.deallocate()
     }
 
     /// The options every transfer shares, set once (and again after
-    /// `curl_easy_reset`, see `perform`).
+    /// `curl_easy_reset`, see `finish`).
     private func configure() -> Bool {
         let longs: [(CURLoption, Int)] = [
             (CURLOPT_NOSIGNAL, 1),           // no SIGALRM in a host full of threads
@@ -152,72 +141,39 @@ final class TransferSlot: @unchecked Sendable {
         return ok
     }
 
-    /// False once the slot cannot make transfers: its pool drops it.
-    var isUsable: Bool { configured && multi != nil }
-
-    func perform(_ request: HTTPRequest) -> HTTPOutcome {
+    /// Clears the last response and sets this request's URL and timers;
+    /// false if the handle cannot take it.
+    func prepare(_ request: HTTPRequest) -> Bool {
         body.removeAll(keepingCapacity: true)
         overLimit = false
         errorText[0] = 0
         sockets.openError = 0
-        let deadline = Deadline(milliseconds: request.timeoutMs)
-        guard configured, let multi = dropConnectionsTheServerClosed() else {
-            return .failed("could not create a libcurl handle", retryable: false)
-        }
+        guard configured else { return false }
         // The library's deadline decides; libcurl's own timers, which round
         // to whole milliseconds, are set past it so they never fire first.
         let curlTimeoutMs = request.timeoutMs + Limits.curlTimerSlackMs
         let connectMs = settings.connectTimeoutMs.map { $0 < request.timeoutMs ? $0 : curlTimeoutMs } ?? curlTimeoutMs
-        guard handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK,
-              handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, curlTimeoutMs) == CURLE_OK,
-              handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK,
-              curl_multi_add_handle(multi, easy) == CURLM_OK
-        else { return .failed("could not start the transfer", retryable: false) }
-        defer { finishTransfer(multi) }
-
-        while true {
-            var running: Int32 = 0
-            guard curl_multi_perform(multi, &running) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
-            if let code = finishedCode(multi) { return outcome(code) }
-            let remaining = deadline.remainingMs
-            guard remaining > 0 else { return .timedOut }
-            _ = curl_multi_poll(multi, nil, 0, Int32(clamping: remaining), nil)
-        }
+        return handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK
+            && handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, curlTimeoutMs) == CURLE_OK
+            && handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK
     }
 
-    /// Detaches the easy handle. After a transfer that opened a connection,
-    /// the handle is reset and configured again: libcurl counts "connection
-    /// died" retries on the easy handle and only curl_easy_reset clears the
-    /// count, so on a long-lived handle every sixth reuse of a connection the
-    /// server had closed failed outright. New connections are rare, so this
-    /// costs nothing on the warm path.
-    private func finishTransfer(_ multi: UnsafeMutableRawPointer) {
-        curl_multi_remove_handle(multi, easy)
+    /// Once the handle has left its multi handle. After a transfer that
+    /// opened a connection, the handle is reset and configured again:
+    /// libcurl counts "connection died" retries on the easy handle and only
+    /// curl_easy_reset clears the count, so on a long-lived handle every
+    /// sixth reuse of a connection the server had closed failed outright.
+    /// New connections are rare, so this costs nothing on the warm path.
+    /// Returns the HTTP version of the new connection, nil if none was made.
+    func finish() -> Int? {
         var connects = 0
         _ = handoff_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
-        guard connects > 0 else { return }
+        guard connects > 0 else { return nil }
         var version = 0
         _ = handoff_curl_get_long(easy, CURLINFO_HTTP_VERSION, &version)
-        // HTTP/2 servers send frames (PING, SETTINGS, GOAWAY) to idle
-        // connections, which libcurl reads and handles itself.
-        idleReadsMeanClosed = version < Int(CURL_HTTP_VERSION_2_0)
         curl_easy_reset(easy)
         configured = configure()
-    }
-
-    /// A kept-alive connection the server has closed (nginx sends a TLS
-    /// close_notify, then FIN) is readable while idle; libcurl 7.88 takes
-    /// the pending close_notify for "alive", writes the request into it and
-    /// has to retry. Between transfers nothing may arrive on an HTTP/1.1
-    /// connection, so a readable idle socket is a closed one: the slot's
-    /// multi handle, which holds its connections, is replaced. nil when no
-    /// multi handle could be made.
-    private func dropConnectionsTheServerClosed() -> UnsafeMutableRawPointer? {
-        guard let current = multi else { return nil }
-        guard idleReadsMeanClosed, sockets.anyReadable() else { return current }
-        curl_multi_cleanup(current)
-        multi = CurlMulti.make()
-        return multi
+        return version
     }
 
     private var responseStatus: Int {
@@ -226,21 +182,15 @@ final class TransferSlot: @unchecked Sendable {
         return status
     }
 
-    private func finishedCode(_ multi: UnsafeMutableRawPointer) -> CURLcode? {
-        var queued: Int32 = 0
-        var code: CURLcode? = nil
-        while let message = curl_multi_info_read(multi, &queued) {
-            if message.pointee.msg == CURLMSG_DONE { code = message.pointee.data.result }
-        }
-        return code
-    }
-
-    private func outcome(_ code: CURLcode) -> HTTPOutcome {
+    /// `rawCode`: the transfer's CURLcode (CurlLoop.swift passes it raw:
+    /// libcurl's types stay private to the files that call it).
+    func outcome(rawCode: UInt32) -> HTTPOutcome {
+        let code = CURLcode(rawValue: rawCode)
         switch code {
         case CURLE_OK:
             // A copy of exactly the body's size: the result keeps it (for
-            // data_json) while this slot's buffer stays unshared, so the next
-            // transfer on another thread does not allocate a new one.
+            // data_json) while this handle's buffer stays unshared, so the
+            // next transfer on another thread does not allocate a new one.
             return .response(status: responseStatus, body: exactCopy(of: body))
         case CURLE_OPERATION_TIMEDOUT:
             return .timedOut
@@ -268,8 +218,91 @@ final class TransferSlot: @unchecked Sendable {
     }
 }
 
+/// One transfer in its own multi handle: the calling thread drives it and
+/// waits on its own deadline, and the multi handle keeps the connection
+/// alive for the next lookup that takes this slot.
+final class TransferSlot: @unchecked Sendable {
+    // @unchecked: a slot is used by one thread at a time, checked out of the pool.
+    private let transfer: CurlTransfer
+    /// nil only if a replacement could not be made (out of memory): the
+    /// slot then fails its transfers.
+    private var multi: UnsafeMutableRawPointer?
+    /// The connections are HTTP/1.1, where nothing arrives while idle.
+    private var idleReadsMeanClosed = true
+    /// The sockets libcurl opened through this slot, kept apart from the slot
+    /// so that libcurl can close them while the slot is being torn down.
+    private let sockets = SocketLedger()
+
+    init?(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare) {
+        guard let transfer = CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets) else { return nil }
+        guard let multi = CurlMulti.make() else { return nil }
+        self.transfer = transfer
+        self.multi = multi
+    }
+
+    deinit {
+        // The multi handle goes first: it closes the connections through
+        // callbacks that still need the ledger, and detaches nothing.
+        if let multi { curl_multi_cleanup(multi) }
+    }
+
+    /// False once the slot cannot make transfers: its pool drops it.
+    var isUsable: Bool { transfer.configured && multi != nil }
+
+    func perform(_ request: HTTPRequest) -> HTTPOutcome {
+        let deadline = Deadline(milliseconds: request.timeoutMs)
+        let easy = transfer.easy
+        guard transfer.prepare(request), let multi = dropConnectionsTheServerClosed() else {
+            return .failed("could not create a libcurl handle", retryable: false)
+        }
+        guard curl_multi_add_handle(multi, easy) == CURLM_OK else { return .failed("could not start the transfer", retryable: false) }
+        defer { finishTransfer(multi) }
+
+        while true {
+            var running: Int32 = 0
+            guard curl_multi_perform(multi, &running) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
+            if let code = finishedCode(multi) { return transfer.outcome(rawCode: code.rawValue) }
+            let remaining = deadline.remainingMs
+            guard remaining > 0 else { return .timedOut }
+            _ = curl_multi_poll(multi, nil, 0, Int32(clamping: remaining), nil)
+        }
+    }
+
+    private func finishTransfer(_ multi: UnsafeMutableRawPointer) {
+        curl_multi_remove_handle(multi, transfer.easy)
+        guard let version = transfer.finish() else { return }
+        // HTTP/2 servers send frames (PING, SETTINGS, GOAWAY) to idle
+        // connections, which libcurl reads and handles itself.
+        idleReadsMeanClosed = version < Int(CURL_HTTP_VERSION_2_0)
+    }
+
+    /// A kept-alive connection the server has closed (nginx sends a TLS
+    /// close_notify, then FIN) is readable while idle; libcurl 7.88 takes
+    /// the pending close_notify for "alive", writes the request into it and
+    /// has to retry. Between transfers nothing may arrive on an HTTP/1.1
+    /// connection, so a readable idle socket is a closed one: the slot's
+    /// multi handle, which holds its connections, is replaced. nil when no
+    /// multi handle could be made.
+    private func dropConnectionsTheServerClosed() -> UnsafeMutableRawPointer? {
+        guard let current = multi else { return nil }
+        guard idleReadsMeanClosed, sockets.anyReadable() else { return current }
+        curl_multi_cleanup(current)
+        multi = CurlMulti.make()
+        return multi
+    }
+
+    private func finishedCode(_ multi: UnsafeMutableRawPointer) -> CURLcode? {
+        var queued: Int32 = 0
+        var code: CURLcode? = nil
+        while let message = curl_multi_info_read(multi, &queued) {
+            if message.pointee.msg == CURLMSG_DONE { code = message.pointee.data.result }
+        }
+        return code
+    }
+}
+
 /// Multi handles whose internal wakeup socket pair is close-on-exec.
-private enum CurlMulti {
+enum CurlMulti {
     static func make() -> UnsafeMutableRawPointer? {
         let free = Descriptors.freeDescriptorsAhead()
         guard let multi = curl_multi_init() else { return nil }
@@ -284,6 +317,8 @@ final class SocketLedger: @unchecked Sendable {
     fileprivate var open: [Int32] = []
     /// errno of the last socket() that failed during a transfer, else 0.
     fileprivate var openError: Int32 = 0
+    /// The connections open now.
+    var count: Int { open.count }
 
     /// True when an idle connection has something to read: the server closed it.
     fileprivate func anyReadable() -> Bool {
@@ -331,9 +366,9 @@ private func exactCopy(of bytes: [UInt8]) -> [UInt8] {
 /// Appends a chunk of body to the slot, refusing to grow past the cap.
 private let writeBody: handoff_curl_write_fn = { data, size, count, user in
     guard let data, let user else { return 0 }
-    let slot = Unmanaged<TransferSlot>.fromOpaque(user).takeUnretainedValue()
+    let slot = Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue()
     let (bytes, overflow) = size.multipliedReportingOverflow(by: count)
-    guard !overflow, bytes <= slot.settingsLimit - slot.body.count else {
+    guard !overflow, bytes <= slot.settings.maxResponseBytes - slot.body.count else {
         slot.overLimit = true
         return 0
     }
@@ -341,8 +376,4 @@ private let writeBody: handoff_curl_write_fn = { data, size, count, user in
         slot.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: bytes))
     }
     return bytes
-}
-
-extension TransferSlot {
-    fileprivate var settingsLimit: Int { settings.maxResponseBytes }
 }

@@ -2,8 +2,8 @@
 struct Deadline: Sendable {
     let end: ContinuousClock.Instant
 
-    init(milliseconds: Int) {
-        end = ContinuousClock.now.advanced(by: .milliseconds(max(0, milliseconds)))
+    init(milliseconds: Int, from start: ContinuousClock.Instant = .now) {
+        end = start.advanced(by: .milliseconds(max(0, milliseconds)))
     }
 
     /// Whole milliseconds left, rounded up so a wait never ends just short of

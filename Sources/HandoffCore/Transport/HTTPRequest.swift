@@ -40,4 +40,6 @@ struct TransportSettings: Sendable {
     var trustStoreGeneration = ForkGeneration.current
     let maxResponseBytes: Int
     let allowsPlainHTTP: Bool
+    /// Connections the I/O thread of queued lookups opens at once.
+    var maxConnections = Limits.defaultMaxConnections
 }

@@ -6,6 +6,8 @@ final class Transport: Sendable {
         pool = ConnectionPool(settings: settings)
     }
 
+    func makeLoop() -> CurlLoop { pool.makeLoop() }
+
     func get(_ request: HTTPRequest) -> HTTPOutcome {
         pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle", retryable: false)
     }

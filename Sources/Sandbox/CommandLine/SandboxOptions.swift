@@ -6,12 +6,13 @@ struct SandboxOptions: Sendable {
     var portFile: String?
     var blackholePortFile: String?
     var allowNonLoopback = false
+    var delayMs = 0
     var showHelp = false
 
     static let usage = """
         usage: polyai-handoff-sandbox --fixtures FILE [--host 127.0.0.1] [--port 0]
                                       [--port-file PATH] [--blackhole-port-file PATH]
-                                      [--allow-non-loopback]
+                                      [--delay-ms N] [--allow-non-loopback]
 
         Serves GET /v1/{account_id}/{project_id}/handoff_state from a fixtures file,
         plain HTTP, for tests and demos. See docs/sandbox.md.
@@ -23,6 +24,8 @@ struct SandboxOptions: Sendable {
           --port-file PATH            write the bound port to PATH once listening
           --blackhole-port-file PATH  also listen on 127.0.0.1 with a port that accepts
                                       connections and never answers; write its port to PATH
+          --delay-ms N                answer every handoff_state request N ms later
+                                      (on top of a fixture's own delay_ms), 0..600000
           --allow-non-loopback        permit binding a non-loopback address
           -h, --help                  print this help
 
@@ -63,6 +66,12 @@ struct SandboxOptions: Sendable {
                     throw UsageError(description: "--port must be 0...65535, not \"\(text)\"")
                 }
                 options.port = port
+            case "--delay-ms":
+                let text = try value()
+                guard let ms = Int(text), (0...600_000).contains(ms) else {
+                    throw UsageError(description: "--delay-ms must be 0...600000, not \"\(text)\"")
+                }
+                options.delayMs = ms
             case "--port-file": options.portFile = try value()
             case "--blackhole-port-file": options.blackholePortFile = try value()
             case "--allow-non-loopback": options.allowNonLoopback = true

@@ -5,6 +5,8 @@ import NIOHTTP1
 struct Router: Sendable {
     let store: FixtureStore
     let stats: Stats
+    /// --delay-ms: added to every handoff_state reply, answers and errors alike.
+    var delayMs = 0
 
     static let statsPath = "/_sandbox/stats"
 
@@ -18,7 +20,9 @@ struct Router: Sendable {
         }
         stats.recordRequest(firstOnConnection: !connectionCounted)
         connectionCounted = true
-        return handoffReply(to: head, target: target)
+        var reply = handoffReply(to: head, target: target)
+        reply.delayMs += delayMs
+        return reply
     }
 
     private func handoffReply(to head: HTTPRequestHead, target: RequestTarget) -> Reply {

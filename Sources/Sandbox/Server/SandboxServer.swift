@@ -22,7 +22,7 @@ struct SandboxServer {
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let router = Router(store: store, stats: Stats())
+        let router = Router(store: store, stats: Stats(), delayMs: options.delayMs)
         var channels: [Channel] = []
         do {
             let http: Channel
