@@ -175,8 +175,13 @@ final class CurlLoop: @unchecked Sendable {
         }
     }
 
+    /// Timers due now. Transfers past their deadline complete first, all of
+    /// them, and are torn down after (closing a connection mid-TLS costs
+    /// more than completing a lookup): with a thousand due at once, the
+    /// last completion is not kept waiting behind a thousand teardowns.
     private func fireDue(_ multi: UnsafeMutableRawPointer) {
         let now = ContinuousClock.now
+        var expired: [CurlTransfer] = []
         while let due = timers.popDue(at: now) {
             switch due {
             case .action(let action):
@@ -184,10 +189,11 @@ final class CurlLoop: @unchecked Sendable {
             case .deadline(let key, let token):
                 guard let entry = running[key], entry.token == token else { continue }
                 running.removeValue(forKey: key)
-                release(entry.transfer, multi)
+                expired.append(entry.transfer)
                 entry.completion(.timedOut)
             }
         }
+        for transfer in expired { release(transfer, multi) }
     }
 
     /// Detaches a transfer and keeps it for the next request, up to the cap.
