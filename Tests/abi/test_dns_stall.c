@@ -7,8 +7,15 @@
  * Noise only adds time: a level passes when one of up to ATTEMPTS rounds is
  * within the bound. The slack and the free's bound stretch with
  * HANDOFF_TEST_TIME_SCALE (valgrind, a sanitizer).
+ *
+ * Then the same for queued lookups, at 1, 64 and 1,024 in flight on one
+ * queue: each submission returns at once (no DNS on the caller's thread),
+ * each completion is a timeout by its deadline plus a bound that grows with
+ * the lookups in flight (as in test_queue_load), and freeing the queue and
+ * client does not wait for the resolver threads either.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <poll.h>
 #include <pthread.h>
 
 #include "harness.h"
@@ -33,6 +40,72 @@ static void *one(void *arg) {
   if (!CHECK_STATUS(HANDOFF_TIMEOUT, r)) *elapsed = 1e9;
   handoff_result_free(r);
   return NULL;
+}
+
+#define QUEUED_SLACK_MS 20.0
+#define QUEUED_SLACK_MS_PER_LOOKUP 0.25
+#define SUBMIT_MS 20.0
+
+/* Queued lookups through the stalled resolver; returns 1 if a round was
+ * within the bounds. */
+static int queued_round(handoff_client *queued_client, int n, int round, double *worst_late, double *worst_submit) {
+  static double submitted[1024];
+  handoff_queue *queue = handoff_queue_new(queued_client, NULL);
+  double bound = (QUEUED_SLACK_MS + QUEUED_SLACK_MS_PER_LOOKUP * n) * test_time_scale(), end;
+  int i, taken = 0, wrong = 0;
+  char id[64];
+  *worst_late = -1e9;
+  *worst_submit = 0;
+  if (!CHECK(queue != NULL)) return 0;
+  for (i = 0; i < n; i++) {
+    double before = now_ms();
+    snprintf(id, sizeof id, "acme-call-123~dns%d-%d-%d", n, round, i);
+    submitted[i] = before;
+    CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, id, DEADLINE_MS, (uint64_t)i));
+    if (now_ms() - before > *worst_submit) *worst_submit = now_ms() - before;
+  }
+  end = now_ms() + DEADLINE_MS + 2000 * test_time_scale();
+  while (taken < n && now_ms() < end) {
+    struct pollfd watch = {handoff_queue_fd(queue), POLLIN, 0};
+    uint64_t tag = 0;
+    handoff_result *r;
+    while ((r = handoff_queue_next(queue, &tag)) != NULL) {
+      double late = now_ms() - submitted[tag < 1024 ? tag : 0] - DEADLINE_MS;
+      if (late > *worst_late) *worst_late = late;
+      if (handoff_result_status(r) != HANDOFF_TIMEOUT) wrong++;
+      handoff_result_free(r);
+      taken++;
+    }
+    (void)poll(&watch, 1, 20);
+  }
+  handoff_queue_free(queue);
+  CHECK_INT(n, taken);
+  CHECK_INT(0, wrong);
+  return taken == n && !wrong && *worst_late <= bound;
+}
+
+static void queued_lookups(handoff_config *config) {
+  static const int in_flight[] = {1, 64, 1024};
+  handoff_client *queued_client;
+  double started, freed;
+  int c;
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "max_in_flight", "4096"));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "max_connections", "2048"));
+  queued_client = handoff_client_new(config, NULL);
+  if (!CHECK(queued_client != NULL)) return;
+  for (c = 0; c < 3; c++) {
+    int n = in_flight[c], within = 0, attempt;
+    double late = 0, submit = 0;
+    for (attempt = 1; attempt <= ATTEMPTS && !within; attempt++) within = queued_round(queued_client, n, attempt, &late, &submit);
+    printf("dns stall: %4d queued, latest %+.1f ms from the deadline, slowest submission %.2f ms\n", n, late, submit);
+    CHECK(within);
+    if (!CHECK(submit < SUBMIT_MS * test_time_scale())) fprintf(stderr, "    a submission took %.2f ms\n", submit);
+  }
+  started = now_ms();
+  handoff_client_free(queued_client);
+  freed = now_ms() - started;
+  printf("dns stall: queued client freed in %.1f ms (bound %.0f ms)\n", freed, FREE_MS * test_time_scale());
+  CHECK(freed < FREE_MS * test_time_scale());
 }
 
 int main(void) {
@@ -75,6 +148,7 @@ int main(void) {
   freed = now_ms() - started;
   printf("dns stall: client freed in %.1f ms (bound %.0f ms)\n", freed, FREE_MS * test_time_scale());
   CHECK(freed < FREE_MS * test_time_scale());
+  queued_lookups(config);
   handoff_config_free(config);
   return check_summary("test_dns_stall");
 }
