@@ -34,13 +34,15 @@
  *     closes the parent's, even when it frees the inherited client or calls
  *     handoff_shutdown(), and parses its own copy of the CA certificates.
  *     fork() while other threads are inside lookups or logging is safe: the
- *     library's process-wide locks are taken around fork() and every other
- *     lock it has belongs to one process. Two windows it cannot close: the
- *     statically linked Swift runtime builds some type metadata under locks
- *     of its own the first time a code path runs, and OpenSSL keeps global
- *     locks; a fork() at the instant another thread runs a lookup path for
- *     the very first time can leave one held (fork before the first lookup,
- *     as Kamailio does, or after one). Never fork() inside the log callback.
+ *     library's process-wide locks are taken around fork(), every other
+ *     lock it has belongs to one process, and fork() waits for the library's
+ *     calls into libcurl that may hold one of OpenSSL's process-wide locks
+ *     (each a non-blocking step of microseconds). One window it cannot
+ *     close: the statically linked Swift runtime builds some type metadata
+ *     under locks of its own the first time a code path runs; a fork() at
+ *     the instant another thread runs a lookup path for the very first time
+ *     can leave one held (fork before the first lookup, as Kamailio does, or
+ *     after one). Never fork() inside the log callback.
  *   - The library is never unmapped: dlclose() leaves it loaded (-z
  *     nodelete), because libcurl resolver threads abandoned by lookups that
  *     timed out may still return into its code.

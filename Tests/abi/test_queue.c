@@ -535,7 +535,12 @@ static void test_fork(void) {
     int failures = handoff_queue_lookup(queue, "acme-call-123", 0, 5) != HANDOFF_INVALID_ARGUMENT;
     failures += handoff_queue_next(queue, &tag) != NULL;
     handoff_queue_free(queue);
-    _exit(failures == 0 ? 0 : 1);
+    /* Ends by exec, not _exit: the parent's I/O thread does not exist in
+     * this child, and what only its stack pointed to (its start closure, the
+     * connection libcurl is making) is out of a leak checker's reach, which
+     * valgrind would report as lost at this child's exit. */
+    if (failures == 0) execl("/bin/true", "true", (char *)NULL);
+    _exit(1);
   }
   CHECK_INT(child, waitpid(child, &status, 0));
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -60,7 +60,45 @@ package enum ForkGuard {
         pthread_mutex_unlock(registry)
     }
 
+    /// Runs `body`, a libcurl call that may reach into OpenSSL (a TLS
+    /// handshake, verification, closing a TLS connection), with fork() held
+    /// off until it returns. OpenSSL 3 keeps process-wide locks (its random
+    /// generator, provider and decoder stores) that it does not take around
+    /// fork(): a fork while another thread is inside one leaves it held in
+    /// the child, whose first TLS connection then hangs for good. Calls do
+    /// not wait for each other; fork waits for the calls in progress (each
+    /// a non-blocking step of microseconds, never a wait on the network) and
+    /// new ones wait for the fork, which goes first even while calls keep
+    /// coming. Nested calls on one thread pass through. Two atomics, no lock:
+    /// a lookup pays two atomic adds per step.
+    package static func sheltered<T>(_ body: () -> T) -> T {
+        guard ShelterDepth.current == 0 else { return body() }
+        _ = ForkGeneration.current  // the handlers that wait are registered
+        var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
+        while true {
+            // A fork waiting or in progress goes first.
+            while forking.load(ordering: .sequentiallyConsistent) { nanosleep(&pause, nil) }
+            sheltering.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            if !forking.load(ordering: .sequentiallyConsistent) { break }
+            sheltering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        }
+        ShelterDepth.set(1)
+        defer {
+            ShelterDepth.set(0)
+            sheltering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        }
+        return body()
+    }
+
+    /// Threads inside `sheltered`, and whether a fork waits for them.
+    private static let sheltering = Atomic<Int>(0)
+    private static let forking = Atomic<Bool>(false)
+
     fileprivate static func beforeFork() {
+        // First: a sheltered call may take one of the locks below, briefly.
+        forking.store(true, ordering: .sequentiallyConsistent)
+        var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
+        while sheltering.load(ordering: .sequentiallyConsistent) > 0 { nanosleep(&pause, nil) }
         pthread_mutex_lock(registry)
         for lock in locks { lock.lockForFork() }
     }
@@ -68,13 +106,29 @@ package enum ForkGuard {
     fileprivate static func afterForkInParent() {
         for lock in locks.reversed() { lock.unlockAfterFork() }
         pthread_mutex_unlock(registry)
+        forking.store(false, ordering: .sequentiallyConsistent)
     }
 
     fileprivate static func afterForkInChild() {
         // The thread that forked took them, and is the one thread here.
         for lock in locks.reversed() { lock.unlockAfterFork() }
         pthread_mutex_unlock(registry)
+        sheltering.store(0, ordering: .sequentiallyConsistent)
+        forking.store(false, ordering: .sequentiallyConsistent)
     }
+}
+
+/// Whether the current thread is inside `ForkGuard.sheltered`, in a pthread
+/// key (no allocation).
+private enum ShelterDepth {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static var current: Int { Int(bitPattern: pthread_getspecific(key)) }
+    static func set(_ depth: Int) { pthread_setspecific(key, UnsafeRawPointer(bitPattern: depth)) }
 }
 
 package protocol ForkGuardedLock: AnyObject, Sendable {

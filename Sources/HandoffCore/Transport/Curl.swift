@@ -56,7 +56,7 @@ final class CurlShare: @unchecked Sendable {
     }
 
     deinit {
-        if let handle { curl_share_cleanup(handle) }
+        if let handle { ForkGuard.sheltered { curl_share_cleanup(handle) } }
         for index in 0..<Self.lockCount { pthread_mutex_destroy(locks + index) }
         locks.deallocate()
     }
@@ -94,7 +94,7 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     deinit {
-        curl_easy_cleanup(easy)
+        ForkGuard.sheltered { curl_easy_cleanup(easy) }
         errorText.deallocate()
     }
 
@@ -171,7 +171,7 @@ final class CurlTransfer: @unchecked Sendable {
         guard connects > 0 else { return nil }
         var version = 0
         _ = handoff_curl_get_long(easy, CURLINFO_HTTP_VERSION, &version)
-        curl_easy_reset(easy)
+        ForkGuard.sheltered { curl_easy_reset(easy) }
         configured = configure()
         return version
     }
@@ -243,7 +243,7 @@ final class TransferSlot: @unchecked Sendable {
     deinit {
         // The multi handle goes first: it closes the connections through
         // callbacks that still need the ledger, and detaches nothing.
-        if let multi { curl_multi_cleanup(multi) }
+        if let multi { ForkGuard.sheltered { curl_multi_cleanup(multi) } }
     }
 
     /// False once the slot cannot make transfers: its pool drops it.
@@ -260,7 +260,7 @@ final class TransferSlot: @unchecked Sendable {
 
         while true {
             var running: Int32 = 0
-            guard curl_multi_perform(multi, &running) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
+            guard ForkGuard.sheltered({ curl_multi_perform(multi, &running) }) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
             if let code = finishedCode(multi) { return transfer.outcome(rawCode: code.rawValue) }
             let remaining = deadline.remainingMs
             guard remaining > 0 else { return .timedOut }
@@ -269,7 +269,7 @@ final class TransferSlot: @unchecked Sendable {
     }
 
     private func finishTransfer(_ multi: UnsafeMutableRawPointer) {
-        curl_multi_remove_handle(multi, transfer.easy)
+        ForkGuard.sheltered { _ = curl_multi_remove_handle(multi, transfer.easy) }
         guard let version = transfer.finish() else { return }
         // HTTP/2 servers send frames (PING, SETTINGS, GOAWAY) to idle
         // connections, which libcurl reads and handles itself.
@@ -286,7 +286,7 @@ final class TransferSlot: @unchecked Sendable {
     private func dropConnectionsTheServerClosed() -> UnsafeMutableRawPointer? {
         guard let current = multi else { return nil }
         guard idleReadsMeanClosed, sockets.anyReadable() else { return current }
-        curl_multi_cleanup(current)
+        ForkGuard.sheltered { _ = curl_multi_cleanup(current) }
         multi = CurlMulti.make()
         return multi
     }

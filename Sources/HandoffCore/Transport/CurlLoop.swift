@@ -92,6 +92,7 @@ final class CurlLoop: @unchecked Sendable {
                     return false
                 }
                 inbox.thread = thread
+                Self.live.withLock { $0[ObjectIdentifier(self)] = self }
             }
             inbox.commands.append(command)
             if let multi = inbox.multi { _ = curl_multi_wakeup(multi) }
@@ -128,20 +129,32 @@ final class CurlLoop: @unchecked Sendable {
             if stopping { break }
             for command in commands { take(command, multi) }
             var stillRunning: Int32 = 0
-            _ = curl_multi_perform(multi, &stillRunning)
+            _ = ForkGuard.sheltered { curl_multi_perform(multi, &stillRunning) }
             finishDone(multi)
             fireDue(multi)
             _ = curl_multi_poll(multi, nil, 0, waitMs(), nil)
         }
         inbox.withLock { $0.multi = nil }
-        for (_, entry) in running { curl_multi_remove_handle(multi, entry.transfer.easy) }
+        ForkGuard.sheltered {
+            for (_, entry) in running { curl_multi_remove_handle(multi, entry.transfer.easy) }
+        }
         running.removeAll()
         idle.removeAll()
         timers.removeAll()
         // The transfers are gone; closing the connections calls back into
         // `sockets`, which this object still holds.
-        curl_multi_cleanup(multi)
+        ForkGuard.sheltered { _ = curl_multi_cleanup(multi) }
+        Self.live.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
     }
+
+    /// Every loop whose thread runs, from its start to its end. In a forked
+    /// child, where the parent's threads are gone, it keeps what they held
+    /// reachable (a leak checker would call it lost) and never freed.
+    private static let live: Locked<[ObjectIdentifier: CurlLoop]> = {
+        let live = Locked<[ObjectIdentifier: CurlLoop]>([:])
+        ForkGuard.protect(live)
+        return live
+    }()
 
     private func take(_ command: Command, _ multi: UnsafeMutableRawPointer) {
         switch command {
@@ -198,7 +211,7 @@ final class CurlLoop: @unchecked Sendable {
 
     /// Detaches a transfer and keeps it for the next request, up to the cap.
     private func release(_ transfer: CurlTransfer, _ multi: UnsafeMutableRawPointer) {
-        curl_multi_remove_handle(multi, transfer.easy)
+        ForkGuard.sheltered { _ = curl_multi_remove_handle(multi, transfer.easy) }
         _ = transfer.finish()
         if transfer.configured, idle.count < Limits.maxIdleConnections { idle.append(transfer) }
     }

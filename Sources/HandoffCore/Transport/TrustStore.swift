@@ -24,7 +24,7 @@ final class TrustStore: @unchecked Sendable {
 
     private init(_ store: OpaquePointer) { self.store = store }
 
-    deinit { X509_STORE_free(store) }
+    deinit { ForkGuard.sheltered { X509_STORE_free(store) } }
 
     /// The store for `caFile`, or for libcurl's default bundle and directory
     /// when nil. nil when libcurl does not use OpenSSL (it then loads the CAs
@@ -78,8 +78,10 @@ final class TrustStore: @unchecked Sendable {
         if let file {
             do {
                 let pem = try FileAccess.read(file, limit: Limits.maxCAFileBytes).bytes
-                let added = pem.withUnsafeBytes { buffer in
-                    handoff_x509_store_add_pem(store, buffer.baseAddress, Int32(clamping: buffer.count))
+                let added = ForkGuard.sheltered {
+                    pem.withUnsafeBytes { buffer in
+                        handoff_x509_store_add_pem(store, buffer.baseAddress, Int32(clamping: buffer.count))
+                    }
                 }
                 loaded = added > 0
             } catch {
@@ -88,7 +90,7 @@ final class TrustStore: @unchecked Sendable {
         }
         // A hashed directory: OpenSSL opens only the files a verification
         // asks for, named by subject hash, not anything in it now.
-        if let directory, X509_STORE_load_path(store, directory) == 1 { loaded = true }
+        if let directory, ForkGuard.sheltered({ X509_STORE_load_path(store, directory) }) == 1 { loaded = true }
         // Nothing half-read stays on OpenSSL's per-thread error queue.
         ERR_clear_error()
         if required && !loaded {

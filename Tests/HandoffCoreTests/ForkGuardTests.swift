@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import Testing
+@testable import HandoffCore
+
+@Suite struct ForkGuardTests {
+    /// A fork() waits for a call inside `sheltered` (a libcurl step that may
+    /// hold an OpenSSL lock), and the child finds no call in progress.
+    @Test func forkWaitsForShelteredWork() {
+        let inside = Atomic<Bool>(false)
+        let thread = LibraryThread.start(name: "sheltered-test") {
+            ForkGuard.sheltered {
+                inside.store(true, ordering: .sequentiallyConsistent)
+                HandoffClient.sleep(milliseconds: 300)
+            }
+        }
+        #expect(thread != nil)
+        while !inside.load(ordering: .sequentiallyConsistent) { HandoffClient.sleep(milliseconds: 1) }
+        let started = ContinuousClock.now
+        let child = fork()
+        if child == 0 {
+            // In the child: a sheltered call of its own must not wait.
+            let entered = ForkGuard.sheltered { true }
+            _exit(entered ? 0 : 1)
+        }
+        let waited = ContinuousClock.now - started
+        var status: Int32 = 0
+        #expect(waitpid(child, &status, 0) == child)
+        #expect(status == 0)
+        // The thread slept 300 ms inside; the fork came at most a few ms
+        // after it went in.
+        #expect(waited >= .milliseconds(200))
+        if let thread { pthread_join(thread, nil) }
+    }
+
+    @Test func nestedShelteredCallsPassThrough() {
+        let value = ForkGuard.sheltered { ForkGuard.sheltered { 42 } }
+        #expect(value == 42)
+    }
+}
+
+@Suite struct TimerHeapTests {
+    @Test func popsInDueOrderThenPushOrder() {
+        var heap = TimerHeap<Int>()
+        let now = ContinuousClock.now
+        let dues = [50, 10, 30, 10, 70, 0, 30, 20]
+        for (index, offset) in dues.enumerated() { heap.push(index, due: now.advanced(by: .milliseconds(offset))) }
+        #expect(heap.count == dues.count)
+        #expect(heap.nextDue == now)
+        // Only what is due by +25 ms pops.
+        var popped: [Int] = []
+        while let value = heap.popDue(at: now.advanced(by: .milliseconds(25))) { popped.append(value) }
+        #expect(popped == [5, 1, 3, 7])
+        while let value = heap.popDue(at: now.advanced(by: .seconds(1))) { popped.append(value) }
+        #expect(popped == [5, 1, 3, 7, 2, 6, 0, 4])
+        #expect(heap.isEmpty)
+        #expect(heap.popDue(at: now.advanced(by: .seconds(10))) == nil)
+    }
+
+    @Test func manyRandomTimersComeOutSorted() {
+        var heap = TimerHeap<Int>()
+        let now = ContinuousClock.now
+        var offsets: [Int] = []
+        for index in 0..<2000 {
+            let offset = Int.random(in: 0..<500)
+            offsets.append(offset)
+            heap.push(index, due: now.advanced(by: .milliseconds(offset)))
+        }
+        var last = -1
+        var count = 0
+        while let index = heap.popDue(at: now.advanced(by: .seconds(1))) {
+            #expect(offsets[index] >= last)
+            last = offsets[index]
+            count += 1
+        }
+        #expect(count == 2000)
+    }
+}
