@@ -117,6 +117,8 @@ typedef struct handoff_config handoff_config;
 typedef struct handoff_client handoff_client;
 typedef struct handoff_result handoff_result;
 typedef struct handoff_queue handoff_queue;
+typedef struct handoff_reservation handoff_reservation;
+typedef struct handoff_attributes handoff_attributes;
 
 /* ------------------------------------------------------ process-wide API */
 
@@ -223,6 +225,10 @@ void handoff_shutdown(void);
  *   cache_ttl_ms        how long a successful result is reused for the same id,
  *                       0..86400000 (default 0: no cache)
  *   cache_max_entries   most cached results, 1..1000000 (default 1024)
+ *   dni_api_key         the x-api-key of DNI reservations (PolyAI issues a
+ *                       different key for them in most cases); same rules and
+ *                       secrecy as api_key. Unset: api_key is used
+ *   dni_api_key_file    a file whose first line is that key, as api_key_file
  *   max_connections     connections the I/O thread of queued lookups opens at
  *                       once, 1..65536 (default 512); more transfers wait for
  *                       one (over HTTP/2 they share connections). Each is a
@@ -545,6 +551,107 @@ void handoff_set_log_callback(handoff_log_fn fn, void *userdata);
 /* Lines above this level are not even formatted. Default HANDOFF_LOG_WARNING. */
 void handoff_set_log_level(handoff_log_level max_level);
 
+/* ------------------------------------------------------- DNI reservations */
+
+/*
+ * The first half of the DNI-pool flow (since 1.1). Before the PBX sends a
+ * caller to the PolyAI agent over the PSTN, it reserves a number for the call
+ * (POST /v1/conversations/dni-reservation), passing the call's shared id and
+ * what it knows as attributes; it dials the number; the agent reads the
+ * attributes; when the agent hands the call back, the PBX looks up the
+ * handoff state by the same shared id (handoff_lookup).
+ *
+ * The key is dni_api_key (see Configuration), else api_key; the agent is the
+ * one linked to the key, so a client for reservations only needs no
+ * account_id or project_id: set dni_api_key and neither of them (its lookups
+ * are then refused with HANDOFF_INVALID_ARGUMENT).
+ *
+ * A reservation is not idempotent: it is sent again (within the deadline,
+ * `retries` times at most) only when no connection could be made, so the
+ * request certainly never left; never after a timeout, a connection lost
+ * once the request was sent, or any answer. It always goes out on a new
+ * connection, since libcurl silently repeats a request on a reused
+ * connection found dead. It is never cached and never shared between
+ * callers. The deadline, the breaker and max_in_flight are the lookups'.
+ */
+
+/* Reserves a DNI for the call with this shared id, waiting at most
+ * timeout_ms (<= 0: the client's timeout_ms; above 600000 it is refused).
+ * attributes_json is a JSON object of what the agent should know (NULL or
+ * "" for none); shared_id is added to it. Refused with
+ * HANDOFF_INVALID_ARGUMENT and nothing sent: a NULL client; shared_id NULL or
+ * invalid as a lookup id is; attributes that are not a JSON object, over
+ * 16384 bytes, nested deeper than 16 levels, or holding a different
+ * shared_id. Never build attributes_json by pasting caller-controlled text:
+ * use handoff_attributes below. Returns a new reservation; free it with
+ * handoff_reservation_free(). Never NULL. */
+handoff_reservation *handoff_client_reserve_dni(handoff_client *client, const char *shared_id,
+                                                const char *attributes_json, int timeout_ms);
+
+/* The same with the process-wide client (HANDOFF_NOT_INITIALIZED before
+ * handoff_init()) and its timeout_ms. */
+handoff_reservation *handoff_reserve_dni(const char *shared_id, const char *attributes_json);
+
+/* The outcome: HANDOFF_OK with a number, or why not, as for lookups
+ * (HANDOFF_PROTOCOL for any status other than 400, 401, 403, 404 and 5xx,
+ * e.g. 409 or 429, with the API's error_message when it sent one). A 200
+ * whose "dni" is not an optional '+' and 1 to 32 digits is HANDOFF_PROTOCOL
+ * and the value is never returned. */
+handoff_status handoff_reservation_status(const handoff_reservation *reservation);
+
+/* The reserved number, e.g. "+15550100": NULL unless HANDOFF_OK. Only an
+ * optional '+' and 1 to 32 ASCII digits, so it is safe in a Request-URI or a
+ * Dial() string as it is. Borrowed. */
+const char *handoff_reservation_dni(const handoff_reservation *reservation);
+
+/* Why it failed, "" on success. Borrowed. Never NULL (for a NULL reservation,
+ * a static message). */
+const char *handoff_reservation_error(const handoff_reservation *reservation);
+
+/* The HTTP status of the answer, 0 if none arrived. */
+int handoff_reservation_http_status(const handoff_reservation *reservation);
+
+/* How long the reservation took, in microseconds. */
+int64_t handoff_reservation_elapsed_us(const handoff_reservation *reservation);
+
+/* Frees a reservation. NULL is a no-op. */
+void handoff_reservation_free(handoff_reservation *reservation);
+
+/*
+ * Attributes built from key/value pairs, safe whatever the values hold: a
+ * dialplan takes them from caller-controlled headers ($fU, $hdr(...)), where
+ * pasting them into JSON would be an injection. Every value becomes a JSON
+ * string, escaped; a dotted key nests ("customer.tier" gives
+ * {"customer":{"tier":...}}); keys keep the order they were first set in and
+ * setting one again replaces its value. A plain value being edited, like
+ * handoff_config: do not edit one from two threads at once.
+ */
+
+/* A new, empty set of attributes. Free it with handoff_attributes_free().
+ * Never NULL. */
+handoff_attributes *handoff_attributes_new(void);
+
+/* Sets key to value. Returns HANDOFF_OK, or HANDOFF_INVALID_ARGUMENT with
+ * the reason in handoff_attributes_error() and nothing changed: a NULL
+ * argument; a key that is empty, over 256 bytes, has an empty part ("a..b")
+ * or more than 8 parts, is not UTF-8 or holds control characters; a value
+ * over 4096 bytes or not UTF-8; a key that would put keys inside a value
+ * ("a" then "a.b") or replace keys with a value ("a.b" then "a"); more than
+ * 256 values. */
+handoff_status handoff_attributes_set(handoff_attributes *attributes, const char *key, const char *value);
+
+/* The attributes as a compact JSON object, "{}" when empty: pass it to
+ * handoff_client_reserve_dni(). Borrowed: valid until the next
+ * handoff_attributes_set() or handoff_attributes_free(). NULL for NULL. */
+const char *handoff_attributes_json(const handoff_attributes *attributes);
+
+/* Why the last handoff_attributes_set() failed, or "" if it did not.
+ * Borrowed, like handoff_attributes_json(). Never NULL. */
+const char *handoff_attributes_error(const handoff_attributes *attributes);
+
+/* Frees attributes. NULL is a no-op. */
+void handoff_attributes_free(handoff_attributes *attributes);
+
 /* ------------------------------------------------------------ statistics */
 
 /*
@@ -563,6 +670,10 @@ void handoff_set_log_level(handoff_log_level max_level);
  *   latency_us_sum         total lookup time in microseconds
  *   latency_le_<ms>        lookups that took at most <ms> milliseconds, for
  *                          <ms> in 1 2 5 10 25 50 100 250 500 1000 2500 5000 10000
+ *   reservations           DNI reservations, whatever their outcome (counted
+ *                          apart: none of the lookup counters above includes them)
+ *   reservation_status.<name>  reservations that ended with that status
+ *   reservation_requests   HTTP requests reservations sent
  */
 typedef struct handoff_stats handoff_stats;
 

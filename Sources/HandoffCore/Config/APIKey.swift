@@ -3,12 +3,13 @@
 public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public let secret: String
 
-    public init(_ value: String) throws(ConfigError) {
+    /// `key`: the setting it came from, for the message (api_key, dni_api_key).
+    public init(_ value: String, key: String = "api_key") throws(ConfigError) {
         // A CR or LF here would let the key inject headers; refuse any control byte.
         // Blank keys are refused too: curl would drop the empty header and the
         // API would answer 401 for a configuration mistake.
         guard !TextRules.trimmed(value).isEmpty, value.utf8.count <= Limits.maxAPIKeyBytes, !TextRules.hasControl(value) else {
-            throw .invalid("api_key", "must be 1 to \(Limits.maxAPIKeyBytes) bytes, not blank, without control characters")
+            throw .invalid(key, "must be 1 to \(Limits.maxAPIKeyBytes) bytes, not blank, without control characters")
         }
         secret = value
     }
@@ -16,8 +17,7 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     /// Reads the key from the first line of a file (a leading UTF-8 byte
     /// order mark is not part of it). Warns once per path when the file can
     /// be read by group or others.
-    public init(file path: String) throws(ConfigError) {
-        let key = "api_key_file"
+    public init(file path: String, key: String = "api_key_file") throws(ConfigError) {
         guard !path.isEmpty, !TextRules.hasControl(path) else { throw .invalid(key, "must be a file path") }
         let contents: FileAccess.Contents
         do {
@@ -31,7 +31,7 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
             throw .invalid(key, "the first line of \(TextRules.quoted(path)) must be the API key (1 to \(Limits.maxAPIKeyBytes) bytes of UTF-8 without control characters)")
         }
         secret = text
-        if contents.isReadableByOthers { Self.warnReadable(path, permissions: contents.permissions) }
+        if contents.isReadableByOthers { Self.warnReadable(path, key: key, permissions: contents.permissions) }
     }
 
     /// Paths already warned about: a reload must not repeat the line.
@@ -41,12 +41,12 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
         return paths
     }()
 
-    private static func warnReadable(_ path: String, permissions: UInt32) {
+    private static func warnReadable(_ path: String, key: String, permissions: UInt32) {
         let first = warnedPaths.withLock { $0.insert(path).inserted }
         guard first else { return }
         // Logged after the lock is released: a log callback may block.
         let mode = String(permissions, radix: 8)
-        Log.write(.warning, "api_key_file \(TextRules.quoted(path)) can be read by group or others (mode \(String(repeating: "0", count: max(0, 4 - mode.count)))\(mode)); make it readable by its owner only (chmod 600)")
+        Log.write(.warning, "\(key) \(TextRules.quoted(path)) can be read by group or others (mode \(String(repeating: "0", count: max(0, 4 - mode.count)))\(mode)); make it readable by its owner only (chmod 600)")
     }
 
     public var description: String { "<api key>" }

@@ -6,6 +6,8 @@ public struct HandoffConfig: Sendable, Equatable {
     public var accountID: String? = nil
     public var projectID: String? = nil
     public var apiKey: APIKey? = nil
+    /// The key of DNI reservations; nil: `apiKey`.
+    public var dniAPIKey: APIKey? = nil
     public var timeoutMs = Limits.defaultTimeoutMs
     public var connectTimeoutMs: Int? = nil
     public var caFile: String? = nil
@@ -29,14 +31,14 @@ public struct HandoffConfig: Sendable, Equatable {
         "header_prefix", "variable_prefix", "include", "exclude",
         "max_value_bytes", "max_entries", "max_depth", "max_header_block_bytes",
         "retries", "breaker_failures", "breaker_cooldown_ms", "max_in_flight", "cache_ttl_ms", "cache_max_entries",
-        "max_connections",
+        "max_connections", "dni_api_key", "dni_api_key_file",
     ]
     static let renamePrefix = "rename."
 
     /// Every secret this configuration holds, for messages to be redacted
     /// with. (Keys added later, such as proxy credentials, join the list.)
     public var redactor: SecretRedactor {
-        SecretRedactor(apiKey.map { [($0.secret, SecretRedactor.apiKeyPlaceholder)] } ?? [])
+        SecretRedactor([apiKey, dniAPIKey].compactMap { $0.map { ($0.secret, SecretRedactor.apiKeyPlaceholder) } })
     }
 
     /// Sets one key. On error `self` is unchanged, and the message holds no
@@ -61,6 +63,8 @@ public struct HandoffConfig: Sendable, Equatable {
         case "project_id": projectID = try Self.identifier(key, value)
         case "api_key": apiKey = try APIKey(value)
         case "api_key_file": apiKey = try APIKey(file: value)
+        case "dni_api_key": dniAPIKey = try APIKey(value, key: key)
+        case "dni_api_key_file": dniAPIKey = try APIKey(file: value, key: key)
         case "timeout_ms": timeoutMs = try Self.integer(key, value, in: Limits.timeoutRange)
         case "connect_timeout_ms": connectTimeoutMs = try Self.integer(key, value, in: Limits.timeoutRange)
         case "ca_file": caFile = try Self.readableFile(key, value)
@@ -109,7 +113,7 @@ public struct HandoffConfig: Sendable, Equatable {
             do {
                 try copy.assign(setting.key, setting.value)
             } catch {
-                let given = SecretRedactor(settings.filter { $0.key == "api_key" }.map { ($0.value, SecretRedactor.apiKeyPlaceholder) })
+                let given = SecretRedactor(settings.filter { $0.key == "api_key" || $0.key == "dni_api_key" }.map { ($0.value, SecretRedactor.apiKeyPlaceholder) })
                 throw ConfigError(redactor.adding(copy.redactor).adding(given).redact("\(setting.origin): \(error.message)"))
             }
         }

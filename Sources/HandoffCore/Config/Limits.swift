@@ -73,6 +73,17 @@ public enum Limits {
     /// Log lines of queued lookups a queue keeps until its next
     /// handoff_queue_next; later ones are counted and dropped.
     public static let maxQueuedLogLines = 1024
+    /// A reservation's attributes: largest JSON accepted, deepest nesting.
+    public static let maxAttributesBytes = 16384
+    public static let maxAttributesDepth = 16
+    /// The attributes builder: values, key length, key parts, value length.
+    public static let maxAttributes = 256
+    public static let maxAttributeKeyBytes = 256
+    public static let maxAttributeKeyParts = 8
+    public static let maxAttributeValueBytes = 4096
+    /// Most digits of a reserved DNI (E.164 has at most 15; room for
+    /// national and internal numbering).
+    public static let maxDNIDigits = 32
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
 }

@@ -13,7 +13,9 @@ import Musl
 /// waits on itself.
 public final class HandoffClient: Sendable {
     public let config: HandoffConfig
-    let url: RequestURL
+    /// nil for a client made for reservations only.
+    let url: RequestURL?
+    let reservationURL: String
     private let renderer: Renderer
     let flattener: Flattener
     let runtime: PerProcess<ClientRuntime>
@@ -21,10 +23,20 @@ public final class HandoffClient: Sendable {
     private let redactor: SecretRedactor
 
     /// Fails when a required key is missing.
+    ///
+    /// A client for DNI reservations only sets `dni_api_key` (or its file)
+    /// and neither `account_id` nor `project_id`; its lookups are refused.
     public init(config: HandoffConfig) throws(ConfigError) {
-        guard let accountID = config.accountID else { throw ConfigError("account_id is not set") }
-        guard let projectID = config.projectID else { throw ConfigError("project_id is not set") }
-        guard let apiKey = config.apiKey else { throw ConfigError("api_key is not set (set api_key or api_key_file)") }
+        let reservationsOnly = config.accountID == nil && config.projectID == nil && config.dniAPIKey != nil
+        var lookupTarget: (accountID: String, projectID: String)? = nil
+        if !reservationsOnly {
+            guard let accountID = config.accountID else { throw ConfigError("account_id is not set") }
+            guard let projectID = config.projectID else { throw ConfigError("project_id is not set") }
+            guard config.apiKey != nil else { throw ConfigError("api_key is not set (set api_key or api_key_file)") }
+            lookupTarget = (accountID, projectID)
+        }
+        // Reservations use their own key when there is one.
+        guard let dniKey = config.dniAPIKey ?? config.apiKey else { throw ConfigError("dni_api_key is not set") }
         let base = config.effectiveBaseURL
         let redactor = config.redactor
         let trustStore: TrustStore?
@@ -35,11 +47,16 @@ public final class HandoffClient: Sendable {
         }
         self.config = config
         self.redactor = redactor
-        url = RequestURL(base: base, accountID: accountID, projectID: projectID)
+        url = lookupTarget.map { RequestURL(base: base, accountID: $0.accountID, projectID: $0.projectID) }
+        reservationURL = RequestURL.reservation(base: base)
         renderer = Renderer(options: config.render)
         flattener = Flattener(options: config.render)
+        let lookupHeaders = (config.apiKey.map { ["x-api-key: \($0.secret)"] } ?? []) + ["Accept: application/json", "User-Agent: \(config.userAgent)"]
         let settings = TransportSettings(
-            headers: ["x-api-key: \(apiKey.secret)", "Accept: application/json", "User-Agent: \(config.userAgent)"],
+            headers: lookupHeaders,
+            // "Expect:" off: no 100-continue round trip before a small body.
+            postHeaders: ["x-api-key: \(dniKey.secret)", "Content-Type: application/json", "Accept: application/json",
+                          "User-Agent: \(config.userAgent)", "Expect:"],
             connectTimeoutMs: config.connectTimeoutMs,
             caFile: config.caFile,
             trustStore: trustStore,
@@ -62,6 +79,7 @@ public final class HandoffClient: Sendable {
 
     public func lookup(_ target: LookupTarget, timeoutMs: Int? = nil) -> HandoffResult {
         let started = ContinuousClock.now
+        guard url != nil else { return refused(Self.noLookupsRefusal) }
         guard let timeout = effectiveTimeout(timeoutMs) else { return refused(Self.timeoutRefusal(timeoutMs)) }
         let deadline = Deadline(milliseconds: timeout)
         var tally = Tally()
@@ -101,6 +119,8 @@ public final class HandoffClient: Sendable {
         guard let timeoutMs, timeoutMs > 0 else { return config.timeoutMs }
         return timeoutMs <= Limits.timeoutRange.upperBound ? timeoutMs : nil
     }
+
+    static let noLookupsRefusal = "this client is for DNI reservations only (account_id and project_id are not set)"
 
     static func timeoutRefusal(_ timeoutMs: Int?) -> String {
         "timeout_ms must be at most \(Limits.timeoutRange.upperBound) (got \(timeoutMs ?? 0); 0 means the configured timeout_ms)"
@@ -194,7 +214,7 @@ public final class HandoffClient: Sendable {
     /// with jittered exponential backoff, and only while the deadline leaves
     /// room for another attempt.
     private func attempts(_ target: LookupTarget, _ transport: Transport, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> Renderer.Outcome {
-        let address = url.url(for: target)
+        guard let address = url?.url(for: target) else { return .init(status: .invalidArgument, errorMessage: Self.noLookupsRefusal) }
         var attempt = 0
         while true {
             let remaining = deadline.remainingMs

@@ -53,6 +53,7 @@ public final class LookupQueue: Sendable {
     public func lookup(_ id: [UInt8]?, as kind: LookupTarget.Kind, timeoutMs: Int?, tag: UInt64) -> HandoffStatus {
         let started = ContinuousClock.now
         guard belongsToThisProcess else { return .invalidArgument }
+        guard client.url != nil else { return readyAtOnce(tag) { client.refused(HandoffClient.noLookupsRefusal, logTo: self) } }
         guard let id else { return readyAtOnce(tag) { client.refused("\(kind.parameter) is NULL", logTo: self) } }
         let target: LookupTarget
         switch LookupTarget.validated(id, as: kind) {

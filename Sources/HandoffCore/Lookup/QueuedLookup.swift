@@ -98,7 +98,10 @@ final class QueuedLookup: @unchecked Sendable {
     private func attempt(_ number: Int, _ flight: Flight, _ permit: CircuitBreaker.Permit, _ live: ClientRuntime) {
         let remaining = deadline.remainingMs
         guard remaining > 0 else { return conclude(.init(status: .timeout, errorMessage: timeoutMessage), flight, permit, live) }
-        let request = HTTPRequest(url: client.url.url(for: target), timeoutMs: remaining)
+        guard let url = client.url?.url(for: target) else {
+            return conclude(.init(status: .invalidArgument, errorMessage: HandoffClient.noLookupsRefusal), flight, permit, live)
+        }
+        let request = HTTPRequest(url: url, timeoutMs: remaining)
         live.stats.recordRequest(retry: number > 0)
         let started = live.loop.start(request, deadline: deadline) { [self] http in
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: client.flattener)

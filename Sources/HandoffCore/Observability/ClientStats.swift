@@ -44,6 +44,15 @@ final class ClientStats: Sendable {
         }
     }
 
+    /// A reservation, counted apart from lookups.
+    func recordReservation(_ status: HandoffStatus, requests: Int) {
+        counters.withLock { counters in
+            counters.reservations &+= 1
+            counters.reservationRequests &+= UInt64(clamping: requests)
+            counters.reservationsByStatus[Int(status.rawValue)] &+= 1
+        }
+    }
+
     func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 
@@ -70,6 +79,10 @@ public struct StatsSnapshot: Sendable {
     var inFlight: UInt64 = 0
     var rejectedInFlight: UInt64 = 0
     var latencySumUs: UInt64 = 0
+    /// DNI reservations, apart from lookups.
+    var reservations: UInt64 = 0
+    var reservationRequests: UInt64 = 0
+    var reservationsByStatus = [UInt64](repeating: 0, count: StatsSnapshot.statusSlots)
     /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
     var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
 
@@ -88,6 +101,9 @@ public struct StatsSnapshot: Sendable {
         breakerOpened &+= other.breakerOpened
         rejectedInFlight &+= other.rejectedInFlight
         latencySumUs &+= other.latencySumUs
+        reservations &+= other.reservations
+        reservationRequests &+= other.reservationRequests
+        for index in reservationsByStatus.indices { reservationsByStatus[index] &+= other.reservationsByStatus[index] }
         for index in buckets.indices { buckets[index] &+= other.buckets[index] }
     }
 
@@ -103,7 +119,13 @@ public struct StatsSnapshot: Sendable {
         case "in_flight": return inFlight
         case "rejected_in_flight": return rejectedInFlight
         case "latency_us_sum": return latencySumUs
+        case "reservations": return reservations
+        case "reservation_requests": return reservationRequests
         default: break
+        }
+        if name.hasPrefix("reservation_status."),
+           let status = HandoffStatus.allCases.first(where: { "reservation_status." + $0.nameString == name }) {
+            return reservationsByStatus[Int(status.rawValue)]
         }
         if name.hasPrefix("status."), let status = HandoffStatus.allCases.first(where: { "status." + $0.nameString == name }) {
             return count(of: status)
@@ -136,6 +158,12 @@ public struct StatsSnapshot: Sendable {
         for (name, help, value) in counters {
             out += "# HELP polyai_handoff_\(name) \(help)\n# TYPE polyai_handoff_\(name) counter\npolyai_handoff_\(name) \(value)\n"
         }
+        out += "# HELP polyai_handoff_reservations_total DNI reservations by final status.\n# TYPE polyai_handoff_reservations_total counter\n"
+        for status in HandoffStatus.allCases {
+            out += "polyai_handoff_reservations_total{status=\"\(status.nameString)\"} \(reservationsByStatus[Int(status.rawValue)])\n"
+        }
+        out += "# HELP polyai_handoff_reservation_requests_total HTTP requests of DNI reservations.\n# TYPE polyai_handoff_reservation_requests_total counter\n"
+        out += "polyai_handoff_reservation_requests_total \(reservationRequests)\n"
         out += "# HELP polyai_handoff_breaker_open 1 while the circuit breaker is open.\n# TYPE polyai_handoff_breaker_open gauge\n"
         out += "polyai_handoff_breaker_open \(breakerOpen ? 1 : 0)\n"
         out += "# HELP polyai_handoff_in_flight Lookups running now in this process.\n# TYPE polyai_handoff_in_flight gauge\n"

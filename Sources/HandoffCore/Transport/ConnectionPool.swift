@@ -24,12 +24,12 @@ final class ConnectionPool: Sendable {
 
     private let state: Locked<State>
     private let settings: TransportSettings
-    private let headers: CurlHeaderList
+    private let headers: RequestHeaders
     private let generation = ForkGeneration.current
 
     init(settings: TransportSettings) {
         self.settings = settings
-        headers = CurlHeaderList(settings.headers)
+        headers = RequestHeaders(settings)
         state = Locked(State(share: CurlShare()))
     }
 

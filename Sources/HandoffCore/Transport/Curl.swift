@@ -14,7 +14,19 @@ enum CurlRuntime {
     static let isReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 }
 
-/// A header list set on every transfer of a client; libcurl only reads it.
+/// The header lists of a client's requests: lookups' (GET, the lookup key)
+/// and reservations' (POST, the DNI key, a JSON body).
+final class RequestHeaders: Sendable {
+    let lookup: CurlHeaderList
+    let reservation: CurlHeaderList
+
+    init(_ settings: TransportSettings) {
+        lookup = CurlHeaderList(settings.headers)
+        reservation = CurlHeaderList(settings.postHeaders)
+    }
+}
+
+/// A header list set on transfers of a client; libcurl only reads it.
 final class CurlHeaderList: @unchecked Sendable {
     fileprivate let list: UnsafeMutablePointer<curl_slist>?
 
@@ -72,15 +84,17 @@ final class CurlTransfer: @unchecked Sendable {
     /// (no proxy, TLS 1.2, verification) the handle must not be used.
     private(set) var configured = true
     private let errorText: UnsafeMutablePointer<CChar>
-    private let headers: CurlHeaderList
+    private let headers: RequestHeaders
     private let share: CurlShare
     let settings: TransportSettings
+    /// The handle is set up for a POST (a reservation) rather than a GET.
+    private var posting = false
     /// Where the sockets libcurl opens through this handle are recorded.
     private let sockets: SocketLedger
     fileprivate var body: [UInt8] = []
     fileprivate var overLimit = false
 
-    init?(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare, sockets: SocketLedger) {
+    init?(settings: TransportSettings, headers: RequestHeaders, share: CurlShare, sockets: SocketLedger) {
         guard CurlRuntime.isReady, let easy = curl_easy_init() else { return nil }
         self.easy = easy
         self.headers = headers
@@ -118,7 +132,8 @@ final class CurlTransfer: @unchecked Sendable {
         // proxy the host set for other software would see the key.
         ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXY, "") == CURLE_OK
         ok = ok && handoff_curl_set_string(easy, CURLOPT_NOPROXY, "*") == CURLE_OK
-        ok = ok && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.list) == CURLE_OK
+        ok = ok && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.lookup.list) == CURLE_OK
+        posting = false
         ok = ok && handoff_curl_set_share(easy, share.handle) == CURLE_OK
         ok = ok && handoff_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorText)) == CURLE_OK
         ok = ok && handoff_curl_set_write(easy, writeBody) == CURLE_OK
@@ -153,9 +168,34 @@ final class CurlTransfer: @unchecked Sendable {
         // to whole milliseconds, are set past it so they never fire first.
         let curlTimeoutMs = request.timeoutMs + Limits.curlTimerSlackMs
         let connectMs = settings.connectTimeoutMs.map { $0 < request.timeoutMs ? $0 : curlTimeoutMs } ?? curlTimeoutMs
+        guard setMethod(request.body) else { return false }
         return handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, curlTimeoutMs) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK
+    }
+
+    /// A POST goes out on a new connection, always: libcurl silently sends
+    /// a request again when a reused connection turns out dead before any
+    /// answer, which for a reservation could reserve two numbers. (After it,
+    /// `finish` resets the handle, back to GETs.)
+    private func setMethod(_ body: [UInt8]?) -> Bool {
+        guard let body else {
+            guard posting else { return true }
+            posting = false
+            return handoff_curl_set_long(easy, CURLOPT_HTTPGET, 1) == CURLE_OK
+                && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.lookup.list) == CURLE_OK
+                && handoff_curl_set_long(easy, CURLOPT_FRESH_CONNECT, 0) == CURLE_OK
+        }
+        posting = true
+        // The size first: COPYPOSTFIELDS then copies exactly that many bytes.
+        guard handoff_curl_set_long(easy, CURLOPT_POSTFIELDSIZE, body.count) == CURLE_OK else { return false }
+        let copied = body.withUnsafeBytes { bytes -> Bool in
+            guard let base = bytes.baseAddress else { return false }
+            return handoff_curl_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base)) == CURLE_OK
+        }
+        return copied
+            && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.reservation.list) == CURLE_OK
+            && handoff_curl_set_long(easy, CURLOPT_FRESH_CONNECT, 1) == CURLE_OK
     }
 
     /// Once the handle has left its multi handle. After a transfer that
@@ -211,6 +251,7 @@ final class CurlTransfer: @unchecked Sendable {
             // curl's error buffer is the specific message; its strerror the fallback.
             let detail = String(cString: errorText)
             let summary = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            if code == CURLE_COULDNT_CONNECT { return .notConnected(summary) }
             let retryable = [CURLE_COULDNT_CONNECT, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
                              CURLE_PARTIAL_FILE].contains(code)
             return .failed(summary, retryable: retryable)
@@ -233,7 +274,7 @@ final class TransferSlot: @unchecked Sendable {
     /// so that libcurl can close them while the slot is being torn down.
     private let sockets = SocketLedger()
 
-    init?(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare) {
+    init?(settings: TransportSettings, headers: RequestHeaders, share: CurlShare) {
         guard let transfer = CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets) else { return nil }
         guard let multi = CurlMulti.make() else { return nil }
         self.transfer = transfer

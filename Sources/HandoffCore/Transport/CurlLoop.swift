@@ -38,7 +38,7 @@ final class CurlLoop: @unchecked Sendable {
 
     private let inbox = Locked(Inbox())
     private let settings: TransportSettings
-    private let headers: CurlHeaderList
+    private let headers: RequestHeaders
     private let share: CurlShare
 
     // Loop thread only.
@@ -58,7 +58,7 @@ final class CurlLoop: @unchecked Sendable {
     /// Every connection socket of the loop's multi handle; outlives it.
     private let sockets = SocketLedger()
 
-    init(settings: TransportSettings, headers: CurlHeaderList, share: CurlShare) {
+    init(settings: TransportSettings, headers: RequestHeaders, share: CurlShare) {
         self.settings = settings
         self.headers = headers
         self.share = share

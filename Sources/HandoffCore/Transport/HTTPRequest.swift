@@ -2,6 +2,8 @@
 struct HTTPRequest: Sendable {
     let url: String
     let timeoutMs: Int
+    /// A POST's JSON body (a DNI reservation); nil for a lookup's GET.
+    var body: [UInt8]? = nil
 }
 
 enum HTTPOutcome: Sendable {
@@ -13,24 +15,37 @@ enum HTTPOutcome: Sendable {
     /// reset, nothing received), as opposed to a failure that would repeat
     /// (TLS verification, an unknown host).
     case failed(String, retryable: Bool)
+    /// No connection could be made (refused, unreachable): the request
+    /// certainly never left, so even a POST may be sent again.
+    case notConnected(String)
     /// An answer libcurl itself refused as malformed (e.g. oversized headers).
     case malformed(String)
 
-    /// Worth another attempt inside the deadline: a connection failure, or a
-    /// 502/503/504 from a gateway in front of the API.
+    /// Worth another attempt of a lookup inside the deadline: a connection
+    /// failure, or a 502/503/504 from a gateway in front of the API.
     var isRetryable: Bool {
         switch self {
         case .failed(_, let retryable): retryable
+        case .notConnected: true
         case .response(let status, _): status == 502 || status == 503 || status == 504
         case .timedOut, .bodyTooLarge, .malformed: false
         }
+    }
+
+    /// Worth another attempt of a reservation, which is not idempotent: only
+    /// when the request certainly never reached the server.
+    var isRetryableForPost: Bool {
+        if case .notConnected = self { return true }
+        return false
     }
 }
 
 /// The fixed part of every request of one client: set once, reused by every
 /// transfer.
 struct TransportSettings: Sendable {
+    /// Lookups' headers (GET), and reservations' (POST).
     let headers: [String]
+    var postHeaders: [String] = []
     let connectTimeoutMs: Int?
     let caFile: String?
     /// The parsed CAs every new TLS connection trusts; nil for plain HTTP or

@@ -7,6 +7,12 @@ struct RequestURL: Sendable {
         prefix = base.text + "/v1/" + Self.percentEncoded(accountID) + "/" + Self.percentEncoded(projectID) + "/handoff_state?"
     }
 
+    /// POST /v1/conversations/dni-reservation: no account or project in
+    /// the path, the agent is the one linked to the key.
+    static func reservation(base: BaseURL) -> String {
+        base.text + "/v1/conversations/dni-reservation"
+    }
+
     func url(for target: LookupTarget) -> String {
         let (parameter, id) = switch target {
         case .sharedID(let id): ("shared_id=", id)
