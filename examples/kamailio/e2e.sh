@@ -90,11 +90,12 @@ start_named async "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A "POLYAI_CONFIG=\
 write_polyai_conf "$WORK/polyai-pending.conf" "$SANDBOX_URL" "$WORK/api-key" "timeout_ms = 3000" "breaker_failures = 0"
 start_named pending "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A ASYNC_WORKERS=2 -A ASYNC_MAX_PENDING=5 \
   -A "POLYAI_CONFIG=\"$WORK/polyai-pending.conf\""
-# timeout_ms above fr_timer, against the README's rule, so that tm's timer
-# fires while the lookup is in flight; one lookup waiting at most, so that a
-# call after a dropped completion shows its slot was given back.
-write_polyai_conf "$WORK/polyai-timers.conf" "$SANDBOX_URL" "$WORK/api-key" "timeout_ms = 3000"
-start_named timers "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A FR_TIMER=1000 -A ASYNC_MAX_PENDING=1 \
+# timeout_ms (4 s, below fault-slow's 5 s) above fr_timer (2 s), against
+# the README's rule, so that tm's timer fires while the lookup is in flight;
+# one lookup waiting at most, so that a call after a dropped completion
+# shows its slot was given back.
+write_polyai_conf "$WORK/polyai-timers.conf" "$SANDBOX_URL" "$WORK/api-key" "timeout_ms = 4000"
+start_named timers "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A FR_TIMER=2000 -A ASYNC_MAX_PENDING=1 \
   -A "POLYAI_CONFIG=\"$WORK/polyai-timers.conf\""
 start_named kemi-async "$HERE/kemi/kamailio-kemi.cfg" -A ASYNC=1 -A WORKERS=1 \
   -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" -A "KEMI_SCRIPT=\"$HERE/kemi/handoff.js\""
@@ -435,7 +436,7 @@ EOF
 }
 
 # unrouted_uac_scenario cancel|fr_timer EXTRA_HEADER_LINES ANSWER_MS: an
-# INVITE that ends without reaching a queue. cancel: 300 ms after the 100,
+# INVITE that ends without reaching a queue. cancel: 100 ms after the 100,
 # a CANCEL; a 487 for the INVITE (ACKed) and a 200 for the CANCEL must
 # follow, the 487 within ANSWER_MS. fr_timer: a 408 within ANSWER_MS.
 unrouted_uac_scenario() {
@@ -465,7 +466,7 @@ EOF
     # [last_Via:] is the INVITE's own Via, from the 100: a CANCEL and the
     # ACK of a final non-2xx carry the INVITE's branch.
     cat <<EOF
-  <pause milliseconds="300"/>
+  <pause milliseconds="100"/>
   <send retrans="500">
     <![CDATA[
 CANCEL sip:handoff@[remote_ip]:[remote_port] SIP/2.0
@@ -523,7 +524,7 @@ unrouted_case() {
     -trace_err -error_file "$dir/uac.err" -trace_msg -message_file "$dir/uac.msg" -nostdin >"$dir/uac.out" 2>&1
   rc=$?
   [ "$rc" = 0 ] || reasons+=("SIPp UAC exited $rc (no $final within $answer_ms ms?)")
-  # The completion arrives by timeout_ms (3 s): wait up to 20 s, while Kamailio runs.
+  # The completion arrives by timeout_ms (4 s): wait up to 20 s, while Kamailio runs.
   poll_while_alive "$(scaled 200)" "${KAM_PIDS[$kam]}" more_in "$klog" "not resumed" "$dropped" \
     || reasons+=("no \"not resumed\" line: the completion did not arrive, or Kamailio exited")
   [ "$(count_in "$klog" "not resumed")" = $((dropped + 1)) ] || reasons+=("not exactly one \"not resumed\" line")
@@ -779,8 +780,8 @@ unrouted_case "async, CANCEL during the lookup: 487, the completion is dropped, 
 run_case "after the CANCEL: its slot is free again (async_max_pending 1), acme-call-123 routed to billing" \
   --kam timers --queue billing --header "X-Shared-Id: acme-call-123" <<<"$ACME_CALL_123"
 
-unrouted_case "async, tm's fr_timer (1 s) fires during the lookup (3 s): 408, the completion is dropped, nothing resumed" \
-  timers fr_timer fault-slow "$(scaled 2500)"
+unrouted_case "async, tm's fr_timer (2 s) fires during the lookup (4 s): 408, the completion is dropped, nothing resumed" \
+  timers fr_timer fault-slow "$(scaled 3500)"
 
 run_case "after fr_timer: acme-call-456 routed to sales" \
   --kam timers --queue sales --header "X-Shared-Id: acme-call-456" <<<"$ACME_CALL_456"
