@@ -695,6 +695,7 @@ modparam(\"polyai_handoff\", \"project_id\", \"PROJECT-support\")
 modparam(\"polyai_handoff\", \"set\", \"api_key = sandbox-key\")
 modparam(\"polyai_handoff\", \"timeout_ms\", 1500)
 modparam(\"polyai_handoff\", \"breaker_failures\", \"3\")
+modparam(\"polyai_handoff\", \"max_connections\", 64)
 modparam(\"polyai_handoff\", \"set\", \"rename.queue = X-Queue\")"
 
 config_case "an invalid value stops Kamailio at start, naming the key" refuse "modparam timeout_ms" \

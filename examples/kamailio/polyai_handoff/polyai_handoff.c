@@ -186,6 +186,7 @@ PH_KEY(breaker_cooldown_ms)
 PH_KEY(max_in_flight)
 PH_KEY(cache_ttl_ms)
 PH_KEY(cache_max_entries)
+PH_KEY(max_connections)
 
 /* clang-format off */
 static param_export_t params[] = {
@@ -222,6 +223,7 @@ static param_export_t params[] = {
 	PH_KEY_EXPORT(max_in_flight),
 	PH_KEY_EXPORT(cache_ttl_ms),
 	PH_KEY_EXPORT(cache_max_entries),
+	PH_KEY_EXPORT(max_connections),
 	{0, 0, 0}
 };
 
