@@ -77,8 +77,8 @@ static int w_polyai_handoff_lookup_async(sip_msg_t *msg, char *id, char *route);
 static int w_polyai_handoff_lookup_id_async(
 		sip_msg_t *msg, char *id, char *route);
 static int fixup_lookup_async(void **param, int param_no);
-static int pv_parse_polyai_name(pv_spec_t *sp, str *in);
 static const char *ph_status_header_name(void);
+static int pv_parse_polyai_name(pv_spec_t *sp, str *in);
 static int pv_get_polyai(sip_msg_t *msg, pv_param_t *param, pv_value_t *res);
 
 /* ------------------------------------------------------------ modparams */
@@ -348,8 +348,8 @@ static int mod_init(void)
 	return 0;
 }
 
-/* Also reads the status header's name, before the process runs threads or
- * takes calls. */
+/* With async lookups on, also reads the status header's name (for their
+ * fast failures) before the process takes calls. */
 int ph_client_create(void)
 {
 	handoff_status status = HANDOFF_OK;
@@ -362,7 +362,8 @@ int ph_client_create(void)
 				handoff_config_error(ph_config));
 		return -1;
 	}
-	ph_status_header_name();
+	if(ph_async_enabled())
+		ph_status_header_name();
 	return 0;
 }
 
