@@ -87,7 +87,7 @@ fi
 MOD=$SRC/src/modules/polyai_handoff
 mkdir -p "$MOD"
 # -p keeps mtimes, so make rebuilds only what changed.
-cp -p "$HERE"/polyai_handoff/Makefile "$HERE"/polyai_handoff/*.c "$MOD"/
+cp -p "$HERE"/polyai_handoff/Makefile "$HERE"/polyai_handoff/*.c "$HERE"/polyai_handoff/*.h "$MOD"/
 make -s -C "$MOD" POLYAI_INCLUDE_DIR="$INCLUDE_DIR" POLYAI_LIB_DIR="$LIB_DIR" >&2
 
 mkdir -p "$BUILD_DIR/modules"

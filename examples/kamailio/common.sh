@@ -104,12 +104,14 @@ wait_kamailio() {
   wait_udp_port "$2" "$3" && poll_while_alive 200 "$3" kamailio_up "$1" "$3"
 }
 
-# start_sandbox DIR [FIXTURES_FILE]: sets SANDBOX_URL and BLACKHOLE_URL.
+# start_sandbox DIR [FIXTURES_FILE [SANDBOX_OPTION]...]: sets SANDBOX_URL,
+# BLACKHOLE_URL and SANDBOX_PID.
 start_sandbox() {
   local dir=$1 fixtures=${2:-$FIXTURES} pid
+  shift $(($# < 2 ? $# : 2))
   rm -f "$dir/sandbox.port" "$dir/blackhole.port"
   "$SANDBOX" --fixtures "$fixtures" --port 0 --port-file "$dir/sandbox.port" \
-    --blackhole-port-file "$dir/blackhole.port" >"$dir/sandbox.log" 2>&1 &
+    --blackhole-port-file "$dir/blackhole.port" "$@" >"$dir/sandbox.log" 2>&1 &
   pid=$!
   STARTED_PIDS+=("$pid")
   SANDBOX_PID=$pid

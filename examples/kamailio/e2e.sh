@@ -4,9 +4,12 @@
 # README's example) looks each one up in the sandbox and forwards it to the
 # UAS, whose scenario checks every X-PolyAI-* header with a regular
 # expression; then the exact list of X-PolyAI-* lines the UAS received is
-# compared with the expected one.
+# compared with the expected one. The same for the asynchronous lookups
+# (kamailio.cfg with ASYNC, kemi/ with ASYNC=1), plus a CANCEL and tm's
+# fr_timer during a lookup.
 #
-# Env: LIB_DIR INCLUDE_DIR SANDBOX FIXTURES (see common.sh).
+# Env: LIB_DIR INCLUDE_DIR SANDBOX FIXTURES (see common.sh);
+#      HANDOFF_TEST_TIME_SCALE stretches the async cases' time bounds.
 # Ends with "e2e: N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 
@@ -59,6 +62,67 @@ start_kamailio "$WORK/silent/kamailio.log" SILENT_PORT "$HERE/kamailio.cfg" \
   -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-silent.conf\"" -A WORKERS=1
 SILENT_PID=$KAMAILIO_PID
 
+# Every Kamailio by name, for run_case --kam and the final check.
+declare -A KAM_PORTS=([main]=$KAM_PORT [kemi]=$KEMI_PORT [silent]=$SILENT_PORT)
+declare -A KAM_LOGS=([main]=$WORK/kamailio.log [kemi]=$WORK/kemi/kamailio.log [silent]=$WORK/silent/kamailio.log)
+declare -A KAM_PIDS=([main]=$MAIN_PID [kemi]=$KEMI_PID [silent]=$SILENT_PID)
+# start_named NAME CFG [-A define]...: a Kamailio logging to $WORK/NAME/kamailio.log.
+start_named() {
+  local name=$1 cfg=$2
+  shift 2
+  mkdir -p "$WORK/$name"
+  start_kamailio "$WORK/$name/kamailio.log" NAMED_PORT "$cfg" -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" "$@"
+  KAM_PORTS[$name]=$NAMED_PORT
+  KAM_LOGS[$name]=$WORK/$name/kamailio.log
+  KAM_PIDS[$name]=$KAMAILIO_PID
+}
+
+# Asynchronous lookups, each Kamailio with one SIP worker: a lookup that
+# blocked it would hold up every call behind it.
+TIME_SCALE=${HANDOFF_TEST_TIME_SCALE:-1}
+scaled() { echo $(($1 * TIME_SCALE)); }
+# The breaker is off where cases time out on purpose, so that it does not
+# open for the cases after them.
+write_polyai_conf "$WORK/polyai-async.conf" "$SANDBOX_URL" "$WORK/api-key" "timeout_ms = 1000" "breaker_failures = 0"
+start_named async "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A "POLYAI_CONFIG=\"$WORK/polyai-async.conf\""
+# At most 5 lookups waiting, counted over two async processes; fault-slow
+# holds them for timeout_ms.
+write_polyai_conf "$WORK/polyai-pending.conf" "$SANDBOX_URL" "$WORK/api-key" "timeout_ms = 3000" "breaker_failures = 0"
+start_named pending "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A ASYNC_WORKERS=2 -A ASYNC_MAX_PENDING=5 \
+  -A "POLYAI_CONFIG=\"$WORK/polyai-pending.conf\""
+# timeout_ms (4 s, below fault-slow's 5 s) above fr_timer (2 s), against
+# the README's rule, so that tm's timer fires while the lookup is in flight;
+# one lookup waiting at most, so that a call after a dropped completion
+# shows its slot was given back.
+write_polyai_conf "$WORK/polyai-timers.conf" "$SANDBOX_URL" "$WORK/api-key" "timeout_ms = 4000"
+start_named timers "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A FR_TIMER=2000 -A ASYNC_MAX_PENDING=1 \
+  -A "POLYAI_CONFIG=\"$WORK/polyai-timers.conf\""
+start_named kemi-async "$HERE/kemi/kamailio-kemi.cfg" -A ASYNC=1 -A WORKERS=1 \
+  -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" -A "KEMI_SCRIPT=\"$HERE/kemi/handoff.js\""
+
+# An API slow but alive: a sandbox that answers everything 500 ms late, with
+# SLOW_CALLS handoffs of their own (distinct ids: one request each, nothing
+# shared by single flight), routed to billing, sales and support in turn.
+SLOW_CALLS=200
+SLOW_DELAY_MS=500
+mkdir -p "$WORK/slow"
+slow_queue() { local q=(billing sales support); echo "${q[$(($1 % 3))]}"; }
+{
+  echo '{"api_key": "sandbox-key", "account_id": "acme", "project_id": "PROJECT-support", "handoffs": ['
+  for ((i = 1; i <= SLOW_CALLS; i++)); do
+    printf '  %s{"id": "slow-conv-%03d", "shared_id": "slow-%03d", "data": {"handoff_to": "%s", "caller": %d}}\n' \
+      "$([ "$i" = 1 ] || echo ,)" "$i" "$i" "$(slow_queue "$i")" "$i"
+  done
+  echo ']}'
+} >"$WORK/slow/fixtures.json"
+{ echo SEQUENTIAL; for ((i = 1; i <= SLOW_CALLS; i++)); do printf 'slow-%03d;\n' "$i"; done; } >"$WORK/slow/ids.csv"
+MAIN_SANDBOX_URL=$SANDBOX_URL MAIN_BLACKHOLE_URL=$BLACKHOLE_URL
+start_sandbox "$WORK/slow" "$WORK/slow/fixtures.json" --delay-ms "$SLOW_DELAY_MS"
+SLOW_SANDBOX_URL=$SANDBOX_URL
+SANDBOX_URL=$MAIN_SANDBOX_URL BLACKHOLE_URL=$MAIN_BLACKHOLE_URL
+write_polyai_conf "$WORK/polyai-slow.conf" "$SLOW_SANDBOX_URL" "$WORK/api-key" "timeout_ms = 3000"
+start_named slow "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A "POLYAI_CONFIG=\"$WORK/polyai-slow.conf\""
+
 # ERE-escapes a literal, then XML-escapes it for an attribute. SIPp reads
 # backslash escapes in attributes itself, so a literal backslash cannot be
 # written in a regexp: it becomes "." (any character), and the exact header
@@ -69,7 +133,7 @@ regex_literal() {
     -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g'
 }
 
-# uas_scenario QUEUE EXPECTED_FILE ABSENT_HEADERS...
+# uas_scenario QUEUE_REGEX EXPECTED_FILE ABSENT_HEADERS...
 uas_scenario() {
   local queue=$1 expected=$2 line name value vars="ruri" i=0
   shift 2
@@ -77,7 +141,7 @@ uas_scenario() {
   echo '<scenario name="polyai-handoff e2e UAS">'
   echo '  <recv request="INVITE">'
   echo '    <action>'
-  echo "      <ereg regexp=\"^INVITE sip:$(regex_literal "$queue")@\" search_in=\"msg\" check_it=\"true\" assign_to=\"ruri\"/>"
+  echo "      <ereg regexp=\"^INVITE sip:$queue@\" search_in=\"msg\" check_it=\"true\" assign_to=\"ruri\"/>"
   while IFS= read -r line; do
     name=${line%%: *}
     value=${line#*: }
@@ -104,7 +168,7 @@ SIP/2.0 200 OK
 [last_To:];tag=[pid]SIPpTag01[call_number]
 [last_Call-ID:]
 [last_CSeq:]
-Contact: <sip:$queue@[local_ip]:[local_port];transport=[transport]>
+Contact: <sip:queue@[local_ip]:[local_port];transport=[transport]>
 Content-Length: 0
 
     ]]>
@@ -166,6 +230,26 @@ received_polyai_headers() {
   ' "$1"
 }
 
+# The same with each INVITE's queue: "== QUEUE 1" before its lines.
+received_blocks_by_queue() {
+  awk '
+    /message received/ { recv = 1; inv = 0; next }
+    /message sent/ { recv = 0; inv = 0; next }
+    recv && /^INVITE / { u = $2; sub(/^sip:/, "", u); sub(/@.*/, "", u); print "== " u " 1"; inv = 1; next }
+    recv && inv { sub(/\r$/, ""); if (tolower($0) ~ /^x-polyai-/) print }
+  ' "$1"
+}
+
+# Blocks led by "== QUEUE COUNT" lines, as one sorted line per call, so
+# that two lists of blocks compare as multisets.
+block_lines() {
+  awk '
+    function flush() { if (have) for (k = 0; k < n; k++) print b; have = 0 }
+    /^== / { flush(); b = $2; n = $3; have = 1; next }
+    { b = b " | " $0 }
+    END { flush() }' "$1" | LC_ALL=C sort
+}
+
 received_header_named() { # trace name
   awk -v n="$(printf '%s' "$2" | tr '[:upper:]' '[:lower:]')" '
     /message received/ { recv = 1; next } /message sent/ { recv = 0; next }
@@ -173,12 +257,18 @@ received_header_named() { # trace name
 }
 
 # run_case NAME --queue Q [--header "Name: value"]... [--absent Name]...
-#          [--calls N --rate R] [--answer-ms MS] [--kemi | --silent]  < expected X-PolyAI-* lines
-# --kemi: the KEMI Kamailio; --silent: the one whose API never answers.
+#          [--calls N --rate R] [--answer-ms MS] [--inf CSV] [--rtt]
+#          [--kemi | --silent | --kam NAME]  < expected X-PolyAI-* lines
+# --kemi: the KEMI Kamailio; --silent: the one whose API never answers;
+# --kam: one started by start_named. --inf: SIPp's -inf (e.g. [field0] in a
+# header). --rtt: every call answered within --answer-ms of its INVITE
+# (SIPp's own timeout counts from the 100), p50 and max printed.
 # In the expected lines a final \s stands for a trailing space (editors
-# strip real ones).
+# strip real ones). Expected lines led by "== QUEUE COUNT" lines list
+# different calls: COUNT of them routed to QUEUE with the lines that follow
+# (--queue is then not used), compared as a multiset.
 run_case() {
-  local name=$1 queue="" headers="" absent=() calls=1 rate=10 answer_ms=3000
+  local name=$1 queue="" headers="" absent=() calls=1 rate=10 answer_ms=3000 inf="" rtt=0
   local target=$KAM_PORT klog=$WORK/kamailio.log
   shift
   while [ $# -gt 0 ]; do
@@ -189,6 +279,9 @@ run_case() {
       --calls) calls=$2 ;;
       --rate) rate=$2 ;;
       --answer-ms) answer_ms=$2 ;;
+      --inf) inf=$2 ;;
+      --kam) target=${KAM_PORTS[$2]} klog=${KAM_LOGS[$2]} ;;
+      --rtt) rtt=1; shift; continue ;;
       --kemi) target=$KEMI_PORT klog=$WORK/kemi/kamailio.log; shift; continue ;;
       --silent) target=$SILENT_PORT klog=$WORK/silent/kamailio.log; shift; continue ;;
       *) die "run_case: unknown option $1" ;;
@@ -200,7 +293,15 @@ run_case() {
   dir="$WORK/cases/$(printf '%02d' "$n")-$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '-' | cut -c1-40)"
   mkdir -p "$dir"
   sed 's/\\s$/ /' >"$dir/expected"
-  uas_scenario "$queue" "$dir/expected" "${absent[@]}" >"$dir/uas.xml"
+  local mixed=0
+  if grep -q '^== ' "$dir/expected"; then
+    mixed=1
+    # The exact comparison after the calls checks each one's lines.
+    uas_scenario "($(sed -n 's/^== \([A-Za-z0-9]*\) .*/\1/p' "$dir/expected" | sort -u | paste -sd'|'))" \
+      /dev/null "${absent[@]}" >"$dir/uas.xml"
+  else
+    uas_scenario "$(regex_literal "$queue")" "$dir/expected" "${absent[@]}" >"$dir/uas.xml"
+  fi
   uac_scenario "$answer_ms" "$headers" >"$dir/uac.xml"
 
   local reasons=()
@@ -211,8 +312,12 @@ run_case() {
   STARTED_PIDS+=("$uas_pid")
   wait_udp_port "$UAS_PORT" "$uas_pid" || reasons+=("the UAS did not start")
 
-  sipp "127.0.0.1:$target" -sf "$dir/uac.xml" -i 127.0.0.1 -m "$calls" -r "$rate" -l 1000 \
-    -timeout 30 -timeout_error -trace_err -error_file "$dir/uac.err" -nostdin >"$dir/uac.out" 2>&1
+  local extra=()
+  [ -z "$inf" ] || extra+=(-inf "$inf")
+  [ "$rtt" = 0 ] || extra+=(-trace_rtt -rtt_freq 1)
+  # In $dir: SIPp writes the RTT file into the current directory.
+  (cd "$dir" && exec sipp "127.0.0.1:$target" -sf uac.xml -i 127.0.0.1 -m "$calls" -r "$rate" -l 1000 \
+    -timeout 30 -timeout_error -trace_err -error_file "$dir/uac.err" "${extra[@]}" -nostdin >"$dir/uac.out" 2>&1)
   local uac_rc=$?
   wait "$uas_pid"
   local uas_rc=$?
@@ -221,14 +326,21 @@ run_case() {
 
   # Every INVITE received carries exactly the expected X-PolyAI-* lines:
   # "received" holds the blocks separated by "--" (not led by one).
-  received_polyai_headers "$dir/uas.msg" >"$dir/received-blocks" 2>/dev/null
   local invites
-  invites=$(grep -c '^--$' "$dir/received-blocks")
-  tail -n +2 "$dir/received-blocks" >"$dir/received"
-  { for ((i = 0; i < invites; i++)); do
-      [ "$i" = 0 ] || echo "--"
-      cat "$dir/expected"
-    done; } >"$dir/expected-all"
+  if [ "$mixed" = 1 ]; then
+    received_blocks_by_queue "$dir/uas.msg" >"$dir/received-blocks" 2>/dev/null
+    invites=$(grep -c '^== ' "$dir/received-blocks")
+    block_lines "$dir/received-blocks" >"$dir/received"
+    block_lines "$dir/expected" >"$dir/expected-all"
+  else
+    received_polyai_headers "$dir/uas.msg" >"$dir/received-blocks" 2>/dev/null
+    invites=$(grep -c '^--$' "$dir/received-blocks")
+    tail -n +2 "$dir/received-blocks" >"$dir/received"
+    { for ((i = 0; i < invites; i++)); do
+        [ "$i" = 0 ] || echo "--"
+        cat "$dir/expected"
+      done; } >"$dir/expected-all"
+  fi
   if [ ! -s "$dir/uas.msg" ]; then
     reasons+=("the UAS received nothing")
   elif ! diff -u "$dir/expected-all" "$dir/received" >"$dir/diff"; then
@@ -242,12 +354,28 @@ run_case() {
     fi
   done
 
+  local timing=""
+  if [ "$rtt" = 1 ]; then
+    # "date;ms;rtd" lines: every call's time from its INVITE to the 200.
+    local times
+    times=$(tail -n +2 "$dir"/uac_*_rtt.csv 2>/dev/null | cut -d';' -f2 | sort -n)
+    if [ "$(printf '%s\n' "$times" | grep -c .)" -ne "$calls" ]; then
+      reasons+=("$(printf '%s\n' "$times" | grep -c .) answer times recorded, $calls expected")
+    else
+      local p50 max
+      p50=$(printf '%s\n' "$times" | awk -v n="$calls" 'NR == int((n + 1) / 2) { printf "%.0f", $1 }')
+      max=$(printf '%s\n' "$times" | tail -n 1 | awk '{ printf "%.0f", $1 }')
+      timing=" (answered in p50 $p50 ms, max $max ms)"
+      [ "$max" -le "$answer_ms" ] || reasons+=("a call was answered after $max ms, over $answer_ms")
+    fi
+  fi
+
   if [ ${#reasons[@]} -eq 0 ]; then
     PASSED=$((PASSED + 1))
-    echo "ok   $n $name"
+    echo "ok   $n $name$timing"
   else
     FAILED=$((FAILED + 1))
-    echo "FAIL $n $name"
+    echo "FAIL $n $name$timing"
     for h in "${reasons[@]}"; do echo "     - $h"; done
     [ -s "$dir/diff" ] && sed 's/^/     | /' "$dir/diff" | head -n 40
     for f in uac.err uas.err; do
@@ -304,6 +432,113 @@ EOF
     echo "FAIL $n $name"
     for r in "${reasons[@]}"; do echo "     - $r"; done
     tail -n 15 "$dir/kamailio.log" | sed 's/^/     | /'
+  fi
+}
+
+# unrouted_uac_scenario cancel|fr_timer EXTRA_HEADER_LINES ANSWER_MS: an
+# INVITE that ends without reaching a queue. cancel: 100 ms after the 100,
+# a CANCEL; a 487 for the INVITE (ACKed) and a 200 for the CANCEL must
+# follow, the 487 within ANSWER_MS. fr_timer: a 408 within ANSWER_MS.
+unrouted_uac_scenario() {
+  local mode=$1 headers=$2 answer_ms=$3 final=408
+  cat <<EOF
+<?xml version="1.0" encoding="UTF-8" ?>
+<scenario name="polyai-handoff e2e UAC, not routed">
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:handoff@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:handoff@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:agent@[local_ip]:[local_port]>
+Max-Forwards: 70
+$headers
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="100"/>
+EOF
+  if [ "$mode" = cancel ]; then
+    final=487
+    # [last_Via:] is the INVITE's own Via, from the 100: a CANCEL and the
+    # ACK of a final non-2xx carry the INVITE's branch.
+    cat <<EOF
+  <pause milliseconds="100"/>
+  <send retrans="500">
+    <![CDATA[
+CANCEL sip:handoff@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:handoff@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+EOF
+  fi
+  cat <<EOF
+  <recv response="$final" timeout="$answer_ms"/>
+  <send>
+    <![CDATA[
+ACK sip:handoff@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:handoff@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+EOF
+  [ "$mode" != cancel ] || echo "  <recv response=\"200\" timeout=\"$answer_ms\"/>"
+  echo '</scenario>'
+}
+
+count_in() { grep -c -- "$2" "$1"; }
+more_in() { [ "$(count_in "$1" "$2")" -gt "$3" ]; }
+
+# unrouted_case NAME KAM cancel|fr_timer SHARED_ID ANSWER_MS: one call that
+# the UAC cancels, or that tm's fr_timer ends, while Kamailio KAM looks
+# SHARED_ID up asynchronously. Then the lookup's completion must reach the
+# async process, which must drop it ("not resumed", logged once the job is
+# freed): route[HANDOFF_RESUME] never runs for the call, so no INVITE can
+# reach a queue.
+unrouted_case() {
+  local name=$1 kam=$2 mode=$3 id=$4 answer_ms=$5 n=$((PASSED + FAILED + 1))
+  local dir klog=${KAM_LOGS[$2]} dropped resumed reasons=() r final=408 rc
+  [ "$mode" != cancel ] || final=487
+  dir=$WORK/cases/$(printf '%02d' "$n")-$mode
+  mkdir -p "$dir"
+  dropped=$(count_in "$klog" "not resumed")
+  resumed=$(count_in "$klog" "handoff async .*: resumed:")
+  unrouted_uac_scenario "$mode" "X-Shared-Id: $id" "$answer_ms" >"$dir/uac.xml"
+  sipp "127.0.0.1:${KAM_PORTS[$kam]}" -sf "$dir/uac.xml" -i 127.0.0.1 -m 1 -timeout 30 -timeout_error \
+    -trace_err -error_file "$dir/uac.err" -trace_msg -message_file "$dir/uac.msg" -nostdin >"$dir/uac.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || reasons+=("SIPp UAC exited $rc (no $final within $answer_ms ms?)")
+  # The completion arrives by timeout_ms (4 s): wait up to 20 s, while Kamailio runs.
+  poll_while_alive "$(scaled 200)" "${KAM_PIDS[$kam]}" more_in "$klog" "not resumed" "$dropped" \
+    || reasons+=("no \"not resumed\" line: the completion did not arrive, or Kamailio exited")
+  [ "$(count_in "$klog" "not resumed")" = $((dropped + 1)) ] || reasons+=("not exactly one \"not resumed\" line")
+  [ "$(count_in "$klog" "handoff async .*: resumed:")" = "$resumed" ] || reasons+=("route[HANDOFF_RESUME] ran")
+  if [ ${#reasons[@]} -eq 0 ]; then
+    PASSED=$((PASSED + 1))
+    echo "ok   $n $name"
+  else
+    FAILED=$((FAILED + 1))
+    echo "FAIL $n $name"
+    for r in "${reasons[@]}"; do echo "     - $r"; done
+    [ -s "$dir/uac.err" ] && sed 's/^/     | /' "$dir/uac.err" | head -n 20
+    tail -n 15 "$klog" | sed 's/^/     | /'
+    echo "     files: $dir"
   fi
 }
 
@@ -460,6 +695,7 @@ modparam(\"polyai_handoff\", \"project_id\", \"PROJECT-support\")
 modparam(\"polyai_handoff\", \"set\", \"api_key = sandbox-key\")
 modparam(\"polyai_handoff\", \"timeout_ms\", 1500)
 modparam(\"polyai_handoff\", \"breaker_failures\", \"3\")
+modparam(\"polyai_handoff\", \"max_connections\", 64)
 modparam(\"polyai_handoff\", \"set\", \"rename.queue = X-Queue\")"
 
 config_case "an invalid value stops Kamailio at start, naming the key" refuse "modparam timeout_ms" \
@@ -471,10 +707,98 @@ config_case "a missing project_id stops Kamailio at start" refuse "project_id" \
 modparam(\"polyai_handoff\", \"account_id\", \"acme\")
 modparam(\"polyai_handoff\", \"api_key\", \"sandbox-key\")"
 
-for pid_log in "$MAIN_PID:$WORK/kamailio.log" "$KEMI_PID:$WORK/kemi/kamailio.log" "$SILENT_PID:$WORK/silent/kamailio.log"; do
-  if ! kill -0 "${pid_log%%:*}" 2>/dev/null; then
-    echo "FAIL kamailio exited during the run (${pid_log#*:})"
-    tail -n 30 "${pid_log#*:}"
+config_case "async_max_pending 0 stops Kamailio at start" refuse "async_max_pending must be at least 1" \
+"modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+modparam(\"polyai_handoff\", \"async_max_pending\", 0)"
+
+config_case "polyai_handoff_lookup_async with async_workers 0 stops Kamailio at start" refuse \
+  "asynchronous lookups need the tm module and async_workers" \
+"loadmodule \"tm.so\"
+modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+modparam(\"polyai_handoff\", \"async_workers\", 0)
+route[LOOKUP] { polyai_handoff_lookup_async(\"acme-call-123\", \"LOOKUP\"); }"
+
+# ------------------------------------------------ asynchronous lookups
+# Each Kamailio below has one SIP worker.
+
+run_case "async: acme-call-123 resumed in route[HANDOFF_RESUME], routed to billing, forged headers removed" \
+  --kam async --queue billing --header "X-Shared-Id: acme-call-123" \
+  --header "X-PolyAI-Customer-Tier: platinum" --header "x-polyai-handoff-status: ok" <<<"$ACME_CALL_123"
+
+run_case "async by conversation id (polyai_handoff_lookup_id_async): routed to support" \
+  --kam async --queue support --header "X-Conversation-Id: c7a9e2f0-1b3d-4c5e-8f7a-9b0c1d2e3f4a" <<'EOF'
+X-PolyAI-Handoff-Status: ok
+X-PolyAI-Conversation-Id: c7a9e2f0-1b3d-4c5e-8f7a-9b0c1d2e3f4a
+X-PolyAI-Handoff-To: support
+X-PolyAI-Queue: tier2
+EOF
+
+run_case "async: unknown id resumed with not_found, to the fallback queue" \
+  --kam async --queue fallback --header "X-Shared-Id: no-such-call" <<'EOF'
+X-PolyAI-Handoff-Status: not_found
+EOF
+
+run_case "async: no id, resumed with invalid_argument, to the fallback queue" \
+  --kam async --queue fallback <<'EOF'
+X-PolyAI-Handoff-Status: invalid_argument
+EOF
+
+run_case "async, API silent (fault-slow, timeout_ms 1 s): 10 calls at once, each to fallback with timeout within $(scaled 2500) ms" \
+  --kam async --queue fallback --header "X-Shared-Id: fault-slow" --calls 10 --rate 100 \
+  --answer-ms "$(scaled 2500)" --rtt <<'EOF'
+X-PolyAI-Handoff-Status: timeout
+EOF
+
+slow_expected() {
+  local i q
+  for ((i = 1; i <= SLOW_CALLS; i++)); do
+    q=$(slow_queue "$i")
+    printf '== %s 1\nX-PolyAI-Handoff-Status: ok\nX-PolyAI-Conversation-Id: slow-conv-%03d\n' "$q" "$i"
+    printf 'X-PolyAI-Shared-Id: slow-%03d\nX-PolyAI-Handoff-To: %s\nX-PolyAI-Caller: %d\n' "$i" "$q" "$i"
+  done
+}
+# Blocking, one worker would take SLOW_CALLS x 500 ms (100 s).
+run_case "async, API slow (every answer 500 ms late): $SLOW_CALLS calls at 400/s with distinct ids, each answered within $(scaled 1500) ms" \
+  --kam slow --inf "$WORK/slow/ids.csv" --header "X-Shared-Id: [field0]" --calls "$SLOW_CALLS" --rate 400 \
+  --answer-ms "$(scaled 1500)" --rtt < <(slow_expected)
+
+# fault-slow holds each lookup for timeout_ms (3 s); the 10 calls arrive
+# within 100 ms, so exactly 5 wait and 5 are routed at once.
+run_case "async_max_pending 5 over 2 async processes: of 10 calls at once, 5 fail fast (-11, unavailable), 5 wait and time out; all to fallback" \
+  --kam pending --header "X-Shared-Id: fault-slow" --calls 10 --rate 100 --answer-ms "$(scaled 6000)" <<'EOF'
+== fallback 5
+X-PolyAI-Handoff-Status: unavailable
+== fallback 5
+X-PolyAI-Handoff-Status: timeout
+EOF
+
+run_case "async_max_pending: once they completed, a call is looked up again (routed to billing)" \
+  --kam pending --queue billing --header "X-Shared-Id: acme-call-123" <<<"$ACME_CALL_123"
+
+unrouted_case "async, CANCEL during the lookup: 487, the completion is dropped, nothing resumed" \
+  timers cancel fault-slow "$(scaled 2000)"
+
+run_case "after the CANCEL: its slot is free again (async_max_pending 1), acme-call-123 routed to billing" \
+  --kam timers --queue billing --header "X-Shared-Id: acme-call-123" <<<"$ACME_CALL_123"
+
+unrouted_case "async, tm's fr_timer (2 s) fires during the lookup (4 s): 408, the completion is dropped, nothing resumed" \
+  timers fr_timer fault-slow "$(scaled 3500)"
+
+run_case "after fr_timer: acme-call-456 routed to sales" \
+  --kam timers --queue sales --header "X-Shared-Id: acme-call-456" <<<"$ACME_CALL_456"
+
+run_case "KEMI async (KSR.polyai_handoff.lookup_async): acme-call-456 resumed in ksr_handoff_resume, routed to sales" \
+  --kam kemi-async --queue sales --header "X-Shared-Id: acme-call-456" <<<"$ACME_CALL_456"
+
+run_case "KEMI async (KSR.polyai_handoff.lookup_id_async): unknown conversation id to fallback" \
+  --kam kemi-async --queue fallback --header "X-Conversation-Id: no-such-conversation" <<'EOF'
+X-PolyAI-Handoff-Status: not_found
+EOF
+
+for kam in "${!KAM_PIDS[@]}"; do
+  if ! kill -0 "${KAM_PIDS[$kam]}" 2>/dev/null; then
+    echo "FAIL kamailio exited during the run (${KAM_LOGS[$kam]})"
+    tail -n 30 "${KAM_LOGS[$kam]}"
     FAILED=$((FAILED + 1))
   fi
 done

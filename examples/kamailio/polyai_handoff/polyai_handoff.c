@@ -4,6 +4,10 @@
  * headers and gives each value to the script as $polyai(key) and
  * $xavp(polyai=>key).
  *
+ * This file: modparams, lifecycle, the synchronous lookups, what a result
+ * does to a request (headers, xavp), $polyai() and KEMI. ph_async.c: the
+ * asynchronous lookups (suspend, the async process, resume).
+ *
  * It is built inside Kamailio's source tree (src/modules/polyai_handoff) like
  * any module; see ../build.sh and ../README.md.
  */
@@ -26,11 +30,9 @@
 
 #include <polyai_handoff.h>
 
-MODULE_VERSION
+#include "ph_module.h"
 
-/* Returned when the module itself failed (no memory, unparsable request);
- * any other failure returns -status, so $rc tells which (-5 not_found, ...). */
-#define PH_RC_INTERNAL (-100)
+MODULE_VERSION
 
 /* Library keys set with modparam, applied in script order after
  * config_file and the environment. */
@@ -50,10 +52,16 @@ static int ph_strip_incoming = 1;
 static int ph_log_level = HANDOFF_LOG_WARNING;
 
 /* Built in mod_init and inherited by every process at fork. */
-static handoff_config *ph_config = NULL;
-/* This process's own client: made in child_init for SIP workers, on first
- * use in any other process. */
-static handoff_client *ph_client = NULL;
+handoff_config *ph_config = NULL;
+/* This process's own client: made in child_init for SIP workers, after the
+ * fork in the async processes, on first use in any other process. */
+handoff_client *ph_client = NULL;
+
+/* The status header's name ("X-PolyAI-Handoff-Status" unless header_prefix
+ * says otherwise), for failures that have no result; per process. */
+static char *ph_status_header = NULL;
+/* Set while the module itself asks for a result it knows fails. */
+static int ph_log_muted = 0;
 
 /* The last request whose incoming X-PolyAI-* headers were removed, so that a
  * second lookup on the same request does not delete them twice. */
@@ -65,6 +73,11 @@ static int child_init(int rank);
 static void mod_destroy(void);
 static int w_polyai_handoff_lookup(sip_msg_t *msg, char *id, char *unused);
 static int w_polyai_handoff_lookup_id(sip_msg_t *msg, char *id, char *unused);
+static int w_polyai_handoff_lookup_async(sip_msg_t *msg, char *id, char *route);
+static int w_polyai_handoff_lookup_id_async(
+		sip_msg_t *msg, char *id, char *route);
+static int fixup_lookup_async(void **param, int param_no);
+static const char *ph_status_header_name(void);
 static int pv_parse_polyai_name(pv_spec_t *sp, str *in);
 static int pv_get_polyai(sip_msg_t *msg, pv_param_t *param, pv_value_t *res);
 
@@ -173,6 +186,7 @@ PH_KEY(breaker_cooldown_ms)
 PH_KEY(max_in_flight)
 PH_KEY(cache_ttl_ms)
 PH_KEY(cache_max_entries)
+PH_KEY(max_connections)
 
 /* clang-format off */
 static param_export_t params[] = {
@@ -182,6 +196,8 @@ static param_export_t params[] = {
 	{"strip_incoming", PARAM_INT,    &ph_strip_incoming},
 	{"log_level",      PARAM_INT,    &ph_log_level},
 	{"set",            PARAM_STRING | PARAM_USE_FUNC, (void *)ph_param_set},
+	{"async_workers",     PARAM_INT, &ph_async_workers},
+	{"async_max_pending", PARAM_INT, &ph_async_max_pending},
 	PH_KEY_EXPORT(region),
 	PH_KEY_EXPORT(base_url),
 	PH_KEY_EXPORT(account_id),
@@ -207,6 +223,7 @@ static param_export_t params[] = {
 	PH_KEY_EXPORT(max_in_flight),
 	PH_KEY_EXPORT(cache_ttl_ms),
 	PH_KEY_EXPORT(cache_max_entries),
+	PH_KEY_EXPORT(max_connections),
 	{0, 0, 0}
 };
 
@@ -217,6 +234,10 @@ static cmd_export_t cmds[] = {
 	{"polyai_handoff_lookup_id", (cmd_function)w_polyai_handoff_lookup_id, 1,
 		fixup_spve_null, fixup_free_spve_null,
 		REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
+	{"polyai_handoff_lookup_async", (cmd_function)w_polyai_handoff_lookup_async, 2,
+		fixup_lookup_async, fixup_free_spve_spve, REQUEST_ROUTE},
+	{"polyai_handoff_lookup_id_async", (cmd_function)w_polyai_handoff_lookup_id_async, 2,
+		fixup_lookup_async, fixup_free_spve_spve, REQUEST_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -242,10 +263,14 @@ struct module_exports exports = {
 
 /* --------------------------------------------------------------- logging */
 
-/* The library calls this on the worker doing the lookup. */
+/* The library calls this on the thread doing a synchronous lookup, and for
+ * queued lookups inside handoff_queue_next() in the async process: never on
+ * a library thread (Kamailio's logging is not thread safe). */
 static void ph_log(handoff_log_level level, const char *message, void *userdata)
 {
 	(void)userdata;
+	if(ph_log_muted)
+		return;
 	switch(level) {
 		case HANDOFF_LOG_ERROR:
 			LM_ERR("%s\n", message);
@@ -317,11 +342,15 @@ static int mod_init(void)
 		return -1;
 	}
 	handoff_client_free(probe);
+	if(ph_async_mod_init() < 0)
+		return -1;
 	LM_INFO("libpolyai_handoff %s\n", handoff_version());
 	return 0;
 }
 
-static int ph_client_create(void)
+/* With async lookups on, also reads the status header's name (for their
+ * fast failures) before the process takes calls. */
+int ph_client_create(void)
 {
 	handoff_status status = HANDOFF_OK;
 
@@ -333,13 +362,18 @@ static int ph_client_create(void)
 				handoff_config_error(ph_config));
 		return -1;
 	}
+	if(ph_async_enabled())
+		ph_status_header_name();
 	return 0;
 }
 
 /* Kamailio forks after mod_init: each SIP worker gets its own client, with
- * its own connections, breaker and cache. */
+ * its own connections, breaker and cache. PROC_MAIN forks the async
+ * processes, which make theirs after the fork. */
 static int child_init(int rank)
 {
+	if(ph_async_child_init(rank) < 0)
+		return -1;
 	if(rank <= 0)
 		return 0;
 	return ph_client_create();
@@ -472,27 +506,32 @@ static int ph_xavp_prepend(sr_xavp_t **list, const char *name, const char *value
 
 /* Replaces $xavp(polyai) with one field per entry. Fields are prepended, so
  * they are added last to first: the meta fields end up first and win over a
- * data key of the same name, and data keys keep document order. */
-static int ph_set_xavp(handoff_result *r)
+ * data key of the same name, and data keys keep document order. Without a
+ * result (a failure before any lookup), only handoff_status. */
+static int ph_set_xavp(handoff_result *r, handoff_status status)
 {
 	sr_xavp_t *fields = NULL;
 	sr_xval_t root;
 	size_t i;
 
 	xavp_rm_by_name(&ph_xavp_name, 1, NULL);
-	for(i = handoff_result_count(r); i > 0; i--) {
-		if(ph_xavp_prepend(&fields, handoff_result_key(r, i - 1),
-				   handoff_result_value(r, i - 1))
-				< 0)
+	if(r != NULL) {
+		for(i = handoff_result_count(r); i > 0; i--) {
+			if(ph_xavp_prepend(&fields, handoff_result_key(r, i - 1),
+					   handoff_result_value(r, i - 1))
+					< 0)
+				goto error;
+		}
+		if(ph_xavp_prepend(&fields, "shared_id", handoff_result_shared_id(r))
+						< 0
+				|| ph_xavp_prepend(&fields, "conversation_id",
+						   handoff_result_conversation_id(r))
+						   < 0)
 			goto error;
+		status = handoff_result_status(r);
 	}
-	if(ph_xavp_prepend(&fields, "shared_id", handoff_result_shared_id(r)) < 0
-			|| ph_xavp_prepend(&fields, "conversation_id",
-					   handoff_result_conversation_id(r))
-					   < 0
-			|| ph_xavp_prepend(&fields, "handoff_status",
-					   handoff_status_name(handoff_result_status(r)))
-					   < 0)
+	if(ph_xavp_prepend(&fields, "handoff_status", handoff_status_name(status))
+			< 0)
 		goto error;
 
 	memset(&root, 0, sizeof(root));
@@ -509,6 +548,84 @@ error:
 	return -1;
 }
 
+/* -------------------------------------------------- results to requests */
+
+/* Strips the request's own X-PolyAI-* headers and appends the block. */
+static int ph_apply_block(sip_msg_t *msg, const char *block)
+{
+	if(msg->first_line.type != SIP_REQUEST || block == NULL)
+		return 0;
+	if(parse_headers(msg, HDR_EOH_F, 0) == -1) {
+		LM_ERR("cannot parse the request headers\n");
+		return -1;
+	}
+	if((ph_strip_incoming && ph_strip_incoming_headers(msg, block) < 0)
+			|| ph_append_block(msg, block) < 0)
+		return -1;
+	return 0;
+}
+
+/* What a lookup gives a request, success or not: its headers and
+ * $xavp(polyai). 0, or -1 when the module failed (logged). */
+int ph_apply_result(sip_msg_t *msg, handoff_result *r)
+{
+	int rc = ph_apply_block(msg, handoff_result_header_block(r));
+
+	if(ph_set_xavp(r, HANDOFF_OK) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* The status header's name, read once per process from a result the
+ * library renders itself: an empty id fails at once, without a request
+ * (and without the warning it logs for a script's empty id). */
+static const char *ph_status_header_name(void)
+{
+	handoff_result *r;
+	const char *block, *colon;
+
+	if(ph_status_header != NULL)
+		return ph_status_header;
+	ph_log_muted = 1;
+	r = handoff_client_lookup(ph_client, "", 0);
+	ph_log_muted = 0;
+	block = handoff_result_header_block(r);
+	colon = block != NULL ? strchr(block, ':') : NULL;
+	if(colon != NULL && colon > block) {
+		ph_status_header = (char *)pkg_malloc(colon - block + 1);
+		if(ph_status_header != NULL) {
+			memcpy(ph_status_header, block, colon - block);
+			ph_status_header[colon - block] = '\0';
+		}
+	}
+	handoff_result_free(r);
+	return ph_status_header != NULL ? ph_status_header
+									: "X-PolyAI-Handoff-Status";
+}
+
+/* The same for a failure that has no result (the async lookup could not be
+ * handed over): the status header alone and handoff_status. */
+int ph_apply_status(sip_msg_t *msg, handoff_status status)
+{
+	const char *name = ph_status_header_name();
+	const char *value = handoff_status_name(status);
+	size_t len = strlen(name) + 2 + strlen(value) + 2;
+	char *block;
+	int rc;
+
+	block = (char *)pkg_malloc(len + 1);
+	if(block == NULL) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	snprintf(block, len + 1, "%s: %s\r\n", name, value);
+	rc = ph_apply_block(msg, block);
+	pkg_free(block);
+	if(ph_set_xavp(NULL, status) < 0)
+		rc = -1;
+	return rc;
+}
+
 /* --------------------------------------------------------------- lookups */
 
 static int ph_lookup(sip_msg_t *msg, str *id, int by_conversation_id)
@@ -516,7 +633,6 @@ static int ph_lookup(sip_msg_t *msg, str *id, int by_conversation_id)
 	char *cid;
 	handoff_result *r;
 	handoff_status status;
-	const char *block;
 	int rc;
 
 	if(msg == NULL || id == NULL || id->len < 0)
@@ -546,19 +662,7 @@ static int ph_lookup(sip_msg_t *msg, str *id, int by_conversation_id)
 		LM_DBG("lookup of [%.*s]: %s (%s)\n", id->len, id->s,
 				handoff_status_name(status), handoff_result_error(r));
 	rc = status == HANDOFF_OK ? 1 : -(int)status;
-
-	block = handoff_result_header_block(r);
-	if(msg->first_line.type == SIP_REQUEST && block != NULL) {
-		if(parse_headers(msg, HDR_EOH_F, 0) == -1) {
-			LM_ERR("cannot parse the request headers\n");
-			rc = PH_RC_INTERNAL;
-		} else if((ph_strip_incoming
-						  && ph_strip_incoming_headers(msg, block) < 0)
-				  || ph_append_block(msg, block) < 0) {
-			rc = PH_RC_INTERNAL;
-		}
-	}
-	if(ph_set_xavp(r) < 0)
+	if(ph_apply_result(msg, r) < 0)
 		rc = PH_RC_INTERNAL;
 	handoff_result_free(r);
 	return rc;
@@ -585,6 +689,43 @@ static int w_polyai_handoff_lookup_id(sip_msg_t *msg, char *id, char *unused)
 {
 	(void)unused;
 	return ph_lookup_param(msg, id, 1);
+}
+
+/* Both parameters: strings with variables. Without tm or with
+ * async_workers 0 the script is refused at start. */
+static int fixup_lookup_async(void **param, int param_no)
+{
+	if(param_no == 1 && !ph_async_enabled()) {
+		LM_ERR("asynchronous lookups need the tm module and async_workers"
+			   " >= 1\n");
+		return -1;
+	}
+	return fixup_spve_spve(param, param_no);
+}
+
+static int ph_lookup_async_param(
+		sip_msg_t *msg, char *id, char *route, int by_conversation_id)
+{
+	str sid = {NULL, 0};
+	str sroute = {NULL, 0};
+
+	if(fixup_get_svalue(msg, (gparam_t *)id, &sid) < 0
+			|| fixup_get_svalue(msg, (gparam_t *)route, &sroute) < 0) {
+		LM_ERR("cannot get the id or the route name\n");
+		return PH_RC_INTERNAL;
+	}
+	return ph_lookup_async(msg, &sid, &sroute, by_conversation_id);
+}
+
+static int w_polyai_handoff_lookup_async(sip_msg_t *msg, char *id, char *route)
+{
+	return ph_lookup_async_param(msg, id, route, 0);
+}
+
+static int w_polyai_handoff_lookup_id_async(
+		sip_msg_t *msg, char *id, char *route)
+{
+	return ph_lookup_async_param(msg, id, route, 1);
 }
 
 /* ------------------------------------------------------------ $polyai() */
@@ -667,6 +808,16 @@ static int ki_polyai_handoff_lookup_id(sip_msg_t *msg, str *id)
 	return ph_lookup(msg, id, 1);
 }
 
+static int ki_polyai_handoff_lookup_async(sip_msg_t *msg, str *id, str *fn)
+{
+	return ph_lookup_async(msg, id, fn, 0);
+}
+
+static int ki_polyai_handoff_lookup_id_async(sip_msg_t *msg, str *id, str *fn)
+{
+	return ph_lookup_async(msg, id, fn, 1);
+}
+
 /* clang-format off */
 static sr_kemi_t ph_kemi_exports[] = {
 	{ str_init("polyai_handoff"), str_init("lookup"),
@@ -677,6 +828,16 @@ static sr_kemi_t ph_kemi_exports[] = {
 	{ str_init("polyai_handoff"), str_init("lookup_id"),
 		SR_KEMIP_INT, ki_polyai_handoff_lookup_id,
 		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("polyai_handoff"), str_init("lookup_async"),
+		SR_KEMIP_INT, ki_polyai_handoff_lookup_async,
+		{ SR_KEMIP_STR, SR_KEMIP_STR, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("polyai_handoff"), str_init("lookup_id_async"),
+		SR_KEMIP_INT, ki_polyai_handoff_lookup_id_async,
+		{ SR_KEMIP_STR, SR_KEMIP_STR, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},
 	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }
