@@ -36,9 +36,13 @@ struct setting {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: " PROGRAM " (--shared-id ID | --id ID) [options]\n"
+          "       " PROGRAM " reserve-dni --shared-id ID [--attr KEY=VALUE]... [options]\n"
+          "       " PROGRAM " reserve-dni --shared-id ID --attributes-json JSON [options]\n"
           "       " PROGRAM " --help | --version\n"
           "\n"
-          "Looks up the PolyAI handoff state of one call and prints it.\n"
+          "Looks up the PolyAI handoff state of one call and prints it; with\n"
+          "reserve-dni, reserves a DNI for a call about to be sent to the agent and\n"
+          "prints the number.\n"
           "\n"
           "  --shared-id ID       the integrator's shared id of the call\n"
           "  --id ID              the PolyAI conversation id\n"
@@ -52,7 +56,15 @@ static void usage(FILE *out) {
           "  --ca-file F          PEM bundle of trusted CAs\n"
           "  --set KEY=VALUE      any configuration key (repeatable)\n"
           "  --format FORMAT      vars (default), headers, json or entries\n"
+          "                       (reserve-dni: vars or json)\n"
           "  --quiet              no error line on stderr\n"
+          "\n"
+          "reserve-dni only:\n"
+          "  --attr KEY=VALUE     an attribute the agent reads (repeatable); a dotted\n"
+          "                       KEY nests, every VALUE is a JSON string, escaped\n"
+          "  --attributes-json J  the attributes as one JSON object instead\n"
+          "  --dni-api-key-file F file whose first line is the DNI reservation key\n"
+          "                       (default: the API key)\n"
           "\n"
           "Settings apply in this order, later ones winning: --config FILE, then\n"
           "POLYAI_HANDOFF_<KEY> environment variables, then flags in the order given.\n"
@@ -67,6 +79,8 @@ static void usage(FILE *out) {
           "           error, data\n"
           "A failed lookup still prints the requested format (its status line says\n"
           "why) and writes \"" PROGRAM ": STATUS: reason\" to stderr.\n"
+          "reserve-dni prints POLYAI_HANDOFF_STATUS=... and POLYAI_DNI=+NUMBER (vars),\n"
+          "or {\"status\", \"http_status\", \"dni\", \"error\"} (json).\n"
           "\n"
           "Exit codes (the handoff_status of the lookup):\n"
           "   0 ok                the handoff state was found\n"
@@ -202,7 +216,27 @@ static int is_api_key(const char *key) {
   key += strspn(key, " \t");
   length = strlen(key);
   while (length > 0 && (key[length - 1] == ' ' || key[length - 1] == '\t')) length--;
-  return length == strlen("api_key") && strncmp(key, "api_key", length) == 0;
+  return (length == strlen("api_key") && strncmp(key, "api_key", length) == 0) ||
+         (length == strlen("dni_api_key") && strncmp(key, "dni_api_key", length) == 0);
+}
+
+/* Prints a reservation as vars or json. */
+static void print_reservation(FILE *out, const handoff_reservation *r, enum format format, const char *error) {
+  handoff_status status = handoff_reservation_status(r);
+  const char *dni = handoff_reservation_dni(r);
+  if (format == FORMAT_JSON) {
+    fprintf(out, "{\"status\":\"%s\",\"http_status\":%d,\"dni\":", handoff_status_name(status),
+            handoff_reservation_http_status(r));
+    if (dni != NULL) put_json_string(out, dni);
+    else fputs("null", out);
+    fputs(",\"error\":", out);
+    put_json_string(out, error);
+    fputs("}\n", out);
+    return;
+  }
+  fprintf(out, "POLYAI_HANDOFF_STATUS=%s\n", handoff_status_name(status));
+  /* Only digits and a '+': nothing here can break a line or a shell. */
+  if (dni != NULL) fprintf(out, "POLYAI_DNI=%s\n", dni);
 }
 
 int main(int argc, char **argv) {
@@ -223,13 +257,20 @@ int main(int argc, char **argv) {
     {"set", required_argument, NULL, 'S'},
     {"format", required_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
+    {"attr", required_argument, NULL, 'A'},
+    {"attributes-json", required_argument, NULL, 'J'},
+    {"dni-api-key-file", required_argument, NULL, 'D'},
+    {"dni-api-key", required_argument, NULL, 'K'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
   };
   struct setting *settings;
   size_t setting_count = 0, i;
-  const char *shared_id = NULL, *conversation_id = NULL, *config_path = NULL;
+  const char *shared_id = NULL, *conversation_id = NULL, *config_path = NULL, *attributes_json = NULL;
+  int reserve = argc > 1 && strcmp(argv[1], "reserve-dni") == 0;
+  handoff_attributes *attributes = NULL;
+  handoff_reservation *reservation = NULL;
   enum format format = FORMAT_VARS;
   int quiet = 0, option, exit_code;
   handoff_config *config = NULL;
@@ -246,6 +287,12 @@ int main(int argc, char **argv) {
     return HANDOFF_INVALID_ARGUMENT;
   }
 
+  if (reserve) {
+    /* The subcommand: getopt reads the flags after it. */
+    argv[1] = argv[0];
+    argv++;
+    argc--;
+  }
   opterr = 0;
   /* ":" first: a missing value returns ':' rather than '?'. */
   while ((option = getopt_long(argc, argv, ":", options, NULL)) != -1) {
@@ -260,6 +307,32 @@ int main(int argc, char **argv) {
       *(option == 's' ? &shared_id : &conversation_id) = optarg;
       break;
     case 'c': config_path = optarg; break;
+    case 'A':
+    case 'J':
+      if (!reserve) {
+        exit_code = usage_error("%s is for reserve-dni", option == 'A' ? "--attr" : "--attributes-json");
+        goto done;
+      }
+      if (option == 'J') {
+        attributes_json = optarg;
+      } else {
+        char *copy = strdup(optarg), *equals = copy != NULL ? strchr(copy, '=') : NULL;
+        if (attributes == NULL) attributes = handoff_attributes_new();
+        if (equals == NULL || equals == copy) {
+          free(copy);
+          exit_code = usage_error("--attr needs KEY=VALUE, got \"%s\"", optarg);
+          goto done;
+        }
+        *equals = '\0';
+        if (handoff_attributes_set(attributes, copy, equals + 1) != HANDOFF_OK) {
+          exit_code = usage_error("--attr %s: %s", copy, handoff_attributes_error(attributes));
+          free(copy);
+          goto done;
+        }
+        free(copy);
+      }
+      break;
+    case 'D': next->key = "dni_api_key_file"; next->value = optarg; setting_count++; break;
     case 'r': next->key = "region"; next->value = optarg; setting_count++; break;
     case 'b': next->key = "base_url"; next->value = optarg; setting_count++; break;
     case 'a': next->key = "account_id"; next->value = optarg; setting_count++; break;
@@ -325,6 +398,18 @@ int main(int argc, char **argv) {
     exit_code = usage_error("unexpected argument: %s", argv[optind]);
     goto done;
   }
+  if (reserve && (conversation_id != NULL || shared_id == NULL)) {
+    exit_code = usage_error("reserve-dni needs --shared-id (and takes no --id)");
+    goto done;
+  }
+  if (reserve && attributes != NULL && attributes_json != NULL) {
+    exit_code = usage_error("give --attr or --attributes-json, not both");
+    goto done;
+  }
+  if (reserve && format != FORMAT_VARS && format != FORMAT_JSON) {
+    exit_code = usage_error("reserve-dni prints vars or json");
+    goto done;
+  }
   if (shared_id == NULL && conversation_id == NULL) {
     exit_code = usage_error("give one of --shared-id and --id");
     goto done;
@@ -351,6 +436,22 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (reserve) {
+    reservation = handoff_client_reserve_dni(client, shared_id,
+                                             attributes != NULL ? handoff_attributes_json(attributes) : attributes_json, 0);
+    status = handoff_reservation_status(reservation);
+    error = config_error != NULL ? config_error : handoff_reservation_error(reservation);
+    if (status != HANDOFF_OK && !quiet)
+      fprintf(stderr, PROGRAM ": %s: %s\n", handoff_status_name(status), error);
+    print_reservation(stdout, reservation, format, error);
+    exit_code = (int)status;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+      if (!quiet) fprintf(stderr, PROGRAM ": cannot write the output: %s\n", strerror(errno));
+      exit_code = EXIT_OUTPUT;
+    }
+    goto done;
+  }
+
   /* Without a client this still yields an invalid_argument result, so the
    * output has its usual shape and status line. */
   result = shared_id != NULL ? handoff_client_lookup(client, shared_id, 0)
@@ -373,6 +474,8 @@ int main(int argc, char **argv) {
   }
 
 done:
+  handoff_reservation_free(reservation);
+  handoff_attributes_free(attributes);
   handoff_result_free(result);
   handoff_client_free(client);
   handoff_config_free(config);
