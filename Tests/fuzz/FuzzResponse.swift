@@ -30,6 +30,7 @@ public func fuzzResponse(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
                                           flattener: Flattener(options: options))
     let result = Renderer(options: options).result(outcome).rendered()
     check(result, options, outcome)
+    checkReservation(body, status: status)
     if selection == 3 {
         // Nothing selected: nothing to count, whatever the bounds.
         if !(result.entries.isEmpty && outcome.flat.map({ $0.dropped == 0 && $0.cut == 0 }) ?? true) {
@@ -37,6 +38,28 @@ public func fuzzResponse(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         }
     }
     return 0
+}
+
+/// The same bytes as a reservation's answer and as a caller's attributes:
+/// a number comes back only when it is one, and a body is only ever built
+/// around an object holding the reservation's own shared id.
+private func checkReservation(_ body: [UInt8], status: Int) {
+    func require(_ condition: Bool, _ what: String) {
+        if !condition { fatalError("invariant broken: \(what)") }
+    }
+    let reservation = ReservationDecoder.reservation(.response(status: status == 404 ? 409 : 200, body: body), timeoutMs: 1)
+    require((reservation.dni != nil) == (reservation.status == .ok), "a dni exactly when ok")
+    if let dni = reservation.dni {
+        require(ReservationDecoder.isPhoneNumber(dni), "dni is a phone number")
+        require(dni.utf8.allSatisfy { $0 == UInt8(ascii: "+") || ($0 >= 48 && $0 <= 57) }, "dni bytes")
+    }
+    if case .success(let post) = ReservationAttributes.body(sharedID: "fuzz-id", json: body) {
+        guard let value = try? JSONDecoder.decode(post, maxDepth: Limits.maxAttributesDepth + 1),
+              case .object(let members)? = value["attributes"] else {
+            return require(false, "the body built is not {\"attributes\": {...}}")
+        }
+        require(members.filter { $0.key == "shared_id" } == [JSONMember("shared_id", .string("fuzz-id"))], "one shared_id, the reservation's")
+    }
 }
 
 private func check(_ result: RenderedResult, _ options: RenderOptions, _ outcome: Renderer.Outcome) {
