@@ -11,6 +11,7 @@ public func handoff_client_new(_ config: OpaquePointer?, _ statusOut: UnsafeMuta
     }
     do {
         let client = try HandoffClient(config: handle.config)
+        _ = ResultHandle.warmedUp
         handle.recordSuccess()
         statusOut?.pointee = HANDOFF_OK
         return Handle.retain(client)
@@ -46,6 +47,7 @@ public func handoff_init(_ configPath: UnsafePointer<CChar>?) -> handoff_status 
         if let path { try config.apply(ConfigSources.readFile(path: path)) }
         try config.apply(ConfigSources.environment(ConfigSources.processEnvironment()))
         ProcessClient.install(try HandoffClient(config: config))
+        _ = ResultHandle.warmedUp
         return HANDOFF_OK
     } catch {
         ProcessClient.failInit(error.message)

@@ -21,7 +21,11 @@ static long sandbox_reservation_requests(void) {
   return requests;
 }
 
-static char *sandbox_reservations(void) { return sandbox_get("/_sandbox/dni-reservations"); }
+/* The sandbox's record of the reservations it got; "" if it gave none. */
+static char *sandbox_reservations(void) {
+  char *body = sandbox_get("/_sandbox/dni-reservations");
+  return body != NULL ? body : strdup("");
+}
 
 static handoff_client *dni_client_with(const char *retries) {
   return sandbox_client_with("dni_api_key", SANDBOX_DNI_KEY, "retries", retries, NULL);

@@ -64,6 +64,7 @@ public final class HandoffClient: Sendable {
             allowsPlainHTTP: !base.isHTTPS,
             maxConnections: config.maxConnections)
         runtime = PerProcess { ClientRuntime(config: config, transport: settings) }
+        _ = PathWarmUp.done
     }
 
     /// Looks up raw caller bytes. `timeoutMs` <= 0 or nil: the configured

@@ -10,6 +10,10 @@ enum ReservationAttributes {
             guard json.count <= Limits.maxAttributesBytes else {
                 return .failure(LookupError("attributes are larger than \(Limits.maxAttributesBytes) bytes"))
             }
+            // jansson's own words for a non-object ("'[' or '{' expected")
+            // would not say what is wrong with an array or a string.
+            let start = json.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+            guard start == UInt8(ascii: "{") else { return .failure(LookupError("attributes must be a JSON object")) }
             let value: JSONValue
             do {
                 value = try JSONDecoder.decode(json, maxDepth: Limits.maxAttributesDepth)

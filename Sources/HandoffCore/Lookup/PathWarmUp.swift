@@ -1,0 +1,62 @@
+/// Runs every stage of a lookup once, on canned data, when the first client
+/// of the process is made: decoding, flattening, rendering, logging checks,
+/// counters, single flight, timers, reservations. The Swift runtime sets up
+/// lazy globals (swift_once) and generic type metadata the first time a path
+/// runs, under process-wide locks of its own that no fork handler can take;
+/// a fork() at that instant leaves one held and the child hangs on that path.
+/// Done here, the first run is over before any lookup: a host that forks
+/// after making a client (Kamailio, OpenSIPS, Asterisk's System()) cannot
+/// catch another thread inside one.
+public enum PathWarmUp {
+    /// The first access runs it, once per process (a child has it done).
+    public static let done: Bool = {
+        _ = ForkGeneration.current
+        _ = CurlRuntime.isReady
+        _ = InFlightLimit.current
+        _ = Log.isEnabled(.debug)
+        let options = RenderOptions()
+        let flattener = Flattener(options: options)
+        let renderer = Renderer(options: options)
+        let body = Array(#"{"id":"warm-up","shared_id":"warm-up","data":{"a":"b","n":1.50,"c":{"d":[true,null,"\u00e9"]}}}"#.utf8)
+        let outcomes: [HTTPOutcome] = [
+            .response(status: 200, body: body), .response(status: 404, body: Array(#"{"error_message":"x"}"#.utf8)),
+            .response(status: 418, body: []), .timedOut, .failed("x", retryable: true), .notConnected("x"),
+            .bodyTooLarge(status: 200, limit: 1), .malformed("x"),
+        ]
+        for http in outcomes {
+            let rendered = renderer.result(ResponseDecoder.outcome(http, timeoutMs: 1, flattener: flattener)).rendered()
+            _ = rendered.headerBlock.utf8.count + rendered.variablesBlock.utf8.count
+            _ = ReservationDecoder.reservation(http, timeoutMs: 1)
+        }
+        _ = ReservationDecoder.reservation(.response(status: 200, body: Array(#"{"dni":"+15550100"}"#.utf8)), timeoutMs: 1)
+        _ = ReservationAttributes.body(sharedID: "warm-up", json: Array(#"{"a":{"b":"c"}}"#.utf8))
+        var attributes = AttributesBuilder()
+        try? attributes.set(Array("a.b".utf8), Array("c".utf8))
+        _ = attributes.json
+        _ = LookupTarget.validated(Array("warm-up".utf8), as: .sharedID)
+        _ = RequestURL.percentEncoded("warm up/é")
+        _ = SecretRedactor([("warm-up-secret", SecretRedactor.apiKeyPlaceholder)]).redact("warm-up-secret")
+        let stats = ClientStats()
+        stats.recordLookup(.ok, elapsedUs: 1, requests: 1)
+        stats.recordReservation(.ok, requests: 1)
+        _ = stats.snapshot(breakerOpen: false).prometheus
+        let flights = SingleFlight()
+        if case .leader(let flight) = flights.join(.sharedID("warm-up")) {
+            flights.finish(flight, renderer.result(.init(status: .timeout, errorMessage: "x")))
+        }
+        var timers = TimerHeap<Int>()
+        timers.push(1, due: .now)
+        _ = timers.popDue(at: .now.advanced(by: .seconds(1)))
+        _ = Deadline(milliseconds: 1).remainingMs
+        return true
+    }()
+
+    /// A found result with nested data, for the C edge to run its own
+    /// result path once.
+    public static func sample() -> HandoffResult {
+        let options = RenderOptions()
+        let body = Array(#"{"id":"warm-up","shared_id":"warm-up","data":{"a":"b","c":{"d":[1,"e"]}}}"#.utf8)
+        return Renderer(options: options).result(ResponseDecoder.outcome(.response(status: 200, body: body), timeoutMs: 1,
+                                                                         flattener: Flattener(options: options)))
+    }
+}
