@@ -37,12 +37,13 @@
  *     library's process-wide locks are taken around fork(), every other
  *     lock it has belongs to one process, and fork() waits for the library's
  *     calls into libcurl that may hold one of OpenSSL's process-wide locks
- *     (each a non-blocking step of microseconds). One window it cannot
- *     close: the statically linked Swift runtime builds some type metadata
- *     under locks of its own the first time a code path runs; a fork() at
- *     the instant another thread runs a lookup path for the very first time
- *     can leave one held (fork before the first lookup, as Kamailio does, or
- *     after one). Never fork() inside the log callback.
+ *     (each a non-blocking step of microseconds). The statically linked
+ *     Swift runtime sets up lazy globals and type metadata under locks of
+ *     its own the first time a code path runs: the library runs every
+ *     lookup and reservation path once, on canned data, when the process's
+ *     first client is made, so the one window left is a fork() at the
+ *     instant another thread makes that first client. Never fork() inside
+ *     the log callback.
  *   - The library is never unmapped: dlclose() leaves it loaded (-z
  *     nodelete), because libcurl resolver threads abandoned by lookups that
  *     timed out may still return into its code.
