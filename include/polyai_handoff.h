@@ -48,8 +48,9 @@
  *     nodelete), because libcurl resolver threads abandoned by lookups that
  *     timed out may still return into its code.
  *   - Transport: TLS 1.2 or later, certificates verified, redirects never
- *     followed, and no proxy ever used (http_proxy, https_proxy, ALL_PROXY and
- *     the like in the environment are ignored). TLS secrets are never written
+ *     followed, and no proxy used unless the configuration's proxy key asks
+ *     for one (http_proxy, https_proxy, ALL_PROXY and the like in the
+ *     environment are ignored otherwise). TLS secrets are never written
  *     to $SSLKEYLOGFILE. Connection sockets are close-on-exec (libcurl's
  *     resolver threads make short-lived socket pairs that are not).
  */
@@ -230,6 +231,25 @@ void handoff_shutdown(void);
  *                       different key for them in most cases); same rules and
  *                       secrecy as api_key. Unset: api_key is used
  *   dni_api_key_file    a file whose first line is that key, as api_key_file
+ *   proxy               none (default: no proxy, whatever the environment
+ *                       says), env (https_proxy or HTTPS_PROXY, and no_proxy,
+ *                       read when the client is made), or http://host:port or
+ *                       https://host:port. https requests tunnel through it
+ *                       with CONNECT; a plain-HTTP request never goes through
+ *                       a proxy. No credentials in the URL: see
+ *                       proxy_auth_file. A proxy that cannot be reached or
+ *                       refuses the tunnel gives HANDOFF_NETWORK with a
+ *                       message that says it was the proxy
+ *   proxy_auth_file     a file whose first line is user:password for the
+ *                       proxy (Basic); redacted like the API key
+ *   interface           the source interface or address of requests (libcurl's
+ *                       CURLOPT_INTERFACE: a name, an address, "if!eth1",
+ *                       "host!10.0.0.5"), for multi-homed SBCs
+ *   ip_version          any (default), 4 or 6: the address family used
+ *   resolve             host:port:address entries separated by spaces, as
+ *                       curl's --resolve (addresses comma-separated, IPv6 in
+ *                       brackets): pins the API's name, for split DNS, at
+ *                       most 32 entries
  *   max_connections     connections the I/O thread of queued lookups opens at
  *                       once, 1..65536 (default 512); more transfers wait for
  *                       one (over HTTP/2 they share connections). Each is a

@@ -21,6 +21,7 @@ public struct HandoffConfig: Sendable, Equatable {
     public var cacheTTLMs = 0
     public var cacheMaxEntries = Limits.defaultCacheMaxEntries
     public var maxConnections = Limits.defaultMaxConnections
+    public var egress = Egress()
 
     public init() {}
 
@@ -32,13 +33,23 @@ public struct HandoffConfig: Sendable, Equatable {
         "max_value_bytes", "max_entries", "max_depth", "max_header_block_bytes",
         "retries", "breaker_failures", "breaker_cooldown_ms", "max_in_flight", "cache_ttl_ms", "cache_max_entries",
         "max_connections", "dni_api_key", "dni_api_key_file",
+        "proxy", "proxy_auth_file", "interface", "ip_version", "resolve",
     ]
     static let renamePrefix = "rename."
 
     /// Every secret this configuration holds, for messages to be redacted
     /// with. (Keys added later, such as proxy credentials, join the list.)
     public var redactor: SecretRedactor {
-        SecretRedactor([apiKey, dniAPIKey].compactMap { $0.map { ($0.secret, SecretRedactor.apiKeyPlaceholder) } })
+        var secrets = [apiKey, dniAPIKey].compactMap { $0.map { ($0.secret, SecretRedactor.apiKeyPlaceholder) } }
+        if let credentials = egress.proxyCredentials {
+            secrets.append((credentials, "<proxy credentials>"))
+            // The password alone too: a proxy may echo only that.
+            // (Not a short one, which would blank ordinary words.)
+            if let colon = credentials.firstIndex(of: ":"), credentials[credentials.index(after: colon)...].utf8.count >= 6 {
+                secrets.append((String(credentials[credentials.index(after: colon)...]), "<proxy credentials>"))
+            }
+        }
+        return SecretRedactor(secrets)
     }
 
     /// Sets one key. On error `self` is unchanged, and the message holds no
@@ -89,6 +100,11 @@ public struct HandoffConfig: Sendable, Equatable {
         case "max_in_flight": maxInFlight = try Self.integer(key, value, in: Limits.inFlightRange)
         case "cache_ttl_ms": cacheTTLMs = try Self.integer(key, value, in: Limits.cacheTTLRange)
         case "cache_max_entries": cacheMaxEntries = try Self.integer(key, value, in: Limits.cacheEntriesRange)
+        case "proxy": egress.proxy = try Egress.proxy(value)
+        case "proxy_auth_file": egress.proxyCredentials = try Egress.credentials(file: value)
+        case "interface": egress.interface = try Egress.interface(value)
+        case "ip_version": egress.ipVersion = try Egress.ipVersion(value)
+        case "resolve": egress.resolve = try Egress.resolve(value)
         case "max_connections": maxConnections = try Self.integer(key, value, in: Limits.connectionsRange)
         default:
             let prefix = Self.renamePrefix.utf8

@@ -84,6 +84,9 @@ public enum Limits {
     /// Most digits of a reserved DNI (E.164 has at most 15; room for
     /// national and internal numbering).
     public static let maxDNIDigits = 32
+    /// Longest `interface` value, and most `resolve` entries.
+    public static let maxInterfaceBytes = 64
+    public static let maxResolveEntries = 32
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
 }

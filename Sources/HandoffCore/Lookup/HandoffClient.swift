@@ -62,7 +62,13 @@ public final class HandoffClient: Sendable {
             trustStore: trustStore,
             maxResponseBytes: config.maxResponseBytes,
             allowsPlainHTTP: !base.isHTTPS,
-            maxConnections: config.maxConnections)
+            maxConnections: config.maxConnections,
+            // A plain-HTTP request never goes through a proxy: it would see the key.
+            proxy: base.isHTTPS ? config.egress.effectiveProxy(environment: Self.environment()) : nil,
+            proxyCredentials: config.egress.proxyCredentials,
+            interface: config.egress.interface,
+            ipVersion: config.egress.ipVersion,
+            resolve: config.egress.resolve)
         runtime = PerProcess { ClientRuntime(config: config, transport: settings) }
         _ = PathWarmUp.done
     }
@@ -119,6 +125,15 @@ public final class HandoffClient: Sendable {
     func effectiveTimeout(_ timeoutMs: Int?) -> Int? {
         guard let timeoutMs, timeoutMs > 0 else { return config.timeoutMs }
         return timeoutMs <= Limits.timeoutRange.upperBound ? timeoutMs : nil
+    }
+
+    /// The proxy variables of `proxy = env`, read when a client is made.
+    static func environment() -> [String: String] {
+        var found: [String: String] = [:]
+        for name in ["https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"] {
+            if let value = getenv(name) { found[name] = String(cString: value) }
+        }
+        return found
     }
 
     static let noLookupsRefusal = "this client is for DNI reservations only (account_id and project_id are not set)"

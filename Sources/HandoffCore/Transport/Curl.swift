@@ -15,14 +15,17 @@ enum CurlRuntime {
 }
 
 /// The header lists of a client's requests: lookups' (GET, the lookup key)
-/// and reservations' (POST, the DNI key, a JSON body).
+/// and reservations' (POST, the DNI key, a JSON body); and the `resolve`
+/// overrides, a list of the same kind.
 final class RequestHeaders: Sendable {
     let lookup: CurlHeaderList
     let reservation: CurlHeaderList
+    let resolve: CurlHeaderList?
 
     init(_ settings: TransportSettings) {
         lookup = CurlHeaderList(settings.headers)
         reservation = CurlHeaderList(settings.postHeaders)
+        resolve = settings.resolve.isEmpty ? nil : CurlHeaderList(settings.resolve)
     }
 }
 
@@ -128,10 +131,34 @@ final class CurlTransfer: @unchecked Sendable {
         ]
         var ok = longs.allSatisfy { handoff_curl_set_long(easy, $0.0, $0.1) == CURLE_OK }
         ok = ok && handoff_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, settings.allowsPlainHTTP ? "http,https" : "https") == CURLE_OK
-        // No proxy, whatever http_proxy, https_proxy or ALL_PROXY say: a
-        // proxy the host set for other software would see the key.
-        ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXY, "") == CURLE_OK
-        ok = ok && handoff_curl_set_string(easy, CURLOPT_NOPROXY, "*") == CURLE_OK
+        if let proxy = settings.proxy {
+            // Chosen by the configuration: https tunnels through it with
+            // CONNECT (the proxy sees only the host name, never the key).
+            ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXY, proxy.url) == CURLE_OK
+            ok = ok && handoff_curl_set_string(easy, CURLOPT_NOPROXY, proxy.noProxy) == CURLE_OK
+            ok = ok && handoff_curl_set_long(easy, CURLOPT_HTTPPROXYTUNNEL, 1) == CURLE_OK
+            if let credentials = settings.proxyCredentials {
+                ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXYUSERPWD, credentials) == CURLE_OK
+                ok = ok && handoff_curl_set_long(easy, CURLOPT_PROXYAUTH, 1 /* CURLAUTH_BASIC, a macro Swift cannot import */) == CURLE_OK
+            }
+        } else {
+            // No proxy, whatever http_proxy, https_proxy or ALL_PROXY say: a
+            // proxy the host set for other software would see the key.
+            ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXY, "") == CURLE_OK
+            ok = ok && handoff_curl_set_string(easy, CURLOPT_NOPROXY, "*") == CURLE_OK
+        }
+        if let interface = settings.interface {
+            ok = ok && handoff_curl_set_string(easy, CURLOPT_INTERFACE, interface) == CURLE_OK
+        }
+        let resolveMode: Int = switch settings.ipVersion {
+        case .any: Int(CURL_IPRESOLVE_WHATEVER)
+        case .v4: Int(CURL_IPRESOLVE_V4)
+        case .v6: Int(CURL_IPRESOLVE_V6)
+        }
+        ok = ok && handoff_curl_set_long(easy, CURLOPT_IPRESOLVE, resolveMode) == CURLE_OK
+        if let resolve = headers.resolve {
+            ok = ok && handoff_curl_set_slist(easy, CURLOPT_RESOLVE, resolve.list) == CURLE_OK
+        }
         ok = ok && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.lookup.list) == CURLE_OK
         posting = false
         ok = ok && handoff_curl_set_share(easy, share.handle) == CURLE_OK
@@ -216,6 +243,21 @@ final class CurlTransfer: @unchecked Sendable {
         return version
     }
 
+    /// A failure that was the proxy's, said so: an operator must not go
+    /// looking for the API's fault.
+    private func proxyFailure(_ code: CURLcode, _ proxy: String) -> HTTPOutcome? {
+        var connectCode = 0
+        _ = handoff_curl_get_long(easy, CURLINFO_HTTP_CONNECTCODE, &connectCode)
+        if connectCode >= 300 {
+            return .failed("the proxy \(proxy) refused the CONNECT tunnel (it answered HTTP \(connectCode))", retryable: false)
+        }
+        if code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_PROXY {
+            let detail = String(cString: errorText)
+            return .notConnected("cannot reach the proxy \(proxy): \(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)")
+        }
+        return nil
+    }
+
     private var responseStatus: Int {
         var status = 0
         _ = handoff_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -244,6 +286,7 @@ final class CurlTransfer: @unchecked Sendable {
             // wrong way.
             return .malformed("response headers too large for libcurl (a header line over 100 KB or over 300 KB in all), or libcurl ran out of memory")
         default:
+            if let proxy = settings.proxy?.url, let failure = proxyFailure(code, proxy) { return failure }
             if code == CURLE_COULDNT_CONNECT, sockets.openError != 0 {
                 // "Couldn't connect to server" hides that no socket could be made.
                 return .failed("cannot open a socket: \(SystemError.describe(sockets.openError))", retryable: false)

@@ -57,4 +57,10 @@ struct TransportSettings: Sendable {
     let allowsPlainHTTP: Bool
     /// Connections the I/O thread of queued lookups opens at once.
     var maxConnections = Limits.defaultMaxConnections
+    /// The https proxy (a CONNECT tunnel) and its no_proxy list; nil: none.
+    var proxy: (url: String, noProxy: String)? = nil
+    var proxyCredentials: String? = nil
+    var interface: String? = nil
+    var ipVersion = Egress.IPVersion.any
+    var resolve: [String] = []
 }
