@@ -1,5 +1,5 @@
-// polyai-handoff-sandbox: a local stand-in for the PolyAI handoff_state
-// endpoint, driven by a fixtures file. See docs/sandbox.md.
+// polyai-handoff-sandbox: a local stand-in for the PolyAI handoff_state and
+// DNI reservation endpoints, driven by a fixtures file. See docs/sandbox.md.
 
 #if canImport(Glibc)
 import Glibc

@@ -14,8 +14,9 @@ struct SandboxOptions: Sendable {
                                       [--port-file PATH] [--blackhole-port-file PATH]
                                       [--delay-ms N] [--allow-non-loopback]
 
-        Serves GET /v1/{account_id}/{project_id}/handoff_state from a fixtures file,
-        plain HTTP, for tests and demos. See docs/sandbox.md.
+        Serves GET /v1/{account_id}/{project_id}/handoff_state (and, when the fixtures
+        have a dni_reservation pool, POST /v1/conversations/dni-reservation) from a
+        fixtures file, plain HTTP, for tests and demos. See docs/sandbox.md.
 
           --fixtures FILE             fixture JSON file (required)
           --host ADDRESS              address to bind (default 127.0.0.1); must be loopback
@@ -24,8 +25,9 @@ struct SandboxOptions: Sendable {
           --port-file PATH            write the bound port to PATH once listening
           --blackhole-port-file PATH  also listen on 127.0.0.1 with a port that accepts
                                       connections and never answers; write its port to PATH
-          --delay-ms N                answer every handoff_state request N ms later
-                                      (on top of a fixture's own delay_ms), 0..600000
+          --delay-ms N                answer every API request (handoff_state and
+                                      dni-reservation) N ms later, on top of a
+                                      fixture's own delay_ms, 0..600000
           --allow-non-loopback        permit binding a non-loopback address
           -h, --help                  print this help
 

@@ -1,13 +1,16 @@
-/// The fixture file as parsed: the credentials the sandbox demands and the
-/// handoff entries it serves. See docs/sandbox.md for the format.
+/// The fixture file as parsed: the credentials the sandbox demands, the
+/// handoff entries it serves and, when present, its DNI reservations. See
+/// docs/sandbox.md for the format.
 struct FixtureFile: Sendable {
     let apiKey: String
     /// When set, requests for any other account or project get 404.
     let accountID: String?
     let projectID: String?
     let handoffs: [HandoffFixture]
+    /// nil: no `dni_reservation` object, and the reservation endpoint is an unknown path.
+    let dniReservation: DNIReservationFixture?
 
-    static let fields: Set<String> = ["api_key", "account_id", "project_id", "handoffs", "note"]
+    static let fields: Set<String> = ["api_key", "account_id", "project_id", "handoffs", "dni_reservation", "note"]
 
     /// Refuses anything ambiguous: two entries with one id or one shared_id
     /// would make the answer depend on file order.
@@ -41,6 +44,12 @@ struct FixtureFile: Sendable {
             }
             handoffs.append(entry)
         }
-        return FixtureFile(apiKey: apiKey, accountID: accountID, projectID: projectID, handoffs: handoffs)
+        var dniReservation: DNIReservationFixture?
+        if let value = fields.value("dni_reservation") {
+            dniReservation = try DNIReservationFixture.parse(value, at: "dni_reservation", defaultAPIKey: apiKey)
+        }
+        return FixtureFile(
+            apiKey: apiKey, accountID: accountID, projectID: projectID, handoffs: handoffs, dniReservation: dniReservation
+        )
     }
 }

@@ -1,36 +1,63 @@
 import NIOHTTP1
 
-/// Decides the reply to one request. Checks run in the order the real API
-/// documents: route, method, API key, project, query, lookup.
+/// Decides the reply to one request. For each endpoint, checks run in the
+/// order the real API applies them: route, method, API key, then what the
+/// endpoint itself reads (project, query, lookup; or body, attributes, pool).
 struct Router: Sendable {
     let store: FixtureStore
     let stats: Stats
-    /// --delay-ms: added to every handoff_state reply, answers and errors alike.
+    /// The DNI pool; nil when the fixtures have no `dni_reservation`, and
+    /// then the reservation and `/_sandbox/` DNI paths are unknown paths.
+    var desk: ReservationDesk?
+    /// --delay-ms: added to every API reply (lookups and reservations),
+    /// answers and errors alike.
     var delayMs = 0
 
     static let statsPath = "/_sandbox/stats"
+    static let reservationsPath = "/_sandbox/dni-reservations"
+    static let callPath = "/_sandbox/call"
 
     /// `connectionCounted` belongs to the caller's connection; it flips on
     /// the first counted request so `connections` counts each connection once.
-    func reply(to head: HTTPRequestHead, connectionCounted: inout Bool) -> Reply {
+    func reply(to head: HTTPRequestHead, body: RequestBody, connectionCounted: inout Bool) -> Reply {
         let target = RequestTarget(uri: head.uri)
-        if target.rawPath == Self.statsPath {
-            guard head.method == .GET else { return .methodNotAllowed }
-            return Reply(status: 200, body: Array(stats.json.utf8))
-        }
+        if let reply = controlReply(to: head, target: target) { return reply }
         stats.recordRequest(firstOnConnection: !connectionCounted)
         connectionCounted = true
-        var reply = handoffReply(to: head, target: target)
+        var reply = apiReply(to: head, target: target, body: body)
         reply.delayMs += delayMs
         return reply
     }
 
-    private func handoffReply(to head: HTTPRequestHead, target: RequestTarget) -> Reply {
+    /// The sandbox's own endpoints: no key, not counted in the stats, never
+    /// delayed. nil for every other path.
+    private func controlReply(to head: HTTPRequestHead, target: RequestTarget) -> Reply? {
+        switch target.rawPath {
+        case Self.statsPath:
+            guard head.method == .GET else { return .methodNotAllowed(allowing: "GET") }
+            return Reply(status: 200, body: Array(stats.json.utf8))
+        case Self.reservationsPath:
+            return desk.map { inspectionReply(to: head, desk: $0) }
+        case Self.callPath:
+            return desk.map { callReply(to: head, target: target, desk: $0) }
+        default:
+            return nil
+        }
+    }
+
+    private func apiReply(to head: HTTPRequestHead, target: RequestTarget, body: RequestBody) -> Reply {
         guard let segments = target.segments else { return .error(400, "Malformed percent-encoding in path") }
+        if let desk, segments == Self.reservationSegments {
+            return reservationReply(to: head, body: body, desk: desk)
+        }
+        return handoffReply(to: head, target: target, segments: segments)
+    }
+
+    private func handoffReply(to head: HTTPRequestHead, target: RequestTarget, segments: [String]) -> Reply {
         guard segments.count == 4, segments[0] == "v1", segments[3] == "handoff_state",
               !segments[1].isEmpty, !segments[2].isEmpty
         else { return .error(404, "Not found") }
-        guard head.method == .GET else { return .methodNotAllowed }
+        guard head.method == .GET else { return .methodNotAllowed(allowing: "GET") }
 
         guard let key = head.headers["x-api-key"].first, !key.isEmpty else { return .error(401, "Missing API key") }
         guard key == store.file.apiKey else { return .error(403, "Invalid API key") }
@@ -49,15 +76,19 @@ struct Router: Sendable {
         } else {
             return .error(400, "Either id or shared_id must be provided")
         }
-        guard let reply = store.reply(for: lookup) else { return .error(404, "Handoff state not found") }
-        return reply.echoesKey ? reply.echoing(apiKey: key) : reply
+        // The fixtures first: a call never changes what a fixture answers.
+        if let reply = store.reply(for: lookup) {
+            return reply.echoesKey ? reply.echoing(apiKey: key) : reply
+        }
+        if let body = desk?.handoffBody(for: lookup) { return Reply(status: 200, body: body) }
+        return .error(404, "Handoff state not found")
     }
 }
 
 extension Reply {
-    static var methodNotAllowed: Reply {
+    static func methodNotAllowed(allowing methods: String) -> Reply {
         var reply = Reply.error(405, "Method not allowed")
-        reply.extraHeaders = [HeaderField(name: "Allow", value: "GET")]
+        reply.extraHeaders = [HeaderField(name: "Allow", value: methods)]
         return reply
     }
 }

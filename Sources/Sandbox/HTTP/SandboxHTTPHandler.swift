@@ -10,6 +10,7 @@ final class SandboxHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let router: Router
     private var requestHead: HTTPRequestHead?
+    private var body = RequestBody()
     private var connectionCounted = false
     /// The timer of a delayed or trickling reply, cancelled if the peer goes away.
     var pendingTask: Scheduled<Void>?
@@ -22,12 +23,20 @@ final class SandboxHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             requestHead = head
-        case .body:
-            break  // GET bodies carry nothing the API reads.
+            body = RequestBody()
+            // libcurl asks before sending a larger POST body; without this it waits a second.
+            if head.method == .POST, head.version == .http1_1,
+               head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
+        case .body(let chunk):
+            // Only reservations read a body; GET bodies carry nothing the API reads.
+            if requestHead?.method == .POST { body.append(chunk) }
         case .end:
             guard let head = requestHead else { return }
             requestHead = nil
-            let reply = router.reply(to: head, connectionCounted: &connectionCounted)
+            let reply = router.reply(to: head, body: body, connectionCounted: &connectionCounted)
+            body = RequestBody()
             deliver(reply, for: head, context: context)
         }
     }

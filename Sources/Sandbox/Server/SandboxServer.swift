@@ -22,7 +22,12 @@ struct SandboxServer {
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let router = Router(store: store, stats: Stats(), delayMs: options.delayMs)
+        let router = Router(
+            store: store,
+            stats: Stats(),
+            desk: store.file.dniReservation.map(ReservationDesk.init),
+            delayMs: options.delayMs
+        )
         var channels: [Channel] = []
         do {
             let http: Channel
