@@ -425,7 +425,7 @@ if [ "$VALGRIND" = 1 ]; then
   if ! command -v valgrind >/dev/null 2>&1; then
     fail valgrind "VALGRIND=1 but valgrind is not installed"
   else
-    for t in test_lookup test_threads test_fork test_proxy_env test_secrets test_queue; do
+    for t in test_lookup test_threads test_fork test_proxy_env test_secrets test_queue test_reservation; do
       [ -x "$work/$t" ] && vg "$t" 0 "$work/$t"
     done
     # TLS through OpenSSL and the shared trust store, behind nginx; kept-alive

@@ -122,7 +122,7 @@ static void expect_refused(handoff_client *client, const char *shared_id, const 
 static void test_refusals(void) {
   handoff_client *client = dni_client_with("1");
   long before = sandbox_reservation_requests();
-  char *big = malloc(17000), deep[64] = "", *exact = malloc(16400);
+  char *big = malloc(17000), deep[256] = "", *exact = malloc(16400);
   int i;
   handoff_reservation *r;
 
