@@ -362,6 +362,31 @@ if [ "$cli_build_failed" = 0 ]; then
     --project-id PROJECT-support --set api_key=sandbox-key
   if grep -q sandbox-key "$work/err"; then cli_bad "--set api_key echoes the key"; else cli_ok; fi
 
+  # reserve-dni: the number, the attributes as the sandbox got them (built
+  # with escaping), the exit code per status, JSON output, usage errors.
+  run_cli 0 reserve-dni --shared-id cli-reserve-1 "${flags[@]}" --attr caller=+442079460000 \
+    --attr 'customer.note=say "hi"},{"x":1'
+  expect_first_line "$work/out" "POLYAI_HANDOFF_STATUS=ok"
+  expect_grep "$work/out" '^POLYAI_DNI=+[0-9][0-9]*$'
+  sandbox_get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1"; }
+  sandbox_get "$HANDOFF_TEST_BASE_URL/_sandbox/dni-reservations" >"$work/reservations" 2>&1
+  expect_grep "$work/reservations" '"shared_id":"cli-reserve-1"'
+  expect_grep "$work/reservations" '"caller":"+442079460000"'
+  expect_grep "$work/reservations" 'say \\"hi\\"},{\\"x\\":1'
+  run_cli 0 reserve-dni --shared-id cli-reserve-2 "${flags[@]}" --attributes-json '{"lang":"en"}' --format json
+  expect_grep "$work/out" '^{"status":"ok","http_status":200,"dni":"+[0-9]*","error":""}$'
+  run_cli 9 reserve-dni --shared-id dni-hostile-uri "${flags[@]}" --quiet
+  expect_line "$work/out" "POLYAI_HANDOFF_STATUS=protocol"
+  if grep -q evil "$work/out"; then cli_bad "reserve-dni printed a hostile dni"; else cli_ok; fi
+  run_cli 1 reserve-dni --shared-id cli-reserve-3 "${flags[@]}" --attributes-json '[1]'
+  expect_grep "$work/err" "must be a JSON object"
+  run_cli 64 reserve-dni --shared-id x "${flags[@]}" --attr a=1 --attributes-json '{}'
+  run_cli 64 reserve-dni --id x "${flags[@]}"
+  run_cli 64 --shared-id x "${flags[@]}" --attr a=1
+  run_cli 64 reserve-dni --shared-id x "${flags[@]}" --attr 'a..b=1'
+  run_cli 64 reserve-dni --shared-id x "${flags[@]}" --set dni_api_key=secret-dni-9
+  if grep -q secret-dni-9 "$work/err"; then cli_bad "--set dni_api_key echoes the key"; else cli_ok; fi
+
   run_cli 0 --help
   expect_grep "$work/out" "usage:"
   expect_grep "$work/out" "not_found"
