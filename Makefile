@@ -20,7 +20,7 @@ CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
 DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy
 
 .PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
-        test-sanitizers e2e bench bench-kamailio clean
+        test-sanitizers test-sandbox e2e bench bench-kamailio clean
 
 all: build
 
@@ -77,7 +77,7 @@ demo: deps build
 	@scripts/demo.sh $(BUILD)
 
 # Everything, in order of how fast it fails.
-test: deps build test-swift test-abi test-install test-fuzz test-sanitizers e2e
+test: deps build test-swift test-abi test-sandbox test-install test-fuzz test-sanitizers e2e
 
 test-swift:
 	$(SWIFT) test
@@ -85,6 +85,10 @@ test-swift:
 test-abi:
 	LIB_DIR=$(CURDIR)/$(BUILD)/lib SANDBOX=$(CURDIR)/$(BUILD)/bin/polyai-handoff-sandbox \
 	CLI=$(CURDIR)/$(BUILD)/bin/polyai-handoff VALGRIND=1 Tests/abi/run.sh
+
+# The sandbox's DNI reservation endpoint, with curl against real sandboxes.
+test-sandbox: sandbox
+	SANDBOX=$(CURDIR)/$(BUILD)/bin/polyai-handoff-sandbox bash Tests/sandbox/dni.sh
 
 # Installs into a scratch DESTDIR and builds the README example with pkg-config.
 test-install:
