@@ -68,7 +68,12 @@ extern "C" {
 
 /* The version of this header. The shared library's soname is
  * libpolyai_handoff.so.HANDOFF_VERSION_MAJOR; the major number changes only
- * when the ABI breaks. */
+ * when the ABI breaks. Every function carries the symbol version node of the
+ * minor release that added it (HANDOFF_1.0, HANDOFF_1.1), so a host built
+ * against 1.1 fails to load against a 1.0 library with a clear message
+ * rather than at its first call. Functions added since 1.0 say "since 1.1";
+ * a host that must compile against both guards them with
+ * #if HANDOFF_AT_LEAST_VERSION(1, 1, 0). */
 #define HANDOFF_VERSION_MAJOR 1
 #define HANDOFF_VERSION_MINOR 1
 #define HANDOFF_VERSION_PATCH 0

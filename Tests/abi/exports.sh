@@ -67,6 +67,11 @@ if grep -v '^handoff_' "$work/exported" >"$work/foreign"; then
 fi
 
 major=$(sed -n 's/^#define HANDOFF_VERSION_MAJOR \([0-9][0-9]*\).*/\1/p' "$header")
+# Every exported function carries a version node of this major release
+# (HANDOFF_1.0, HANDOFF_1.1, ...): none is left unversioned.
+unversioned=$(objdump -T "$lib" | awk '$NF ~ /^handoff_/ && $(NF-2) !~ /^HANDOFF_'"$major"'\.[0-9]+$/ { print $NF }')
+[ -z "$unversioned" ] || fail "functions without a HANDOFF_$major.x version node: $unversioned"
+
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
 [ "$soname" = "libpolyai_handoff.so.$major" ] ||
   fail "soname is '$soname', expected libpolyai_handoff.so.$major"

@@ -401,6 +401,39 @@ if [ "$cli_build_failed" = 0 ]; then
   fi
 fi
 
+# ------------------------------------------------------------ ABI baseline
+
+# The 1.0 interface kept (abi-check.sh), and the check itself able to fail:
+# against a baseline with one more symbol (as if it had been removed), and
+# a 1.0 header whose enumerator has another value.
+if ! wanted abi-baseline; then
+  :
+elif [ "${SKIP_EXPORTS:-0}" = 1 ]; then
+  printf 'SKIP %-22s %s
+' abi-baseline "SKIP_EXPORTS=1 (not the product build)"
+elif ! command -v abidiff >/dev/null 2>&1; then
+  fail abi-baseline "abidiff is not installed (abigail-tools)"
+else
+  LIB_DIR="$LIB_DIR" INCLUDE_DIR="$INCLUDE_DIR" "$here/abi-check.sh" >"$work/abi-check.log" 2>&1
+  rc=$?
+  mkdir -p "$work/removed" "$work/renumbered"
+  sed 's|<elf-symbol name=.handoff_client_free.|<elf-symbol name='"'"'handoff_gone'"'"' version='"'"'HANDOFF_1.0'"'"' is-default-version='"'"'yes'"'"' type='"'"'func-type'"'"' binding='"'"'global-binding'"'"' visibility='"'"'protected-visibility'"'"' is-defined='"'"'yes'"'"'/>\n    &|' \
+    "$here/baseline/libpolyai_handoff-1.0.abi" >"$work/removed/libpolyai_handoff-1.0.abi"
+  cp "$here/baseline/polyai_handoff-1.0.h" "$work/removed/"
+  cp "$here/baseline/libpolyai_handoff-1.0.abi" "$work/renumbered/"
+  sed 's/HANDOFF_OK = 0,/HANDOFF_OK = 100,/' "$here/baseline/polyai_handoff-1.0.h" >"$work/renumbered/polyai_handoff-1.0.h"
+  ABI_BASELINE_DIR=$work/removed LIB_DIR="$LIB_DIR" INCLUDE_DIR="$INCLUDE_DIR" "$here/abi-check.sh" >"$work/abi-removed.log" 2>&1
+  removed_rc=$?
+  ABI_BASELINE_DIR=$work/renumbered LIB_DIR="$LIB_DIR" INCLUDE_DIR="$INCLUDE_DIR" "$here/abi-check.sh" >"$work/abi-renumbered.log" 2>&1
+  renumbered_rc=$?
+  if [ "$rc" = 0 ] && [ "$removed_rc" != 0 ] && grep -q handoff_gone "$work/abi-removed.log" && [ "$renumbered_rc" != 0 ]; then
+    pass abi-baseline "$(tail -n 1 "$work/abi-check.log"); a removed symbol and a renumbered enumerator are caught"
+  else
+    cat "$work/abi-removed.log" "$work/abi-renumbered.log" >>"$work/abi-check.log"
+    fail abi-baseline "abi-check exit $rc (removed: $removed_rc, renumbered: $renumbered_rc; want 0, non-zero, non-zero)" "$work/abi-check.log"
+  fi
+fi
+
 # ---------------------------------------------------------------- exports
 
 if ! wanted exports; then
