@@ -186,7 +186,15 @@ void handoff_shutdown(void);
  *                       byte order mark and the line end (LF or CR LF) are
  *                       not part of the key; at most 4160 bytes. A file that
  *                       group or others can read is logged as a warning, once
- *                       per path per process
+ *                       per path per process. Rotation without a restart:
+ *                       clients check the file (identity and modification
+ *                       time, through symlinks) at most once a second and
+ *                       use a new key from then on, and read it at once
+ *                       after a 401 or 403, retrying once with the new key
+ *                       within the deadline. A file that becomes unreadable
+ *                       or holds no key keeps the key in use, logged once.
+ *                       Requests in flight are never disturbed. The same for
+ *                       dni_api_key_file
  *   timeout_ms          total deadline of a lookup, 1..600000 (default 2000)
  *   connect_timeout_ms  deadline of the TCP+TLS connect, 1..600000
  *                       (default: timeout_ms)

@@ -2,6 +2,9 @@
 /// a log line or an error message by accident.
 public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public let secret: String
+    /// The file it was read from (api_key_file, dni_api_key_file): clients
+    /// watch it and use a rotated key without a restart (`RotatingKey`).
+    public private(set) var file: String? = nil
 
     /// `key`: the setting it came from, for the message (api_key, dni_api_key).
     public init(_ value: String, key: String = "api_key") throws(ConfigError) {
@@ -25,13 +28,21 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
         } catch {
             throw .invalid(key, error.message)
         }
-        let bytes = TextRules.droppingByteOrderMark(contents.bytes[...])
-        let line = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-        guard let text = String(validating: TextRules.trimmed(line), as: UTF8.self), (try? APIKey(text)) != nil else {
+        guard let text = Self.parse(fileBytes: contents.bytes) else {
             throw .invalid(key, "the first line of \(TextRules.quoted(path)) must be the API key (1 to \(Limits.maxAPIKeyBytes) bytes of UTF-8 without control characters)")
         }
         secret = text
+        file = path
         if contents.isReadableByOthers { Self.warnReadable(path, key: key, permissions: contents.permissions) }
+    }
+
+    /// The key in a key file's bytes: the first line, without a byte order
+    /// mark or line end; nil when that is not a valid key.
+    static func parse(fileBytes bytes: [UInt8]) -> String? {
+        let bytes = TextRules.droppingByteOrderMark(bytes[...])
+        let line = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+        guard let text = String(validating: TextRules.trimmed(line), as: UTF8.self), (try? APIKey(text)) != nil else { return nil }
+        return text
     }
 
     /// Paths already warned about: a reload must not repeat the line.
@@ -48,6 +59,10 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
         let mode = String(permissions, radix: 8)
         Log.write(.warning, "\(key) \(TextRules.quoted(path)) can be read by group or others (mode \(String(repeating: "0", count: max(0, 4 - mode.count)))\(mode)); make it readable by its owner only (chmod 600)")
     }
+
+    /// Never sent: stands in where a client was checked to have a real key.
+    static var placeholder: APIKey { (try? APIKey("-")) ?? APIKey(unchecked: "-") }
+    private init(unchecked secret: String) { self.secret = secret }
 
     public var description: String { "<api key>" }
     public var debugDescription: String { "<api key>" }

@@ -87,6 +87,8 @@ public enum Limits {
     /// Longest `interface` value, and most `resolve` entries.
     public static let maxInterfaceBytes = 64
     public static let maxResolveEntries = 32
+    /// How often, at most, a client checks whether its key files changed.
+    public static let keyRecheckMs = 1000
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
 }

@@ -10,6 +10,12 @@ final class ClientRuntime: Sendable {
     let stats = ClientStats()
     /// The I/O thread of queued lookups; it starts with the first one.
     let loop: CurlLoop
+    /// The keys, watched for rotation when they came from files; the DNI
+    /// key is the lookup key's object when there is no dni_api_key.
+    let lookupKey: RotatingKey?
+    let dniKey: RotatingKey
+    /// Every key seen since a rotation, for redaction (nil until one).
+    let rotatedSecrets = Locked<SecretRedactor?>(nil)
 
     init(config: HandoffConfig, transport settings: TransportSettings) {
         var settings = settings
@@ -21,6 +27,11 @@ final class ClientRuntime: Sendable {
         }
         transport = Transport(settings: settings)
         loop = transport.makeLoop()
+        let lookupKey = config.apiKey.map { RotatingKey($0, setting: "api_key_file") }
+        self.lookupKey = lookupKey
+        // The client checked that one of the two exists.
+        dniKey = config.dniAPIKey.map { RotatingKey($0, setting: "dni_api_key_file") } ?? lookupKey
+            ?? RotatingKey(APIKey.placeholder, setting: "dni_api_key")
         breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
         cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
     }

@@ -51,12 +51,10 @@ public final class HandoffClient: Sendable {
         reservationURL = RequestURL.reservation(base: base)
         renderer = Renderer(options: config.render)
         flattener = Flattener(options: config.render)
-        let lookupHeaders = (config.apiKey.map { ["x-api-key: \($0.secret)"] } ?? []) + ["Accept: application/json", "User-Agent: \(config.userAgent)"]
+        let lines = Self.headerLines(lookupKey: config.apiKey?.secret, dniKey: dniKey.secret, userAgent: config.userAgent)
         let settings = TransportSettings(
-            headers: lookupHeaders,
-            // "Expect:" off: no 100-continue round trip before a small body.
-            postHeaders: ["x-api-key: \(dniKey.secret)", "Content-Type: application/json", "Accept: application/json",
-                          "User-Agent: \(config.userAgent)", "Expect:"],
+            headers: lines.lookup,
+            postHeaders: lines.reservation,
             connectTimeoutMs: config.connectTimeoutMs,
             caFile: config.caFile,
             trustStore: trustStore,
@@ -71,6 +69,39 @@ public final class HandoffClient: Sendable {
             resolve: config.egress.resolve)
         runtime = PerProcess { ClientRuntime(config: config, transport: settings) }
         _ = PathWarmUp.done
+    }
+
+    /// The header lines of lookups and of reservations for these keys.
+    static func headerLines(lookupKey: String?, dniKey: String, userAgent: String) -> (lookup: [String], reservation: [String]) {
+        ((lookupKey.map { ["x-api-key: \($0)"] } ?? []) + ["Accept: application/json", "User-Agent: \(userAgent)"],
+         // "Expect:" off: no 100-continue round trip before a small body.
+         ["x-api-key: \(dniKey)", "Content-Type: application/json", "Accept: application/json", "User-Agent: \(userAgent)", "Expect:"])
+    }
+
+    /// Checks the key files (at most once a second; `force`: now, after a
+    /// 401 or 403) and puts rotated keys on every transfer from its next
+    /// request on. True when a key changed. Its log lines go to `queue` for
+    /// a queued lookup (this may run on the I/O thread).
+    @discardableResult
+    func refreshKeys(_ live: ClientRuntime, force: Bool = false, logTo queue: LookupQueue? = nil) -> Bool {
+        let log: (LogLevel, String) -> Void = { level, text in self.log(level, text, to: queue) }
+        var changed = live.lookupKey?.refresh(force: force, log: log) ?? false
+        if live.dniKey !== live.lookupKey { changed = live.dniKey.refresh(force: force, log: log) || changed }
+        guard changed else { return false }
+        let lookupSecret = live.lookupKey?.secret, dniSecret = live.dniKey.secret
+        live.rotatedSecrets.withLock { seen in
+            let added = SecretRedactor([lookupSecret, dniSecret].compactMap { $0.map { ($0, SecretRedactor.apiKeyPlaceholder) } })
+            seen = (seen ?? redactor).adding(added)
+        }
+        let lines = Self.headerLines(lookupKey: lookupSecret, dniKey: dniSecret, userAgent: config.userAgent)
+        live.transport.replaceHeaders(lookup: lines.lookup, reservation: lines.reservation)
+        return true
+    }
+
+    /// The configured secrets, and every key a rotation brought.
+    func redact(_ message: String) -> String {
+        let rotated = runtime.withValue { $0.rotatedSecrets.withLock { $0 } }
+        return (rotated ?? redactor).redact(message)
     }
 
     /// Looks up raw caller bytes. `timeoutMs` <= 0 or nil: the configured
@@ -193,7 +224,7 @@ public final class HandoffClient: Sendable {
         let breaker = live.breaker
         let permit = breaker.permit()
         guard permit != .rejected else { return breakerRefusal() }
-        let outcome = attempts(target, live.transport, deadline: deadline, timeoutMs: timeoutMs, requests: &requests)
+        let outcome = attempts(target, live, deadline: deadline, timeoutMs: timeoutMs, requests: &requests)
         return concluded(target, outcome, permit: permit, live, logTo: nil)
     }
 
@@ -229,19 +260,29 @@ public final class HandoffClient: Sendable {
     /// 1 + `retries` attempts: only after a connection failure or 502/503/504,
     /// with jittered exponential backoff, and only while the deadline leaves
     /// room for another attempt.
-    private func attempts(_ target: LookupTarget, _ transport: Transport, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> Renderer.Outcome {
+    ///
+    /// A 401 or 403 makes the client read its key file at once: when the
+    /// key was rotated, one more attempt with the new key follows (within
+    /// the deadline, not counted as a retry).
+    private func attempts(_ target: LookupTarget, _ live: ClientRuntime, deadline: Deadline, timeoutMs: Int, requests: inout Int) -> Renderer.Outcome {
         guard let address = url?.url(for: target) else { return .init(status: .invalidArgument, errorMessage: Self.noLookupsRefusal) }
         var attempt = 0
+        var reloadedKey = false
+        refreshKeys(live)
         while true {
             let remaining = deadline.remainingMs
             guard remaining > 0 else {
                 return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
             }
-            let http = transport.get(HTTPRequest(url: address, timeoutMs: remaining))
+            let http = live.transport.get(HTTPRequest(url: address, timeoutMs: remaining))
             requests += 1
             // Redacted here already: the retry line below logs it.
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
             outcome.errorMessage = redacted(outcome.errorMessage)
+            if Self.isKeyRefusal(outcome.status), !reloadedKey {
+                reloadedKey = true
+                if refreshKeys(live, force: true), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
+            }
             guard attempt < config.retries, http.isRetryable else { return outcome }
             let backoff = Self.backoffMs(attempt: attempt)
             guard deadline.remainingMs >= backoff + Limits.minRetryAttemptMs else { return outcome }
@@ -250,6 +291,8 @@ public final class HandoffClient: Sendable {
             attempt += 1
         }
     }
+
+    static func isKeyRefusal(_ status: HandoffStatus) -> Bool { status == .unauthorized || status == .forbidden }
 
     func unavailable(_ message: String) -> HandoffResult {
         finish(.init(status: .unavailable, errorMessage: message))
@@ -268,18 +311,21 @@ public final class HandoffClient: Sendable {
     /// secret would leak its start), and again once control characters
     /// became spaces, in case that completed a key that holds a space.
     func redacted(_ message: String) -> String {
-        let first = redactor.redact(message)
+        let first = redact(message)
         let safe = SafeText.make(first, maxBytes: Int.max).text
-        return safe == first ? first : redactor.redact(safe)
+        return safe == first ? first : redact(safe)
     }
 
     /// Every line this client logs; built only when the level is enabled.
     /// A queued lookup's lines wait in its queue, for a host thread to pass
     /// them to the log callback.
     func log(_ level: LogLevel, _ message: @autoclosure () -> String, to queue: LookupQueue? = nil) {
-        guard let queue else { return Log.write(level, redactor.redact(message())) }
+        guard let queue else {
+            guard Log.isEnabled(level) else { return }
+            return Log.write(level, redact(message()))
+        }
         guard Log.isEnabled(level) else { return }
-        queue.keepLog(level, redactor.redact(message()))
+        queue.keepLog(level, redact(message()))
     }
 
     /// base * 2^attempt, scaled by a random factor in [0.5, 1.5).

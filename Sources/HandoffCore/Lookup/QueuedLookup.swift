@@ -94,8 +94,10 @@ final class QueuedLookup: @unchecked Sendable {
         complete(result, live)
     }
 
-    /// One attempt of 1 + `retries`, like the synchronous lookup's.
-    private func attempt(_ number: Int, _ flight: Flight, _ permit: CircuitBreaker.Permit, _ live: ClientRuntime) {
+    /// One attempt of 1 + `retries`, like the synchronous lookup's; the key
+    /// files are checked on the I/O thread, before the request goes out.
+    private func attempt(_ number: Int, _ flight: Flight, _ permit: CircuitBreaker.Permit, _ live: ClientRuntime,
+                         reloadedKey: Bool = false) {
         let remaining = deadline.remainingMs
         guard remaining > 0 else { return conclude(.init(status: .timeout, errorMessage: timeoutMessage), flight, permit, live) }
         guard let url = client.url?.url(for: target) else {
@@ -103,15 +105,20 @@ final class QueuedLookup: @unchecked Sendable {
         }
         let request = HTTPRequest(url: url, timeoutMs: remaining)
         live.stats.recordRequest(retry: number > 0)
-        let started = live.loop.start(request, deadline: deadline) { [self] http in
+        let queue = self.queue
+        let started = live.loop.start(request, deadline: deadline, before: { [client] in client.refreshKeys(live, logTo: queue) }) { [self] http in
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: client.flattener)
             outcome.errorMessage = client.redacted(outcome.errorMessage)
+            if HandoffClient.isKeyRefusal(outcome.status), !reloadedKey,
+               client.refreshKeys(live, force: true, logTo: queue), deadline.remainingMs >= Limits.minRetryAttemptMs {
+                return self.attempt(number, flight, permit, live, reloadedKey: true)
+            }
             if number < client.config.retries, http.isRetryable {
                 let backoff = HandoffClient.backoffMs(attempt: number)
                 if deadline.remainingMs >= backoff + Limits.minRetryAttemptMs {
                     client.log(.info, "lookup \(target.logDescription): \(outcome.status.nameString) (\(outcome.errorMessage)); retrying in \(backoff) ms", to: queue)
                     let due = ContinuousClock.now.advanced(by: .milliseconds(backoff))
-                    if live.loop.schedule(at: due, { [self] in self.attempt(number + 1, flight, permit, live) }) { return }
+                    if live.loop.schedule(at: due, { [self] in self.attempt(number + 1, flight, permit, live, reloadedKey: reloadedKey) }) { return }
                 }
             }
             conclude(outcome, flight, permit, live)

@@ -47,7 +47,9 @@ extension HandoffClient {
         let generation = ForkGeneration.current
         defer { if ForkGeneration.current == generation { InFlightLimit.leave() } }
         var attempt = 0
+        var reloadedKey = false
         var reservation: DNIReservation
+        refreshKeys(live)
         while true {
             let remaining = deadline.remainingMs
             guard remaining > 0 else {
@@ -57,6 +59,11 @@ extension HandoffClient {
             let http = live.transport.get(HTTPRequest(url: reservationURL, timeoutMs: remaining, body: body))
             requests += 1
             reservation = ReservationDecoder.reservation(http, timeoutMs: timeoutMs)
+            // A refused key reserved nothing: the rotated one may be tried.
+            if Self.isKeyRefusal(reservation.status), !reloadedKey {
+                reloadedKey = true
+                if refreshKeys(live, force: true), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
+            }
             // Never after a timeout, a reset once sent, or any answer: the
             // server may have reserved a number already.
             guard attempt < config.retries, http.isRetryableForPost else { break }

@@ -39,6 +39,11 @@ final class ConnectionPool: Sendable {
         CurlLoop(settings: settings, headers: headers, share: state.withLock { $0.share })
     }
 
+    /// New header lists for every transfer from its next request on.
+    func replaceHeaders(lookup: [String], reservation: [String]) {
+        headers.replace(lookup: lookup, reservation: reservation)
+    }
+
     /// Runs `body` with a slot of its own; nil if no slot could be made.
     func withSlot<T>(_ body: (TransferSlot) -> T) -> T? {
         guard let slot = checkOut() else { return nil }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Synchronization
 private import CCurl
 
 // Every libcurl call of the library is in this file and CurlLoop.swift. Each C
@@ -18,14 +19,40 @@ enum CurlRuntime {
 /// and reservations' (POST, the DNI key, a JSON body); and the `resolve`
 /// overrides, a list of the same kind.
 final class RequestHeaders: Sendable {
-    let lookup: CurlHeaderList
-    let reservation: CurlHeaderList
     let resolve: CurlHeaderList?
+    /// Replaced whole when a key file is rotated; a transfer keeps the lists
+    /// it set on its handle alive until it takes newer ones.
+    private let current: Locked<(lists: HeaderLists, version: Int)>
+    private let latest = Atomic<Int>(0)
 
     init(_ settings: TransportSettings) {
-        lookup = CurlHeaderList(settings.headers)
-        reservation = CurlHeaderList(settings.postHeaders)
+        current = Locked((HeaderLists(lookup: settings.headers, reservation: settings.postHeaders), 0))
         resolve = settings.resolve.isEmpty ? nil : CurlHeaderList(settings.resolve)
+    }
+
+    /// One atomic load: what a transfer compares with the version it holds.
+    var version: Int { latest.load(ordering: .acquiring) }
+
+    var snapshot: (lists: HeaderLists, version: Int) { current.withLock { $0 } }
+
+    func replace(lookup: [String], reservation: [String]) {
+        let lists = HeaderLists(lookup: lookup, reservation: reservation)
+        let version = current.withLock { state -> Int in
+            state = (lists, state.version + 1)
+            return state.version
+        }
+        latest.store(version, ordering: .releasing)
+    }
+}
+
+/// The header lists of one generation of keys.
+final class HeaderLists: Sendable {
+    let lookup: CurlHeaderList
+    let reservation: CurlHeaderList
+
+    init(lookup: [String], reservation: [String]) {
+        self.lookup = CurlHeaderList(lookup)
+        self.reservation = CurlHeaderList(reservation)
     }
 }
 
@@ -88,6 +115,9 @@ final class CurlTransfer: @unchecked Sendable {
     private(set) var configured = true
     private let errorText: UnsafeMutablePointer<CChar>
     private let headers: RequestHeaders
+    /// The lists set on the handle now, and their version.
+    private var lists: HeaderLists
+    private var listsVersion: Int
     private let share: CurlShare
     let settings: TransportSettings
     /// The handle is set up for a POST (a reservation) rather than a GET.
@@ -101,6 +131,7 @@ final class CurlTransfer: @unchecked Sendable {
         guard CurlRuntime.isReady, let easy = curl_easy_init() else { return nil }
         self.easy = easy
         self.headers = headers
+        (lists, listsVersion) = headers.snapshot
         self.share = share
         self.settings = settings
         self.sockets = sockets
@@ -159,7 +190,7 @@ final class CurlTransfer: @unchecked Sendable {
         if let resolve = headers.resolve {
             ok = ok && handoff_curl_set_slist(easy, CURLOPT_RESOLVE, resolve.list) == CURLE_OK
         }
-        ok = ok && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.lookup.list) == CURLE_OK
+        ok = ok && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, lists.lookup.list) == CURLE_OK
         posting = false
         ok = ok && handoff_curl_set_share(easy, share.handle) == CURLE_OK
         ok = ok && handoff_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorText)) == CURLE_OK
@@ -195,7 +226,14 @@ final class CurlTransfer: @unchecked Sendable {
         // to whole milliseconds, are set past it so they never fire first.
         let curlTimeoutMs = request.timeoutMs + Limits.curlTimerSlackMs
         let connectMs = settings.connectTimeoutMs.map { $0 < request.timeoutMs ? $0 : curlTimeoutMs } ?? curlTimeoutMs
-        guard setMethod(request.body) else { return false }
+        // A rotated key: the newer lists go on the handle (one atomic load
+        // when nothing changed).
+        var listsChanged = false
+        if headers.version != listsVersion {
+            (lists, listsVersion) = headers.snapshot
+            listsChanged = true
+        }
+        guard setMethod(request.body, listsChanged: listsChanged) else { return false }
         return handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, curlTimeoutMs) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK
@@ -205,12 +243,14 @@ final class CurlTransfer: @unchecked Sendable {
     /// a request again when a reused connection turns out dead before any
     /// answer, which for a reservation could reserve two numbers. (After it,
     /// `finish` resets the handle, back to GETs.)
-    private func setMethod(_ body: [UInt8]?) -> Bool {
+    private func setMethod(_ body: [UInt8]?, listsChanged: Bool) -> Bool {
         guard let body else {
-            guard posting else { return true }
+            guard posting else {
+                return !listsChanged || handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, lists.lookup.list) == CURLE_OK
+            }
             posting = false
             return handoff_curl_set_long(easy, CURLOPT_HTTPGET, 1) == CURLE_OK
-                && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.lookup.list) == CURLE_OK
+                && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, lists.lookup.list) == CURLE_OK
                 && handoff_curl_set_long(easy, CURLOPT_FRESH_CONNECT, 0) == CURLE_OK
         }
         posting = true
@@ -221,7 +261,7 @@ final class CurlTransfer: @unchecked Sendable {
             return handoff_curl_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base)) == CURLE_OK
         }
         return copied
-            && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers.reservation.list) == CURLE_OK
+            && handoff_curl_set_slist(easy, CURLOPT_HTTPHEADER, lists.reservation.list) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_FRESH_CONNECT, 1) == CURLE_OK
     }
 

@@ -25,7 +25,7 @@ final class CurlLoop: @unchecked Sendable {
     typealias Action = @Sendable () -> Void
 
     private enum Command {
-        case transfer(HTTPRequest, Deadline, Completion)
+        case transfer(HTTPRequest, Deadline, Action?, Completion)
         case timer(ContinuousClock.Instant, Action)
     }
 
@@ -68,8 +68,10 @@ final class CurlLoop: @unchecked Sendable {
     /// `deadline` at the latest (with `.timedOut`). False if the loop could
     /// not be started (no thread, no multi handle) or is stopping:
     /// `completion` is then never called.
-    func start(_ request: HTTPRequest, deadline: Deadline, _ completion: @escaping Completion) -> Bool {
-        submit(.transfer(request, deadline, completion))
+    /// `before` runs on the loop thread just before the request is set up
+    /// (a key file check: file I/O that must not happen on the caller's).
+    func start(_ request: HTTPRequest, deadline: Deadline, before: Action? = nil, _ completion: @escaping Completion) -> Bool {
+        submit(.transfer(request, deadline, before, completion))
     }
 
     /// Runs `action` on the loop thread once `due` has come.
@@ -160,7 +162,8 @@ final class CurlLoop: @unchecked Sendable {
         switch command {
         case .timer(let due, let action):
             timers.push(.action(action), due: due)
-        case .transfer(let request, let deadline, let completion):
+        case .transfer(let request, let deadline, let before, let completion):
+            before?()
             guard let transfer = idle.popLast() ?? CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets) else {
                 completion(.failed("could not create a libcurl handle", retryable: false))
                 return

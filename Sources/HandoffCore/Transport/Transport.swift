@@ -8,6 +8,11 @@ final class Transport: Sendable {
 
     func makeLoop() -> CurlLoop { pool.makeLoop() }
 
+    /// After a key rotation (the queued lookups' loop shares the lists).
+    func replaceHeaders(lookup: [String], reservation: [String]) {
+        pool.replaceHeaders(lookup: lookup, reservation: reservation)
+    }
+
     func get(_ request: HTTPRequest) -> HTTPOutcome {
         pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle", retryable: false)
     }
