@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +381,47 @@ static void test_process_wide(void) {
   handoff_reservation_free(NULL);
 }
 
+/* A reservation refused by max_in_flight just as the breaker's cooldown
+ * ended must not keep the breaker's probe for good (it did: every later
+ * lookup and reservation of the client was "unavailable" until restart). */
+static handoff_client *busy_client;
+
+static void *busy_lookup(void *arg) {
+  (void)arg;
+  handoff_result_free(handoff_client_lookup(busy_client, "acme-call-123", 1500));
+  return NULL;
+}
+
+static void test_breaker_probe_not_lost(void) {
+  char dead[64], hole[64];
+  handoff_client *client;
+  handoff_reservation *r;
+  pthread_t thread;
+  double scale = test_time_scale();
+  snprintf(dead, sizeof dead, "http://127.0.0.1:%d", closed_port());
+  snprintf(hole, sizeof hole, "http://127.0.0.1:%s", test_env("HANDOFF_TEST_BLACKHOLE_PORT"));
+  client = sandbox_client_with("base_url", dead, "dni_api_key", SANDBOX_DNI_KEY, "breaker_failures", "1",
+                               "breaker_cooldown_ms", "200", "max_in_flight", "1", "retries", "0", NULL);
+  busy_client = sandbox_client_with("base_url", hole, NULL);
+  r = handoff_client_reserve_dni(client, "probe-1", NULL, 300);
+  CHECK_INT(HANDOFF_NETWORK, handoff_reservation_status(r)); /* opens the breaker */
+  handoff_reservation_free(r);
+  test_sleep_ms((long)(300 * scale)); /* the cooldown (at most 250 ms) is over */
+  CHECK_INT(0, pthread_create(&thread, NULL, busy_lookup, NULL));
+  WAIT_UNTIL(client_stat(busy_client, "in_flight") == 1, 2000);
+  r = handoff_client_reserve_dni(client, "probe-2", NULL, 300);
+  CHECK_INT(HANDOFF_UNAVAILABLE, handoff_reservation_status(r));
+  CHECK_CONTAINS(handoff_reservation_error(r), "max_in_flight");
+  handoff_reservation_free(r);
+  pthread_join(thread, NULL);
+  /* The probe is still to be made: it is, and fails (the port is closed). */
+  r = handoff_client_reserve_dni(client, "probe-3", NULL, 300);
+  CHECK_INT(HANDOFF_NETWORK, handoff_reservation_status(r));
+  handoff_reservation_free(r);
+  handoff_client_free(busy_client);
+  handoff_client_free(client);
+}
+
 int main(void) {
   test_builder();
   test_refusals();
@@ -388,5 +430,6 @@ int main(void) {
   test_retries_and_deadlines();
   test_keys_and_clients();
   test_process_wide();
+  test_breaker_probe_not_lost();
   return check_summary("test_reservation");
 }

@@ -38,14 +38,17 @@ extension HandoffClient {
 
     private func send(_ body: [UInt8], sharedID: String, _ live: ClientRuntime, deadline: Deadline, timeoutMs: Int,
                       requests: inout Int) -> DNIReservation {
-        let permit = live.breaker.permit()
-        guard permit != .rejected else { return finished(breakerRefusal()) }
+        // The in-flight place first, as lookups take it: a breaker permit is
+        // a probe once the cooldown is over, and a probe taken and never
+        // recorded (refused by max_in_flight) kept the breaker open for good.
         guard InFlightLimit.enter(limit: config.maxInFlight) else {
             live.stats.recordRejectedInFlight()
             return finished(inFlightRefusal())
         }
         let generation = ForkGeneration.current
         defer { if ForkGeneration.current == generation { InFlightLimit.leave() } }
+        let permit = live.breaker.permit()
+        guard permit != .rejected else { return finished(breakerRefusal()) }
         var attempt = 0
         var reloadedKey = false
         var reservation: DNIReservation
