@@ -35,6 +35,33 @@ import Testing
         if let thread { pthread_join(thread, nil) }
     }
 
+    /// Two threads forking at once while another keeps making sheltered
+    /// calls: no child may be forked with one of them in progress. (With a
+    /// flag instead of a count, the first fork's parent handler let calls
+    /// start while the second thread was still forking.)
+    @Test func simultaneousForksFindNoShelteredCall() {
+        let stop = Atomic<Bool>(false)
+        let worker = LibraryThread.start(name: "sheltering") {
+            while !stop.load(ordering: .relaxed) { ForkGuard.sheltered { for _ in 0..<200 { _ = ContinuousClock.now } } }
+        }
+        let caught = Atomic<Int>(0)
+        for _ in 0..<60 {
+            let forkers = (0..<2).compactMap { _ in
+                LibraryThread.start(name: "forker") {
+                    let child = fork()
+                    if child == 0 { _exit(ForkGuard.shelteredAtFork == 0 ? 0 : 1) }
+                    var status: Int32 = 0
+                    waitpid(child, &status, 0)
+                    if status != 0 { caught.wrappingAdd(1, ordering: .relaxed) }
+                }
+            }
+            for thread in forkers { pthread_join(thread, nil) }
+        }
+        stop.store(true, ordering: .relaxed)
+        if let worker { pthread_join(worker, nil) }
+        #expect(caught.load(ordering: .relaxed) == 0)
+    }
+
     @Test func nestedShelteredCallsPassThrough() {
         let value = ForkGuard.sheltered { ForkGuard.sheltered { 42 } }
         #expect(value == 42)

@@ -77,9 +77,9 @@ package enum ForkGuard {
         var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
         while true {
             // A fork waiting or in progress goes first.
-            while forking.load(ordering: .sequentiallyConsistent) { nanosleep(&pause, nil) }
+            while forking.load(ordering: .sequentiallyConsistent) > 0 { nanosleep(&pause, nil) }
             sheltering.wrappingAdd(1, ordering: .sequentiallyConsistent)
-            if !forking.load(ordering: .sequentiallyConsistent) { break }
+            if forking.load(ordering: .sequentiallyConsistent) == 0 { break }
             sheltering.wrappingSubtract(1, ordering: .sequentiallyConsistent)
         }
         ShelterDepth.set(1)
@@ -90,13 +90,19 @@ package enum ForkGuard {
         return body()
     }
 
-    /// Threads inside `sheltered`, and whether a fork waits for them.
+    /// Threads inside `sheltered`, and forks waiting for them or under
+    /// way: a count, because glibc runs the prepare handlers of two threads
+    /// forking at once side by side, and the first to finish must not let
+    /// sheltered calls start while the second is still forking.
     private static let sheltering = Atomic<Int>(0)
-    private static let forking = Atomic<Bool>(false)
+    private static let forking = Atomic<Int>(0)
+    /// In a child: how many threads of the parent were inside `sheltered`
+    /// at the fork (always 0 when the guard works; for the tests).
+    nonisolated(unsafe) package static var shelteredAtFork = 0
 
     fileprivate static func beforeFork() {
         // First: a sheltered call may take one of the locks below, briefly.
-        forking.store(true, ordering: .sequentiallyConsistent)
+        forking.wrappingAdd(1, ordering: .sequentiallyConsistent)
         var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
         while sheltering.load(ordering: .sequentiallyConsistent) > 0 { nanosleep(&pause, nil) }
         pthread_mutex_lock(registry)
@@ -106,15 +112,17 @@ package enum ForkGuard {
     fileprivate static func afterForkInParent() {
         for lock in locks.reversed() { lock.unlockAfterFork() }
         pthread_mutex_unlock(registry)
-        forking.store(false, ordering: .sequentiallyConsistent)
+        forking.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
     fileprivate static func afterForkInChild() {
         // The thread that forked took them, and is the one thread here.
         for lock in locks.reversed() { lock.unlockAfterFork() }
         pthread_mutex_unlock(registry)
+        // The one thread here forked; the others' forks are the parent's.
+        shelteredAtFork = sheltering.load(ordering: .sequentiallyConsistent)
         sheltering.store(0, ordering: .sequentiallyConsistent)
-        forking.store(false, ordering: .sequentiallyConsistent)
+        forking.store(0, ordering: .sequentiallyConsistent)
     }
 }
 
