@@ -145,6 +145,8 @@ static int memory_limit_applies(void) {
   return test_time_scale() <= 1 && getenv("ASAN_OPTIONS") == NULL && getenv("TSAN_OPTIONS") == NULL;
 }
 
+static char big_value[4097];
+
 /* The most results the child keeps before giving up on running out. */
 #define OOM_MAX_RESULTS (1L << 21)
 static handoff_result *kept[OOM_MAX_RESULTS];
@@ -152,6 +154,14 @@ static handoff_result *kept[OOM_MAX_RESULTS];
 /* A child that keeps every result of a lookup, with its address space
  * capped: the lookup that finds no memory must abort the process; it may
  * never return NULL (exit 3), nor may the cap never bite (exit 4). */
+/* Touches 1 MiB of stack, so that the pages are mapped before an address
+ * space limit. */
+__attribute__((noinline)) static void grow_stack(void) {
+  volatile char pad[1 << 20];
+  size_t i;
+  for (i = 0; i < sizeof pad; i += 4096) pad[i] = 1;
+}
+
 static void test_out_of_memory_aborts(void) {
   pid_t child;
   int status = 0;
@@ -172,6 +182,10 @@ static void test_out_of_memory_aborts(void) {
     FILE *statm = fopen("/proc/self/statm", "r");
     if (statm == NULL || fscanf(statm, "%lu", &pages) != 1) _exit(2);
     fclose(statm);
+    /* The stack grown first: under the limit, a stack that has to grow
+     * dies of SIGSEGV wherever it is, which is not what this tests. */
+    grow_stack();
+    memset(big_value, 'v', 4096);
     /* 64 MiB more than the child maps now. */
     limit.rlim_cur = limit.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)64 << 20);
     if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(2);
@@ -179,6 +193,21 @@ static void test_out_of_memory_aborts(void) {
       /* Refused before any request: only the library's own allocations. */
       kept[i] = handoff_client_lookup(client, "", 0);
       if (kept[i] == NULL) _exit(3);
+      /* And attributes of 1 MiB each, kept too, so that the allocation that
+       * fails is most likely a large one: the Swift runtime formats its
+       * out-of-memory message with malloc, and when even that fails it
+       * dies of SIGSEGV in fputs(NULL) instead of aborting (its bug, which
+       * a test that ran out on a small allocation hit 8 times in 12). */
+      if (i % 8 == 0) {
+        handoff_attributes *attributes = handoff_attributes_new();
+        char key[16];
+        int k;
+        if (attributes == NULL) _exit(3);
+        for (k = 0; k < 256; k++) {
+          snprintf(key, sizeof key, "k%d", k);
+          if (handoff_attributes_set(attributes, key, big_value) != HANDOFF_OK) _exit(3);
+        }
+      }
     }
     _exit(4);
   }

@@ -20,8 +20,12 @@ public final class LookupQueue: Sendable {
         /// Completions in order; `head` is the next to take.
         var ready: [(tag: UInt64, result: HandoffResult)] = []
         var head = 0
-        var waiting: [UInt64: [QueuedLookup]] = [:]
-        var waitingCount = 0
+        /// Waiting lookups by their serial number, and the serials of each
+        /// tag (tags may repeat: cancel and delivery stay O(1) a lookup).
+        var waiting: [UInt64: QueuedLookup] = [:]
+        var byTag: [UInt64: Set<UInt64>] = [:]
+        var serials: UInt64 = 0
+        var waitingCount: Int { waiting.count }
         var logs: [(level: LogLevel, text: String)] = []
         var droppedLogs = 0
         var closed = false
@@ -69,8 +73,10 @@ public final class LookupQueue: Sendable {
         let admitted = state.withLock { state -> HandoffStatus in
             guard !state.closed else { return .invalidArgument }
             guard state.held < Limits.maxQueuedLookups else { return .unavailable }
-            state.waiting[tag, default: []].append(lookup)
-            state.waitingCount += 1
+            state.serials &+= 1
+            lookup.serial = state.serials
+            state.waiting[state.serials] = lookup
+            state.byTag[tag, default: []].insert(state.serials)
             return .ok
         }
         guard admitted == .ok else { return admitted }
@@ -109,7 +115,7 @@ public final class LookupQueue: Sendable {
     /// cache); its answer is dropped for these.
     public func cancel(tag: UInt64) {
         guard belongsToThisProcess else { return }
-        let lookups = state.withLock { $0.waiting[tag] ?? [] }
+        let lookups = state.withLock { state in (state.byTag[tag] ?? []).compactMap { state.waiting[$0] } }
         for lookup in lookups { lookup.cancel() }
     }
 
@@ -125,12 +131,12 @@ public final class LookupQueue: Sendable {
             state.closed = true
             defer {
                 state.waiting = [:]
-                state.waitingCount = 0
+                state.byTag = [:]
                 state.ready = []
                 state.head = 0
                 state.logs = []
             }
-            return state.waiting.values.flatMap { $0 }
+            return Array(state.waiting.values)
         }
         for lookup in lookups { lookup.cancel() }
         notifier.close()
@@ -152,11 +158,12 @@ public final class LookupQueue: Sendable {
     /// A lookup's one completion (it claimed it first).
     func deliver(_ lookup: QueuedLookup, _ result: HandoffResult) {
         state.withLock { state in
-            guard !state.closed, var list = state.waiting[lookup.tag],
-                  let index = list.firstIndex(where: { $0 === lookup }) else { return }
-            list.remove(at: index)
-            state.waiting[lookup.tag] = list.isEmpty ? nil : list
-            state.waitingCount -= 1
+            guard !state.closed, state.waiting.removeValue(forKey: lookup.serial) != nil else { return }
+            if state.byTag[lookup.tag]?.count == 1 {
+                state.byTag.removeValue(forKey: lookup.tag)
+            } else {
+                state.byTag[lookup.tag]?.remove(lookup.serial)
+            }
             push(lookup.tag, result, &state)
         }
     }

@@ -29,6 +29,8 @@ final class QueuedLookup: @unchecked Sendable {
     private let followed = Atomic<Bool>(false)
     private let cacheHit = Atomic<Bool>(false)
     private var joins = 0
+    /// Set once, by the queue, under its lock, before anything can complete it.
+    var serial: UInt64 = 0
 
     init(_ target: LookupTarget, tag: UInt64, queue: LookupQueue, timeoutMs: Int, started: ContinuousClock.Instant) {
         self.target = target
@@ -43,6 +45,8 @@ final class QueuedLookup: @unchecked Sendable {
     // MARK: on the caller's thread
 
     func begin(_ live: ClientRuntime) {
+        // Cancelled between admission and here: nothing to send.
+        guard !claimed.load(ordering: .acquiring) else { return }
         if let cached = live.cache?.get(target) {
             cacheHit.store(true, ordering: .relaxed)
             return complete(cached, live)
@@ -63,11 +67,17 @@ final class QueuedLookup: @unchecked Sendable {
     // MARK: the stages
 
     private func join(_ live: ClientRuntime) {
+        guard !claimed.load(ordering: .acquiring) else { return leavePlace() }
         joins += 1
         guard let flight = live.flights.join(target, onResult: { [self] result in self.followed(result, live) }) else {
             followed.store(true, ordering: .relaxed)
             // A follower's own deadline holds, whatever the leader's is.
-            if !live.loop.schedule(at: deadline.end, { [self] in self.complete(self.timedOut(), live) }) {
+            // Weak: a follower completed by its leader must not keep itself,
+            // its queue and client alive until this timer, up to 600 s on.
+            if !live.loop.schedule(at: deadline.end, { [weak self, weak live] in
+                guard let self, let live else { return }
+                self.complete(self.timedOut(), live)
+            }) {
                 complete(noLoop(), live)
             }
             return

@@ -127,7 +127,10 @@ final class CurlTransfer: @unchecked Sendable {
     fileprivate var body: [UInt8] = []
     fileprivate var overLimit = false
 
-    init?(settings: TransportSettings, headers: RequestHeaders, share: CurlShare, sockets: SocketLedger) {
+    /// `reserveBody`: room for a typical answer up front, for a slot that a
+    /// lookup reuses; the I/O thread's transfers, by the thousand, grow theirs
+    /// as answers come.
+    init?(settings: TransportSettings, headers: RequestHeaders, share: CurlShare, sockets: SocketLedger, reserveBody: Bool = true) {
         guard CurlRuntime.isReady, let easy = curl_easy_init() else { return nil }
         self.easy = easy
         self.headers = headers
@@ -137,7 +140,7 @@ final class CurlTransfer: @unchecked Sendable {
         self.sockets = sockets
         errorText = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorText.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
-        body.reserveCapacity(min(settings.maxResponseBytes, 16384))
+        if reserveBody { body.reserveCapacity(min(settings.maxResponseBytes, 16384)) }
         guard configure() else { return nil }
     }
 

@@ -49,9 +49,23 @@ final class CurlLoop: @unchecked Sendable {
     }
     private enum Due {
         case deadline(key: Int, token: UInt64)
+        case pendingDeadline(token: UInt64)
         case action(Action)
     }
+    /// A transfer waiting for room: at most `maxConnections` are handed to
+    /// libcurl at once, because libcurl 7.88 walks every handle it holds on
+    /// each step (and its pending list on each removal): with thousands
+    /// given to it, every step took tens of milliseconds.
+    private struct Pending {
+        let request: HTTPRequest
+        let deadline: Deadline
+        let before: Action?
+        let completion: Completion
+    }
     private var running: [Int: Running] = [:]
+    private var pending: [UInt64: Pending] = [:]
+    private var pendingOrder: [UInt64] = []
+    private var pendingHead = 0
     private var idle: [CurlTransfer] = []
     private var timers = TimerHeap<Due>()
     private var tokens: UInt64 = 0
@@ -134,6 +148,7 @@ final class CurlLoop: @unchecked Sendable {
             _ = ForkGuard.sheltered { curl_multi_perform(multi, &stillRunning) }
             finishDone(multi)
             fireDue(multi)
+            launchPending(multi)
             _ = curl_multi_poll(multi, nil, 0, waitMs(), nil)
         }
         inbox.withLock { $0.multi = nil }
@@ -141,6 +156,7 @@ final class CurlLoop: @unchecked Sendable {
             for (_, entry) in running { curl_multi_remove_handle(multi, entry.transfer.easy) }
         }
         running.removeAll()
+        pending.removeAll()
         idle.removeAll()
         timers.removeAll()
         // The transfers are gone; closing the connections calls back into
@@ -163,20 +179,50 @@ final class CurlLoop: @unchecked Sendable {
         case .timer(let due, let action):
             timers.push(.action(action), due: due)
         case .transfer(let request, let deadline, let before, let completion):
-            before?()
-            guard let transfer = idle.popLast() ?? CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets) else {
-                completion(.failed("could not create a libcurl handle", retryable: false))
+            guard running.count < settings.maxConnections else {
+                tokens &+= 1
+                pending[tokens] = Pending(request: request, deadline: deadline, before: before, completion: completion)
+                pendingOrder.append(tokens)
+                timers.push(.pendingDeadline(token: tokens), due: deadline.end)
                 return
             }
-            guard transfer.prepare(request), curl_multi_add_handle(multi, transfer.easy) == CURLM_OK else {
-                completion(.failed("could not start the transfer", retryable: false))
-                return
-            }
-            tokens &+= 1
-            let key = Int(bitPattern: transfer.easy)
-            running[key] = Running(transfer: transfer, completion: completion, token: tokens)
-            timers.push(.deadline(key: key, token: tokens), due: deadline.end)
+            launch(request, deadline, before, completion, multi)
         }
+    }
+
+    /// Hands the transfers waiting for room to libcurl, oldest first.
+    private func launchPending(_ multi: UnsafeMutableRawPointer) {
+        while running.count < settings.maxConnections, pendingHead < pendingOrder.count {
+            let token = pendingOrder[pendingHead]
+            pendingHead += 1
+            guard let next = pending.removeValue(forKey: token) else { continue }
+            launch(next.request, next.deadline, next.before, next.completion, multi)
+        }
+        if pendingHead == pendingOrder.count {
+            pendingOrder.removeAll(keepingCapacity: pendingOrder.count <= 4096)
+            pendingHead = 0
+        } else if pendingHead >= 4096, pendingHead * 2 >= pendingOrder.count {
+            pendingOrder.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+    }
+
+    private func launch(_ request: HTTPRequest, _ deadline: Deadline, _ before: Action?, _ completion: @escaping Completion,
+                        _ multi: UnsafeMutableRawPointer) {
+        before?()
+        guard let transfer = idle.popLast()
+            ?? CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets, reserveBody: false) else {
+            completion(.failed("could not create a libcurl handle", retryable: false))
+            return
+        }
+        guard transfer.prepare(request), curl_multi_add_handle(multi, transfer.easy) == CURLM_OK else {
+            completion(.failed("could not start the transfer", retryable: false))
+            return
+        }
+        tokens &+= 1
+        let key = Int(bitPattern: transfer.easy)
+        running[key] = Running(transfer: transfer, completion: completion, token: tokens)
+        timers.push(.deadline(key: key, token: tokens), due: deadline.end)
     }
 
     private func finishDone(_ multi: UnsafeMutableRawPointer) {
@@ -202,6 +248,9 @@ final class CurlLoop: @unchecked Sendable {
             switch due {
             case .action(let action):
                 action()
+            case .pendingDeadline(let token):
+                // Never handed to libcurl: it times out where it waited.
+                pending.removeValue(forKey: token)?.completion(.timedOut)
             case .deadline(let key, let token):
                 guard let entry = running[key], entry.token == token else { continue }
                 running.removeValue(forKey: key)
