@@ -945,6 +945,7 @@ X-PolyAI-Reservation-Status: timeout
 EOF
 
 DNI_IDS=(dni-silent-b{1..5}@e2e.example)
+expect_dni -
 run_case "DNI API silent, breaker open: 5 calls reach fallback with unavailable, each within $(scaled 200) ms" \
   --kam dni-silent --to "$DNI_CALLED" --from "$ALICE" --call-id "dni-silent-b%u@e2e.example" --calls 5 \
   --queue fallback --answer-ms "$(scaled 200)" --rtt --check check_fallback <<'EOF'
