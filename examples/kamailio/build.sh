@@ -15,7 +15,7 @@ LIB_DIR=${LIB_DIR:-$REPO/build/lib}
 INCLUDE_DIR=${INCLUDE_DIR:-$REPO/include}
 BUILD_DIR=${KAMAILIO_BUILD_DIR:-$REPO/build/kamailio}
 
-PACKAGES="kamailio kamailio-utils-modules kamailio-extra-modules sip-tester
+PACKAGES="kamailio kamailio-utils-modules kamailio-extra-modules sip-tester jq
   dpkg-dev build-essential bison flex pkg-config xz-utils iproute2 curl"
 
 log() { echo "kamailio-build: $*" >&2; }

@@ -6,7 +6,11 @@
 # expression; then the exact list of X-PolyAI-* lines the UAS received is
 # compared with the expected one. The same for the asynchronous lookups
 # (kamailio.cfg with ASYNC, kemi/ with ASYNC=1), plus a CANCEL and tm's
-# fr_timer during a lookup.
+# fr_timer during a lookup. Then the DNI-pool flow (POLYAI_CARRIER): a
+# caller's INVITE gets a DNI reserved in the sandbox and reaches a SIPp UAS
+# playing PolyAI on sip:<dni>@; the sandbox, playing the agent, is called on
+# that number; the call handed back with X-Shared-Id reaches the queue by
+# handoff_to. Checked against what the sandbox received (jq).
 #
 # Env: LIB_DIR INCLUDE_DIR SANDBOX FIXTURES (see common.sh);
 #      HANDOFF_TEST_TIME_SCALE stretches the async cases' time bounds.
@@ -26,6 +30,8 @@ die() {
 
 check_inputs
 "$HERE/build.sh" >/dev/null || die "module build failed"
+# What the sandbox received is read with jq (build.sh installs it).
+command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 
 WORK=$BUILD_DIR/e2e
 rm -rf "$WORK"
@@ -43,14 +49,17 @@ write_polyai_conf "$WORK/polyai-handoff.conf" "$SANDBOX_URL" "$WORK/api-key" "ti
 # for each case, binds UAS_PORT, below the ephemeral range where nothing
 # binds by chance, and each case checks that its SIPp holds it.
 UAS_PORT=$(free_udp_port)
+# The UAS playing PolyAI, where calls to reserved numbers go (POLYAI_CARRIER).
+CARRIER_PORT=$(free_udp_port)
+CARRIER="POLYAI_CARRIER=\"127.0.0.1:$CARRIER_PORT\""
 # The same routing as a KEMI script (app_jsdt), for KSR.polyai_handoff.*.
 mkdir -p "$WORK/kemi"
 start_kamailio "$WORK/kemi/kamailio.log" KEMI_PORT "$HERE/kemi/kamailio-kemi.cfg" \
   -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" \
-  -A "KEMI_SCRIPT=\"$HERE/kemi/handoff.js\"" -A WORKERS=2
+  -A "KEMI_SCRIPT=\"$HERE/kemi/handoff.js\"" -A WORKERS=2 -A "$CARRIER"
 KEMI_PID=$KAMAILIO_PID
 start_kamailio "$WORK/kamailio.log" KAM_PORT "$HERE/kamailio.cfg" \
-  -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" -A WORKERS=4
+  -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" -A WORKERS=4 -A "$CARRIER"
 MAIN_PID=$KAMAILIO_PID
 # An API that accepts and never answers, one worker, a breaker that opens
 # after one failure and stays open: the first call waits out timeout_ms, the
@@ -123,6 +132,22 @@ SANDBOX_URL=$MAIN_SANDBOX_URL BLACKHOLE_URL=$MAIN_BLACKHOLE_URL
 write_polyai_conf "$WORK/polyai-slow.conf" "$SLOW_SANDBOX_URL" "$WORK/api-key" "timeout_ms = 3000"
 start_named slow "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A "POLYAI_CONFIG=\"$WORK/polyai-slow.conf\""
 
+# Reservations only (dni_api_key_file, no account or project) against an
+# API that never answers; one worker, a breaker that opens after one failure.
+cat >"$WORK/polyai-dni-silent.conf" <<EOF
+base_url = $BLACKHOLE_URL
+dni_api_key_file = $WORK/api-key
+timeout_ms = 500
+breaker_failures = 1
+breaker_cooldown_ms = 600000
+EOF
+start_named dni-silent "$HERE/kamailio.cfg" -A WORKERS=1 -A "POLYAI_CONFIG=\"$WORK/polyai-dni-silent.conf\"" -A "$CARRIER"
+# An attributes template with every corner of the syntax (README.md).
+DNI_TEMPLATE=' caller = $fU ;; empty= ;eq=a=b; padded=$(fn{s.unquote}) ; cseq=$cs; absent=$hdr(X-Absent);
+  mixed = <$fU> to $rU ; nested.a.b=x;'
+start_named dni-template "$HERE/kamailio.cfg" -A WORKERS=1 -A "POLYAI_CONFIG=\"$WORK/polyai-handoff.conf\"" -A "$CARRIER" \
+  -A "DNI_ATTRIBUTES=\"$DNI_TEMPLATE\""
+
 # ERE-escapes a literal, then XML-escapes it for an attribute. SIPp reads
 # backslash escapes in attributes itself, so a literal backslash cannot be
 # written in a regexp: it becomes "." (any character), and the exact header
@@ -179,17 +204,20 @@ Content-Length: 0
 EOF
 }
 
-# uac_scenario ANSWER_MS EXTRA_HEADER_LINES
+# uac_scenario ANSWER_MS EXTRA_HEADER_LINES [TO_USER [FROM]]: an INVITE to
+# sip:TO_USER@Kamailio (default handoff, a call handed back) from FROM (a
+# name-addr, default <sip:agent@...>).
 uac_scenario() {
+  local to=${3:-handoff} from=${4:-"<sip:agent@[local_ip]:[local_port]>"}
   cat <<EOF
 <?xml version="1.0" encoding="UTF-8" ?>
 <scenario name="polyai-handoff e2e UAC">
   <send retrans="500">
     <![CDATA[
-INVITE sip:handoff@[remote_ip]:[remote_port] SIP/2.0
+INVITE sip:$to@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:handoff@[remote_ip]:[remote_port]>
+From: $from;tag=[pid]SIPpTag00[call_number]
+To: <sip:$to@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
 CSeq: 1 INVITE
 Contact: <sip:agent@[local_ip]:[local_port]>
@@ -205,8 +233,8 @@ Content-Length: 0
     <![CDATA[
 ACK [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:handoff@[remote_ip]:[remote_port]>[peer_tag_param]
+From: $from;tag=[pid]SIPpTag00[call_number]
+To: <sip:$to@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: 1 ACK
 Contact: <sip:agent@[local_ip]:[local_port]>
@@ -258,18 +286,25 @@ received_header_named() { # trace name
 
 # run_case NAME --queue Q [--header "Name: value"]... [--absent Name]...
 #          [--calls N --rate R] [--answer-ms MS] [--inf CSV] [--rtt]
-#          [--kemi | --silent | --kam NAME]  < expected X-PolyAI-* lines
+#          [--kemi | --silent | --kam NAME] [--to USER] [--from NAME_ADDR]
+#          [--call-id ID] [--carrier --queue-re RE] [--check FUNCTION]
+#          < expected X-PolyAI-* lines
 # --kemi: the KEMI Kamailio; --silent: the one whose API never answers;
 # --kam: one started by start_named. --inf: SIPp's -inf (e.g. [field0] in a
 # header). --rtt: every call answered within --answer-ms of its INVITE
-# (SIPp's own timeout counts from the 100), p50 and max printed.
+# (SIPp's own timeout counts from the 100), p50 and max printed. --to,
+# --from: the UAC's (uac_scenario); --call-id: its Call-IDs, SIPp's
+# -cid_str (%u: the call's number, from 1). --carrier: the UAS is the one
+# playing PolyAI (CARRIER_PORT); --queue-re: the Request-URI user as an ERE
+# (no backslashes: SIPp reads them). --check: FUNCTION DIR runs after the
+# calls and adds to the case's reasons.
 # In the expected lines a final \s stands for a trailing space (editors
 # strip real ones). Expected lines led by "== QUEUE COUNT" lines list
 # different calls: COUNT of them routed to QUEUE with the lines that follow
 # (--queue is then not used), compared as a multiset.
 run_case() {
   local name=$1 queue="" headers="" absent=() calls=1 rate=10 answer_ms=3000 inf="" rtt=0
-  local target=$KAM_PORT klog=$WORK/kamailio.log
+  local target=$KAM_PORT klog=$WORK/kamailio.log to="" from="" callid="" uas_port=$UAS_PORT queue_re="" check=""
   shift
   while [ $# -gt 0 ]; do
     case $1 in
@@ -281,6 +316,12 @@ run_case() {
       --answer-ms) answer_ms=$2 ;;
       --inf) inf=$2 ;;
       --kam) target=${KAM_PORTS[$2]} klog=${KAM_LOGS[$2]} ;;
+      --to) to=$2 ;;
+      --from) from=$2 ;;
+      --call-id) callid=$2 ;;
+      --queue-re) queue_re=$2 ;;
+      --check) check=$2 ;;
+      --carrier) uas_port=$CARRIER_PORT; shift; continue ;;
       --rtt) rtt=1; shift; continue ;;
       --kemi) target=$KEMI_PORT klog=$WORK/kemi/kamailio.log; shift; continue ;;
       --silent) target=$SILENT_PORT klog=$WORK/silent/kamailio.log; shift; continue ;;
@@ -300,21 +341,23 @@ run_case() {
     uas_scenario "($(sed -n 's/^== \([A-Za-z0-9]*\) .*/\1/p' "$dir/expected" | sort -u | paste -sd'|'))" \
       /dev/null "${absent[@]}" >"$dir/uas.xml"
   else
-    uas_scenario "$(regex_literal "$queue")" "$dir/expected" "${absent[@]}" >"$dir/uas.xml"
+    uas_scenario "${queue_re:-$(regex_literal "$queue")}" "$dir/expected" "${absent[@]}" >"$dir/uas.xml"
   fi
-  uac_scenario "$answer_ms" "$headers" >"$dir/uac.xml"
+  uac_scenario "$answer_ms" "$headers" "$to" "$from" >"$dir/uac.xml"
 
   local reasons=()
-  sipp -sf "$dir/uas.xml" -i 127.0.0.1 -p "$UAS_PORT" -m "$calls" -timeout 30 -timeout_error \
+  sipp -sf "$dir/uas.xml" -i 127.0.0.1 -p "$uas_port" -m "$calls" -timeout 30 -timeout_error \
     -trace_msg -message_file "$dir/uas.msg" -trace_err -error_file "$dir/uas.err" \
     -nostdin >"$dir/uas.out" 2>&1 &
   local uas_pid=$!
   STARTED_PIDS+=("$uas_pid")
-  wait_udp_port "$UAS_PORT" "$uas_pid" || reasons+=("the UAS did not start")
+  wait_udp_port "$uas_port" "$uas_pid" || reasons+=("the UAS did not start")
 
   local extra=()
   [ -z "$inf" ] || extra+=(-inf "$inf")
   [ "$rtt" = 0 ] || extra+=(-trace_rtt -rtt_freq 1)
+  # SIPp knows its calls by their Call-ID: it makes them from -cid_str.
+  [ -z "$callid" ] || extra+=(-cid_str "$callid")
   # In $dir: SIPp writes the RTT file into the current directory.
   (cd "$dir" && exec sipp "127.0.0.1:$target" -sf uac.xml -i 127.0.0.1 -m "$calls" -r "$rate" -l 1000 \
     -timeout 30 -timeout_error -trace_err -error_file "$dir/uac.err" "${extra[@]}" -nostdin >"$dir/uac.out" 2>&1)
@@ -353,6 +396,8 @@ run_case() {
       reasons+=("a $h header reached the UAS")
     fi
   done
+
+  [ -z "$check" ] || "$check" "$dir"
 
   local timing=""
   if [ "$rtt" = 1 ]; then
@@ -620,11 +665,17 @@ EOF
 run_case "200 calls at 100/s over 4 workers, each checked" \
   --queue billing --header "X-Shared-Id: acme-call-123" --calls 200 --rate 100 <<<"$ACME_CALL_123"
 
+# --check for the KEMI Kamailio started without ASYNC: its lookups blocked.
+check_kemi_sync() {
+  grep -q ": sync: " "$klog" || reasons+=("no \"sync\" lookup in the KEMI Kamailio's log")
+  ! grep -q ": resumed: " "$klog" || reasons+=("the KEMI Kamailio without ASYNC resumed a lookup")
+}
+
 run_case "KEMI (KSR.polyai_handoff.lookup): acme-call-456 routed to sales" \
-  --kemi --queue sales --header "X-Shared-Id: acme-call-456" <<<"$ACME_CALL_456"
+  --kemi --check check_kemi_sync --queue sales --header "X-Shared-Id: acme-call-456" <<<"$ACME_CALL_456"
 
 run_case "KEMI (KSR.polyai_handoff.lookup_id): unknown conversation id to fallback" \
-  --kemi --queue fallback --header "X-Conversation-Id: no-such-conversation" <<'EOF'
+  --kemi --check check_kemi_sync --queue fallback --header "X-Conversation-Id: no-such-conversation" <<'EOF'
 X-PolyAI-Handoff-Status: not_found
 EOF
 
@@ -717,6 +768,207 @@ config_case "polyai_handoff_lookup_async with async_workers 0 stops Kamailio at 
 modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
 modparam(\"polyai_handoff\", \"async_workers\", 0)
 route[LOOKUP] { polyai_handoff_lookup_async(\"acme-call-123\", \"LOOKUP\"); }"
+
+# ------------------------------------------------ DNI reservations
+# kamailio.cfg and kemi/ with POLYAI_CARRIER: an INVITE to any user but
+# "handoff" is a new call from the carrier, which gets a DNI reserved (the
+# sandbox's pool) and goes to sip:<dni>@POLYAI_CARRIER, the UAS on
+# CARRIER_PORT; or, with no number, to the fallback queue with
+# X-PolyAI-Reservation-Status.
+
+DNI_CALLED=+442079460123
+DNI_RE='[+]?[0-9]{1,32}'
+ALICE='"Alice Smith" <sip:+441632960001@[local_ip]:[local_port]>'
+ALICE_ATTRIBUTES='{"caller": "+441632960001", "caller_name": "Alice Smith", "called": "+442079460123",
+  "customer": {"language": "en-GB"}}'
+
+dni_reservations() { curl -s --max-time 5 "$SANDBOX_URL/_sandbox/dni-reservations"; }
+dni_requests() { dni_reservations | jq -r .requests; }
+
+# expect_dni POSTS [SHARED_ID [ATTRIBUTES_JSON]] before a case: the
+# reservation requests its calls must add to the sandbox's count (- for
+# none to check: the silent API is not the sandbox), the Call-ID of its call
+# and the attributes (without shared_id) the sandbox must have received.
+expect_dni() {
+  DNI_POSTS=$1 DNI_SHARED_ID=${2:-} DNI_ATTRIBUTES=${3:-}
+  DNI_BEFORE=$(dni_requests)
+}
+
+# The calls asked the API exactly DNI_POSTS times: once each, never again.
+check_dni_posts() {
+  local now
+  [ "$DNI_POSTS" != - ] || return 0
+  now=$(dni_requests)
+  [ "$now" = $((DNI_BEFORE + DNI_POSTS)) ] ||
+    reasons+=("the sandbox got $((now - DNI_BEFORE)) reservation requests, $DNI_POSTS expected")
+}
+
+received_ruri_users() {
+  awk '/message received/ { r = 1; next } /message sent/ { r = 0; next }
+    r && /^INVITE / { u = $2; sub(/^sip:/, "", u); sub(/@.*/, "", u); print u }' "$1"
+}
+
+# --check after a call that reached PolyAI: the number it was called on is
+# the one the sandbox reserved for its Call-ID, which received exactly the
+# attributes expected (and shared_id, the Call-ID). Then PolyAI's agent
+# answers on that number (POST /_sandbox/call), which makes the shared id
+# resolvable: CONVERSATION_ID is the handoff state's id.
+check_reserved() {
+  local dir=$1 dni mine want called
+  check_dni_posts
+  CONVERSATION_ID=""
+  dni=$(received_ruri_users "$dir/uas.msg" | head -n 1)
+  dni_reservations >"$dir/reservations.json"
+  mine=$(jq -c --arg id "$DNI_SHARED_ID" '[.reservations[] | select(.shared_id == $id)]' "$dir/reservations.json")
+  if [ "$(jq length <<<"$mine")" != 1 ]; then
+    reasons+=("the sandbox holds $(jq length <<<"$mine") reservations for [$DNI_SHARED_ID], 1 expected")
+    return
+  fi
+  [ "$(jq -r '.[0].dni' <<<"$mine")" = "$dni" ] ||
+    reasons+=("PolyAI was called on [$dni], the sandbox reserved $(jq -r '.[0].dni' <<<"$mine")")
+  want=$(jq -c --arg id "$DNI_SHARED_ID" '. + {shared_id: $id}' <<<"$DNI_ATTRIBUTES")
+  jq -e --argjson want "$want" '.[0].attributes == $want' <<<"$mine" >/dev/null ||
+    reasons+=("the sandbox received the attributes $(jq -c '.[0].attributes' <<<"$mine"), expected $want")
+  called=$(curl -s --max-time 5 -X POST "$SANDBOX_URL/_sandbox/call?dni=${dni/+/%2B}")
+  CONVERSATION_ID=$(jq -r '.id // empty' <<<"$called" 2>/dev/null)
+  [ -n "$CONVERSATION_ID" ] && [ "$(jq -r .shared_id <<<"$called")" = "$DNI_SHARED_ID" ] ||
+    reasons+=("the agent called on [$dni] answered $called")
+}
+
+# --check after calls sent to the fallback queue: Kamailio logged each one's
+# Call-ID (DNI_IDS) as sent to sip:fallback@, and the sandbox holds no
+# reservation for any of them.
+check_fallback() {
+  local id
+  check_dni_posts
+  for id in "${DNI_IDS[@]}"; do
+    grep -F "reserve $id: " "$klog" | grep -q -- "-> sip:fallback@" ||
+      reasons+=("no \"reserve $id: ... -> sip:fallback@\" line in Kamailio's log")
+    [ "$DNI_POSTS" = - ] || [ "$(dni_reservations | jq --arg id "$id" '[.reservations[] | select(.shared_id == $id)] | length')" = 0 ] ||
+      reasons+=("the sandbox holds a reservation for [$id]")
+  done
+}
+
+handed_back_lines() { # SHARED_ID: the X-PolyAI-* lines of a call the agent handed back
+  cat <<EOF
+X-PolyAI-Handoff-Status: ok
+X-PolyAI-Conversation-Id: $CONVERSATION_ID
+X-PolyAI-Shared-Id: $1
+X-PolyAI-Caller: +441632960001
+X-PolyAI-Caller-Name: Alice Smith
+X-PolyAI-Called: +442079460123
+X-PolyAI-Customer-Language: en-GB
+X-PolyAI-Handoff-Reason: successfully_identified
+X-PolyAI-Handoff-To: billing
+EOF
+}
+
+expect_dni 1 dni-flow-1@e2e.example "$ALICE_ATTRIBUTES"
+run_case "DNI flow 1/2: a new call reserves a DNI (shared_id its Call-ID, the caller's number and name as attributes) and reaches PolyAI on sip:<dni>@, the caller's X-PolyAI-* headers removed" \
+  --to "$DNI_CALLED" --from "$ALICE" --call-id dni-flow-1@e2e.example --carrier --queue-re "$DNI_RE" \
+  --header "X-PolyAI-Handoff-To: billing" --header "X-PolyAI-Reservation-Status: ok" --check check_reserved </dev/null
+
+run_case "DNI flow 2/2: handed back with X-Shared-Id: its Call-ID, looked up (the attributes and what the agent added), routed to billing by handoff_to" \
+  --queue billing --header "X-Shared-Id: dni-flow-1@e2e.example" < <(handed_back_lines dni-flow-1@e2e.example)
+
+expect_dni 1 dni-flow-kemi@e2e.example "$ALICE_ATTRIBUTES"
+run_case "KEMI DNI flow 1/2 (KSR.polyai_handoff.reserve_dni): reserved, to PolyAI on sip:<dni>@" \
+  --kemi --to "$DNI_CALLED" --from "$ALICE" --call-id dni-flow-kemi@e2e.example --carrier --queue-re "$DNI_RE" \
+  --header "X-PolyAI-Handoff-Status: ok" --check check_reserved </dev/null
+
+run_case "KEMI DNI flow 2/2: handed back, looked up, routed to billing" \
+  --kemi --queue billing --header "X-Shared-Id: dni-flow-kemi@e2e.example" < <(handed_back_lines dni-flow-kemi@e2e.example)
+
+expect_dni 1 dni-template@e2e.example \
+  '{"caller": "+441632960001", "empty": "", "eq": "a=b", "padded": "  Al  ", "cseq": "1", "absent": "",
+    "mixed": "<+441632960001> to +442079460123", "nested": {"a": {"b": "x"}}}'
+run_case "DNI attributes template: blanks around the written text trimmed (not inside a variable's value), empty pairs skipped, an integer, \$null as \"\"" \
+  --kam dni-template --to "$DNI_CALLED" --from '"  Al  " <sip:+441632960001@[local_ip]:[local_port]>' \
+  --call-id dni-template@e2e.example --carrier --queue-re "$DNI_RE" --check check_reserved </dev/null
+
+# A From user holding "}", "{", "," and ";x=1;shared_id=evil" (Kamailio
+# refuses a '"' in a URI: 500 before any script), a display name holding
+# '"', "}" and a JSON member: each arrives as one plain string value.
+EVE_USER='+1},{;x=1;shared_id=evil'
+EVE_NAME='Eve\"}, \"shared_id\": \"x'
+expect_dni 1 dni-injection@e2e.example \
+  "$(jq -n --arg u "$EVE_USER" --arg n "$EVE_NAME" --arg c "$DNI_CALLED" \
+    '{caller: $u, caller_name: $n, called: $c, customer: {language: "en-GB"}}')"
+run_case "DNI injection through \$fU and the display name: the sandbox gets each as one JSON string, no key added, shared_id the Call-ID" \
+  --to "$DNI_CALLED" --from "\"$EVE_NAME\" <sip:$EVE_USER@[local_ip]:[local_port]>" \
+  --call-id dni-injection@e2e.example --carrier --queue-re "$DNI_RE" --check check_reserved </dev/null
+
+# The sandbox's dni-hostile-* faults, by shared_id (NAME~ANYTHING is NAME).
+DNI_IDS=(dni-hostile-uri~e2e)
+expect_dni 1
+run_case "DNI hostile (the API answers {\"dni\":\"123@evil.example\"}): protocol, to the fallback queue, never to that URI, the caller's status header removed" \
+  --to "$DNI_CALLED" --from "$ALICE" --call-id "${DNI_IDS[0]}" \
+  --queue fallback --header "X-PolyAI-Reservation-Status: ok" --check check_fallback <<'EOF'
+X-PolyAI-Reservation-Status: protocol
+EOF
+
+DNI_IDS=(dni-hostile-params~e2e)
+expect_dni 1
+run_case "DNI hostile (the API answers {\"dni\":\"+1;transport=tcp\"}): protocol, to the fallback queue" \
+  --to "$DNI_CALLED" --from "$ALICE" --call-id "${DNI_IDS[0]}" --queue fallback --check check_fallback <<'EOF'
+X-PolyAI-Reservation-Status: protocol
+EOF
+
+# Every number of the pool reserved (curl, until the 409); then a call.
+drain_dni_pool() {
+  local i code=""
+  curl -s --max-time 5 -X DELETE "$SANDBOX_URL/_sandbox/dni-reservations" >/dev/null
+  for i in $(seq 1000); do
+    code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X POST -H 'x-api-key: sandbox-key' \
+      -d "{\"attributes\": {\"shared_id\": \"drain-$i\"}}" "$SANDBOX_URL/v1/conversations/dni-reservation")
+    [ "$code" = 200 ] || break
+  done
+  [ "$code" = 409 ] || log "draining the DNI pool: HTTP $code after $i reservations"
+}
+drain_dni_pool
+DNI_IDS=(dni-exhausted@e2e.example)
+expect_dni 1
+run_case "DNI pool exhausted (409): protocol, to the fallback queue" \
+  --to "$DNI_CALLED" --from "$ALICE" --call-id dni-exhausted@e2e.example \
+  --queue fallback --check check_fallback <<'EOF'
+X-PolyAI-Reservation-Status: protocol
+EOF
+curl -s --max-time 5 -X DELETE "$SANDBOX_URL/_sandbox/dni-reservations" >/dev/null
+
+# These two run in this order: the first (timeout) opens the breaker the second expects open.
+DNI_IDS=(dni-silent-1@e2e.example)
+expect_dni -
+run_case "DNI API silent (reservations-only client): the reservation waits out timeout_ms (500 ms), the call reaches fallback with timeout within $(scaled 1500) ms" \
+  --kam dni-silent --to "$DNI_CALLED" --from "$ALICE" --call-id dni-silent-1@e2e.example \
+  --queue fallback --answer-ms "$(scaled 1500)" --rtt --check check_fallback <<'EOF'
+X-PolyAI-Reservation-Status: timeout
+EOF
+
+DNI_IDS=(dni-silent-b{1..5}@e2e.example)
+expect_dni -
+run_case "DNI API silent, breaker open: 5 calls reach fallback with unavailable, each within $(scaled 200) ms" \
+  --kam dni-silent --to "$DNI_CALLED" --from "$ALICE" --call-id "dni-silent-b%u@e2e.example" --calls 5 \
+  --queue fallback --answer-ms "$(scaled 200)" --rtt --check check_fallback <<'EOF'
+X-PolyAI-Reservation-Status: unavailable
+EOF
+
+config_case "reservations only (dni_api_key, no account or project) with polyai_handoff_reserve_dni: Kamailio starts" \
+  start "libpolyai_handoff" \
+"loadmodule \"pv.so\"
+modparam(\"polyai_handoff\", \"base_url\", \"$SANDBOX_URL\")
+modparam(\"polyai_handoff\", \"dni_api_key\", \"sandbox-key\")
+modparam(\"polyai_handoff\", \"dni_api_key_file\", \"$WORK/api-key\")
+route[R] { polyai_handoff_reserve_dni(\"\$ci\", \"caller=\$fU; customer.tier = gold;\"); }"
+
+config_case "an attributes pair without '=' stops Kamailio at start" refuse "\\[lang\\] has no '='" \
+"loadmodule \"pv.so\"
+modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+route[R] { polyai_handoff_reserve_dni(\"\$ci\", \"caller=\$fU;lang\"); }"
+
+config_case "a variable in an attribute key stops Kamailio at start" refuse "a key cannot hold a variable" \
+"loadmodule \"pv.so\"
+modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+route[R] { polyai_handoff_reserve_dni(\"\$ci\", \"\$fU=1\"); }"
 
 # ------------------------------------------------ asynchronous lookups
 # Each Kamailio below has one SIP worker.

@@ -2,11 +2,13 @@
  * polyai_handoff: a Kamailio module that looks up the PolyAI handoff state of
  * a call with libpolyai_handoff, appends it to the request as X-PolyAI-*
  * headers and gives each value to the script as $polyai(key) and
- * $xavp(polyai=>key).
+ * $xavp(polyai=>key); and reserves DNIs, the first half of the DNI-pool
+ * flow ($polyai(dni)).
  *
  * This file: modparams, lifecycle, the synchronous lookups, what a result
  * does to a request (headers, xavp), $polyai() and KEMI. ph_async.c: the
- * asynchronous lookups (suspend, the async process, resume).
+ * asynchronous lookups (suspend, the async process, resume). ph_reserve.c:
+ * DNI reservations and their attributes.
  *
  * It is built inside Kamailio's source tree (src/modules/polyai_handoff) like
  * any module; see ../build.sh and ../README.md.
@@ -77,6 +79,8 @@ static int w_polyai_handoff_lookup_async(sip_msg_t *msg, char *id, char *route);
 static int w_polyai_handoff_lookup_id_async(
 		sip_msg_t *msg, char *id, char *route);
 static int fixup_lookup_async(void **param, int param_no);
+static int w_polyai_handoff_reserve_dni(
+		sip_msg_t *msg, char *shared_id, char *attributes);
 static const char *ph_status_header_name(void);
 static int pv_parse_polyai_name(pv_spec_t *sp, str *in);
 static int pv_get_polyai(sip_msg_t *msg, pv_param_t *param, pv_value_t *res);
@@ -187,6 +191,8 @@ PH_KEY(max_in_flight)
 PH_KEY(cache_ttl_ms)
 PH_KEY(cache_max_entries)
 PH_KEY(max_connections)
+PH_KEY(dni_api_key)
+PH_KEY(dni_api_key_file)
 
 /* clang-format off */
 static param_export_t params[] = {
@@ -224,6 +230,8 @@ static param_export_t params[] = {
 	PH_KEY_EXPORT(cache_ttl_ms),
 	PH_KEY_EXPORT(cache_max_entries),
 	PH_KEY_EXPORT(max_connections),
+	PH_KEY_EXPORT(dni_api_key),
+	PH_KEY_EXPORT(dni_api_key_file),
 	{0, 0, 0}
 };
 
@@ -238,6 +246,9 @@ static cmd_export_t cmds[] = {
 		fixup_lookup_async, fixup_free_spve_spve, REQUEST_ROUTE},
 	{"polyai_handoff_lookup_id_async", (cmd_function)w_polyai_handoff_lookup_id_async, 2,
 		fixup_lookup_async, fixup_free_spve_spve, REQUEST_ROUTE},
+	{"polyai_handoff_reserve_dni", (cmd_function)w_polyai_handoff_reserve_dni, 2,
+		ph_fixup_reserve_dni, ph_fixup_free_reserve_dni,
+		REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -488,6 +499,14 @@ static int ph_append_block(sip_msg_t *msg, const char *block)
 
 /* ----------------------------------------------------------------- xavp */
 
+static int ph_xavp_fail(sr_xavp_t **fields)
+{
+	LM_ERR("cannot store the result in $xavp(%.*s)\n", ph_xavp_name.len,
+			ph_xavp_name.s);
+	xavp_destroy_list(fields);
+	return -1;
+}
+
 static int ph_xavp_prepend(sr_xavp_t **list, const char *name, const char *value)
 {
 	str xname;
@@ -504,6 +523,19 @@ static int ph_xavp_prepend(sr_xavp_t **list, const char *name, const char *value
 	return xavp_add_value(&xname, &xval, list) == NULL ? -1 : 0;
 }
 
+/* Adds fields as $xavp(polyai) (the old one removed first). */
+static int ph_xavp_store(sr_xavp_t *fields)
+{
+	sr_xval_t root;
+
+	memset(&root, 0, sizeof(root));
+	root.type = SR_XTYPE_XAVP;
+	root.v.xavp = fields;
+	if(xavp_add_value(&ph_xavp_name, &root, NULL) == NULL)
+		return ph_xavp_fail(&fields);
+	return 0;
+}
+
 /* Replaces $xavp(polyai) with one field per entry. Fields are prepended, so
  * they are added last to first: the meta fields end up first and win over a
  * data key of the same name, and data keys keep document order. Without a
@@ -511,7 +543,6 @@ static int ph_xavp_prepend(sr_xavp_t **list, const char *name, const char *value
 static int ph_set_xavp(handoff_result *r, handoff_status status)
 {
 	sr_xavp_t *fields = NULL;
-	sr_xval_t root;
 	size_t i;
 
 	xavp_rm_by_name(&ph_xavp_name, 1, NULL);
@@ -533,19 +564,46 @@ static int ph_set_xavp(handoff_result *r, handoff_status status)
 	if(ph_xavp_prepend(&fields, "handoff_status", handoff_status_name(status))
 			< 0)
 		goto error;
-
-	memset(&root, 0, sizeof(root));
-	root.type = SR_XTYPE_XAVP;
-	root.v.xavp = fields;
-	if(xavp_add_value(&ph_xavp_name, &root, NULL) == NULL)
-		goto error;
-	return 0;
+	return ph_xavp_store(fields);
 
 error:
-	LM_ERR("cannot store the result in $xavp(%.*s)\n", ph_xavp_name.len,
-			ph_xavp_name.s);
-	xavp_destroy_list(&fields);
-	return -1;
+	return ph_xavp_fail(&fields);
+}
+
+/* Replaces $xavp(polyai) with what a reservation gives: handoff_status,
+ * shared_id and, on success, dni. r NULL: refused before any request
+ * (invalid_argument). */
+int ph_set_reservation(handoff_reservation *r, str *shared_id)
+{
+	sr_xavp_t *fields = NULL;
+	handoff_status status =
+			r != NULL ? handoff_reservation_status(r) : HANDOFF_INVALID_ARGUMENT;
+	char *sid = NULL;
+	int rc;
+
+	xavp_rm_by_name(&ph_xavp_name, 1, NULL);
+	if(shared_id != NULL && shared_id->len > 0) {
+		sid = (char *)pkg_malloc(shared_id->len + 1);
+		if(sid == NULL) {
+			PKG_MEM_ERROR;
+			return -1;
+		}
+		memcpy(sid, shared_id->s, shared_id->len);
+		sid[shared_id->len] = '\0';
+	}
+	/* Prepended: last to first. */
+	if((r != NULL && ph_xavp_prepend(&fields, "dni", handoff_reservation_dni(r)) < 0)
+			|| ph_xavp_prepend(&fields, "shared_id", sid) < 0
+			|| ph_xavp_prepend(&fields, "handoff_status", handoff_status_name(status))
+					   < 0) {
+		if(sid != NULL)
+			pkg_free(sid);
+		return ph_xavp_fail(&fields);
+	}
+	rc = ph_xavp_store(fields);
+	if(sid != NULL)
+		pkg_free(sid);
+	return rc;
 }
 
 /* -------------------------------------------------- results to requests */
@@ -728,6 +786,18 @@ static int w_polyai_handoff_lookup_id_async(
 	return ph_lookup_async_param(msg, id, route, 1);
 }
 
+static int w_polyai_handoff_reserve_dni(
+		sip_msg_t *msg, char *shared_id, char *attributes)
+{
+	str sid = {NULL, 0};
+
+	if(fixup_get_svalue(msg, (gparam_t *)shared_id, &sid) < 0) {
+		LM_ERR("cannot get the shared id\n");
+		return PH_RC_INTERNAL;
+	}
+	return ph_reserve_dni(msg, &sid, (ph_attrs_t *)attributes);
+}
+
 /* ------------------------------------------------------------ $polyai() */
 
 /* $polyai(customer.tier) or $polyai($var(key)). */
@@ -818,6 +888,12 @@ static int ki_polyai_handoff_lookup_id_async(sip_msg_t *msg, str *id, str *fn)
 	return ph_lookup_async(msg, id, fn, 1);
 }
 
+static int ki_polyai_handoff_reserve_dni(
+		sip_msg_t *msg, str *shared_id, str *attributes)
+{
+	return ph_reserve_dni_text(msg, shared_id, attributes);
+}
+
 /* clang-format off */
 static sr_kemi_t ph_kemi_exports[] = {
 	{ str_init("polyai_handoff"), str_init("lookup"),
@@ -837,6 +913,11 @@ static sr_kemi_t ph_kemi_exports[] = {
 	},
 	{ str_init("polyai_handoff"), str_init("lookup_id_async"),
 		SR_KEMIP_INT, ki_polyai_handoff_lookup_id_async,
+		{ SR_KEMIP_STR, SR_KEMIP_STR, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("polyai_handoff"), str_init("reserve_dni"),
+		SR_KEMIP_INT, ki_polyai_handoff_reserve_dni,
 		{ SR_KEMIP_STR, SR_KEMIP_STR, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},
