@@ -17,7 +17,7 @@ BUILD   := build
 SWIFT_RELEASE = $(shell $(SWIFT) build -c release --show-bin-path)
 CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
 
-DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools
+DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools jq
 
 .PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
         test-sanitizers test-sandbox e2e bench bench-kamailio clean
