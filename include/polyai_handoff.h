@@ -37,11 +37,12 @@
  *     library's process-wide locks are taken around fork(), every other
  *     lock it has belongs to one process, and fork() waits for the library's
  *     calls into libcurl that may hold one of OpenSSL's process-wide locks
- *     (each a non-blocking step of microseconds). The statically linked
+ *     (each a non-blocking step: microseconds, up to milliseconds while
+ *     hundreds of queued lookups are in flight). The statically linked
  *     Swift runtime sets up lazy globals and type metadata under locks of
  *     its own the first time a code path runs: the library runs every
- *     lookup and reservation path once, on canned data, when the process's
- *     first client is made, so the one window left is a fork() at the
+ *     lookup, reservation and queue path once, on canned data, when the
+ *     process's first client is made, so the one window left is a fork() at the
  *     instant another thread makes that first client. Never fork() inside
  *     the log callback.
  *   - The library is never unmapped: dlclose() leaves it loaded (-z

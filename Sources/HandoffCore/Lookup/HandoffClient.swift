@@ -69,6 +69,7 @@ public final class HandoffClient: Sendable {
             resolve: config.egress.resolve)
         runtime = PerProcess { ClientRuntime(config: config, transport: settings) }
         _ = PathWarmUp.done
+        PathWarmUp.warmUpQueue(self)
     }
 
     /// The header lines of lookups and of reservations for these keys.

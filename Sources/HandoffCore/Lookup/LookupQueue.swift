@@ -53,12 +53,16 @@ public final class LookupQueue: Sendable {
     /// a cache hit or a fast failure). Otherwise nothing was admitted:
     /// `.invalidArgument` in another process or once closed, `.unavailable`
     /// when the queue already holds `Limits.maxQueuedLookups`.
-    /// A nil id (C's NULL) is refused like an empty one.
-    public func lookup(_ id: [UInt8]?, as kind: LookupTarget.Kind, timeoutMs: Int?, tag: UInt64) -> HandoffStatus {
+    /// A nil id (C's NULL) is refused like an empty one. `quietly`: not
+    /// counted or logged (the warm-up's own lookup).
+    public func lookup(_ id: [UInt8]?, as kind: LookupTarget.Kind, timeoutMs: Int?, tag: UInt64, quietly: Bool = false) -> HandoffStatus {
         let started = ContinuousClock.now
         guard belongsToThisProcess else { return .invalidArgument }
         guard client.url != nil else { return readyAtOnce(tag) { client.refused(HandoffClient.noLookupsRefusal, logTo: self) } }
-        guard let id else { return readyAtOnce(tag) { client.refused("\(kind.parameter) is NULL", logTo: self) } }
+        guard let id else {
+            let message = "\(kind.parameter) is NULL"
+            return readyAtOnce(tag) { quietly ? client.invalid(message) : client.refused(message, logTo: self) }
+        }
         let target: LookupTarget
         switch LookupTarget.validated(id, as: kind) {
         case .failure(let error):

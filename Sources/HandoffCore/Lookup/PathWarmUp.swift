@@ -7,6 +7,8 @@
 /// Done here, the first run is over before any lookup: a host that forks
 /// after making a client (Kamailio, OpenSIPS, Asterisk's System()) cannot
 /// catch another thread inside one.
+import Synchronization
+
 public enum PathWarmUp {
     /// The first access runs it, once per process (a child has it done).
     public static let done: Bool = {
@@ -48,8 +50,22 @@ public enum PathWarmUp {
         timers.push(1, due: .now)
         _ = timers.popDue(at: .now.advanced(by: .seconds(1)))
         _ = Deadline(milliseconds: 1).remainingMs
+        CurlLoop.warmUpTypes()
         return true
     }()
+
+    /// The queue's path, once per process, with the first client: a queue
+    /// made, a refused lookup through it, taken, freed (an eventfd opened
+    /// and closed; nothing is sent, no thread started).
+    static func warmUpQueue(_ client: HandoffClient) {
+        guard !queueWarmed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard let queue = LookupQueue(client: client) else { return }
+        _ = queue.lookup(nil, as: .sharedID, timeoutMs: nil, tag: 0, quietly: true)
+        _ = queue.next()
+        queue.close()
+    }
+
+    private static let queueWarmed = Atomic<Bool>(false)
 
     /// A found result with nested data, for the C edge to run its own
     /// result path once.

@@ -165,6 +165,23 @@ final class CurlLoop: @unchecked Sendable {
         Self.live.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
     }
 
+    /// The loop's own generic types, instantiated once on the calling
+    /// thread (see PathWarmUp): the I/O thread's first use of them would
+    /// take the Swift runtime's metadata locks, which a fork could catch.
+    static func warmUpTypes() {
+        var timers = TimerHeap<Due>()
+        timers.push(.pendingDeadline(token: 0), due: .now)
+        _ = timers.popDue(at: .now.advanced(by: .seconds(1)))
+        var running: [Int: Running] = [:]
+        _ = running.removeValue(forKey: 0)
+        var pending: [UInt64: Pending] = [:]
+        _ = pending.removeValue(forKey: 0)
+        var commands: [Command] = []
+        commands.removeAll(keepingCapacity: true)
+        var idle: [CurlTransfer] = []
+        _ = idle.popLast()
+    }
+
     /// Every loop whose thread runs, from its start to its end. In a forked
     /// child, where the parent's threads are gone, it keeps what they held
     /// reachable (a leak checker would call it lost) and never freed.
