@@ -193,17 +193,17 @@ static void test_out_of_memory_aborts(void) {
       /* Refused before any request: only the library's own allocations. */
       kept[i] = handoff_client_lookup(client, "", 0);
       if (kept[i] == NULL) _exit(3);
-      /* And attributes of 1 MiB each, kept too, so that the allocation that
+      /* And attributes of 64 KiB each, kept too, so that the allocation that
        * fails is most likely a large one: the Swift runtime formats its
        * out-of-memory message with malloc, and when even that fails it
        * dies of SIGSEGV in fputs(NULL) instead of aborting (its bug, which
        * a test that ran out on a small allocation hit 8 times in 12). */
-      if (i % 8 == 0) {
+      if (i % 16 == 0) {
         handoff_attributes *attributes = handoff_attributes_new();
         char key[16];
         int k;
         if (attributes == NULL) _exit(3);
-        for (k = 0; k < 256; k++) {
+        for (k = 0; k < 16; k++) {
           snprintf(key, sizeof key, "k%d", k);
           if (handoff_attributes_set(attributes, key, big_value) != HANDOFF_OK) _exit(3);
         }

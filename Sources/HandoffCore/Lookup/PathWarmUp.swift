@@ -36,6 +36,12 @@ public enum PathWarmUp {
         try? attributes.set(Array("a.b".utf8), Array("c".utf8))
         _ = attributes.json
         _ = LookupTarget.validated(Array("warm-up".utf8), as: .sharedID)
+        _ = LookupTarget.validated([1, 0xFF], as: .conversationID)
+        let cache = ResultCache(ttlMs: 1, capacity: 2)
+        let cached = renderer.result(ResponseDecoder.outcome(outcomes[0], timeoutMs: 1, flattener: flattener))
+        cache.put(.sharedID("warm-up"), cached)
+        _ = cache.get(.sharedID("warm-up"))
+        _ = cache.get(.conversationID("warm-up"))
         _ = RequestURL.percentEncoded("warm up/é")
         _ = SecretRedactor([("warm-up-secret", SecretRedactor.apiKeyPlaceholder)]).redact("warm-up-secret")
         let stats = ClientStats()
