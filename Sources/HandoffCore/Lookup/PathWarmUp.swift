@@ -16,12 +16,17 @@ public enum PathWarmUp {
         _ = CurlRuntime.isReady
         _ = InFlightLimit.current
         _ = Log.isEnabled(.debug)
+        Log.warmUp()
+        _ = SecretRedactor.none
+        _ = TextRules.byteOrderMark
         let options = RenderOptions()
         let flattener = Flattener(options: options)
         let renderer = Renderer(options: options)
         let body = Array(#"{"id":"warm-up","shared_id":"warm-up","data":{"a":"b","n":1.50,"c":{"d":[true,null,"\u00e9"]}}}"#.utf8)
+        // Strings JSONStringRepair mends: a lone surrogate, bytes that are not UTF-8.
+        let mended = Array(#"{"id":"warm-up","data":{"a":"\ud800","b":""#.utf8) + [0xFF, 0xFE] + Array(#""}}"#.utf8)
         let outcomes: [HTTPOutcome] = [
-            .response(status: 200, body: body), .response(status: 404, body: Array(#"{"error_message":"x"}"#.utf8)),
+            .response(status: 200, body: body), .response(status: 200, body: mended), .response(status: 404, body: Array(#"{"error_message":"x"}"#.utf8)),
             .response(status: 418, body: []), .timedOut, .failed("x", retryable: true), .notConnected("x"),
             .bodyTooLarge(status: 200, limit: 1), .malformed("x"),
         ]

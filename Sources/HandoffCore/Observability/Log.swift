@@ -62,6 +62,15 @@ public enum Log {
         old?.release()
     }
 
+    /// The write path's lazy globals (its thread key, the install lock),
+    /// set up before any fork could catch a thread setting them up: a
+    /// host's first log line otherwise comes with its first lookup, on any
+    /// thread, whenever a callback was installed (see PathWarmUp).
+    static func warmUp() {
+        _ = WriterDepth.current
+        _ = installing
+    }
+
     public static func setLevel(_ level: LogLevel) {
         maxLevel.store(level.rawValue, ordering: .relaxed)
     }
