@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "polyai_handoff.h"
@@ -82,6 +84,26 @@ static inline void test_sleep_ms(long ms) {
     double wait_until_end_ = now_ms() + (double)(bound_ms) * test_time_scale(); \
     while (!(cond) && now_ms() < wait_until_end_) test_sleep_ms(5);             \
   } while (0)
+
+/* Waits up to bound_ms (times the time scale) for a child. One still
+ * running has hung: its threads' stacks go to stderr (gdb, when installed),
+ * so that a hang seen once says where it was, and it is killed. Returns 0
+ * for a hang, with *status the killed child's. */
+static inline int wait_or_show_stacks(pid_t pid, double bound_ms, int *status) {
+  double end = now_ms() + bound_ms * test_time_scale();
+  char command[160];
+  while (now_ms() < end) {
+    if (waitpid(pid, status, WNOHANG) == pid) return 1;
+    test_sleep_ms(5);
+  }
+  snprintf(command, sizeof command,
+           "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)' >&2",
+           (int)pid);
+  if (system(command) != 0) fprintf(stderr, "    (no stacks: gdb is not installed or could not attach)\n");
+  kill(pid, SIGKILL);
+  waitpid(pid, status, 0);
+  return 0;
+}
 
 /* A configuration for the sandbox, then any "key", "value" pairs up to NULL.
  * The circuit breaker is off: tests provoke failures in a row on purpose, and

@@ -80,27 +80,6 @@ static void *handshakes(void *unused) {
   return NULL;
 }
 
-/* Waits up to bound_ms for a child. One that is still running has hung:
- * its threads' stacks go to stderr (gdb, when installed), so that a hang
- * seen once says where it was, and it is killed. Returns 0 for a hang. */
-static int wait_or_show_stacks(pid_t pid, double bound_ms, int *status) {
-  double end = now_ms() + bound_ms;
-  while (now_ms() < end) {
-    if (waitpid(pid, status, WNOHANG) == pid) return 1;
-    usleep(5000);
-  }
-  {
-    char command[160];
-    snprintf(command, sizeof command,
-             "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)' >&2",
-             (int)pid);
-    if (system(command) != 0) fprintf(stderr, "    (no stacks: gdb is not installed or could not attach)\n");
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, status, 0);
-  return 0;
-}
-
 static void fork_during_handshakes(const char *url) {
   pthread_t thread;
   handoff_client *client = client_for(url, "0");
@@ -132,7 +111,7 @@ static void fork_during_handshakes(const char *url) {
       _exit(99);
     }
     if (!CHECK(pid > 0)) break;
-    if (!wait_or_show_stacks(pid, 20000 * test_time_scale(), &status)) fprintf(stderr, "    fork %d: child hung\n", i);
+    if (!wait_or_show_stacks(pid, 20000, &status)) fprintf(stderr, "    fork %d: child hung\n", i);
     if (!CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
       hung++;
       fprintf(stderr, "    fork %d: child %s %d\n", i, WIFEXITED(status) ? "exited" : "killed by signal",

@@ -43,23 +43,11 @@ static int wait_in_flight(handoff_client *c, unsigned long long want) {
  * deadlock cannot keep alive, and checks it exited 0. */
 static int in_child(int (*child)(void), const char *what) {
   int status = 0;
-  double end;
   pid_t pid = fork();
   if (pid == 0) _exit(child());
   if (!CHECK(pid > 0)) return 0;
-  /* A child still running after 20 s has hung: its stacks say where (gdb,
-   * when installed), then it is killed. */
-  end = now_ms() + 20000 * test_time_scale();
-  while (waitpid(pid, &status, WNOHANG) == 0 && now_ms() < end) usleep(5000);
-  if (now_ms() >= end && waitpid(pid, &status, WNOHANG) == 0) {
-    char command[160];
-    snprintf(command, sizeof command,
-             "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)' >&2",
-             (int)pid);
-    if (system(command) != 0) fprintf(stderr, "    (no stacks: gdb is not installed or could not attach)\n");
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-  }
+  /* A child still running after 20 s has hung. */
+  (void)wait_or_show_stacks(pid, 20000, &status);
   if (!CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
     fprintf(stderr, "    %s: child %s %d\n", what, WIFEXITED(status) ? "exited" : "killed by signal",
             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
