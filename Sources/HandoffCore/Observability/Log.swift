@@ -69,6 +69,10 @@ public enum Log {
     static func warmUp() {
         _ = WriterDepth.current
         _ = installing
+        // And what the fork handler resets.
+        _ = writersInEpoch0.load(ordering: .relaxed) + writersInEpoch1.load(ordering: .relaxed) + epoch.load(ordering: .relaxed)
+        _ = installed.load(ordering: .relaxed)
+        _ = maxLevel.load(ordering: .relaxed)
     }
 
     public static func setLevel(_ level: LogLevel) {

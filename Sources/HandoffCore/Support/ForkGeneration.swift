@@ -20,7 +20,15 @@ package enum ForkGeneration {
     /// holds per-process state asks when it is made. The library is never
     /// unloaded (-z nodelete), so the handlers stay valid.
     private static let registered: Bool = {
-        pthread_atfork(
+        // Every global the handlers touch is set up first: a lazy global
+        // whose swift_once another thread was running at fork() would hang
+        // the child's handler (a TSan run of ForkGuardTests hung in
+        // afterForkInChild, waiting on `forking`'s once).
+        _ = counter.load(ordering: .relaxed)
+        _ = InFlightLimit.current
+        Log.warmUp()
+        ForkGuard.setUpGlobals()
+        return pthread_atfork(
             { ForkGuard.beforeFork() },
             { ForkGuard.afterForkInParent() },
             {
@@ -99,6 +107,17 @@ package enum ForkGuard {
     /// In a child: how many threads of the parent were inside `sheltered`
     /// at the fork (always 0 when the guard works; for the tests).
     nonisolated(unsafe) package static var shelteredAtFork = 0
+
+    /// Sets up the globals the fork handlers use (see `registered`).
+    fileprivate static func setUpGlobals() {
+        _ = sheltering.load(ordering: .relaxed)
+        _ = forking.load(ordering: .relaxed)
+        _ = ShelterDepth.current
+        pthread_mutex_lock(registry)
+        _ = locks.count
+        pthread_mutex_unlock(registry)
+        _ = shelteredAtFork
+    }
 
     fileprivate static func beforeFork() {
         // First: a sheltered call may take one of the locks below, briefly.
