@@ -39,9 +39,7 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     /// The key in a key file's bytes: the first line, without a byte order
     /// mark or line end; nil when that is not a valid key.
     static func parse(fileBytes bytes: [UInt8]) -> String? {
-        let bytes = TextRules.droppingByteOrderMark(bytes[...])
-        let line = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-        guard let text = String(validating: TextRules.trimmed(line), as: UTF8.self), (try? APIKey(text)) != nil else { return nil }
+        guard let text = String(validating: TextRules.firstLine(bytes), as: UTF8.self), (try? APIKey(text)) != nil else { return nil }
         return text
     }
 

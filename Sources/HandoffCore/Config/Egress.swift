@@ -83,8 +83,7 @@ public struct Egress: Sendable, Equatable {
         } catch {
             throw .invalid(key, error.message)
         }
-        let bytes = TextRules.droppingByteOrderMark(contents.bytes[...])
-        let line = TextRules.trimmed(bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? [])
+        let line = TextRules.firstLine(contents.bytes)
         guard let text = String(validating: line, as: UTF8.self), !TextRules.hasControl(text),
               let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
             throw .invalid(key, "the first line of \(TextRules.quoted(path)) must be user:password")

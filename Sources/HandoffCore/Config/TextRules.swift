@@ -25,6 +25,14 @@ enum TextRules {
     /// The UTF-8 byte order mark some editors put at the start of a file.
     static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
+    /// The first line of a secret file (api_key_file, dni_api_key_file,
+    /// proxy_auth_file): without a byte order mark, the line end or blanks
+    /// around it.
+    static func firstLine(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
+        let body = droppingByteOrderMark(bytes[...])
+        return trimmed(body.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? [])
+    }
+
     static func droppingByteOrderMark(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         bytes.starts(with: byteOrderMark) ? bytes.dropFirst(byteOrderMark.count) : bytes
     }
