@@ -364,6 +364,32 @@ static void test_fast_paths(void) {
   }
 }
 
+/* The queue's bound: 100,000 lookups held (waiting or not yet taken); the
+ * next is not admitted, and one taken makes room. (Not under valgrind or a
+ * sanitizer: 100,000 results there take minutes.) */
+static void test_queue_bound(void) {
+  handoff_client *client;
+  handoff_queue *queue;
+  handoff_result *r;
+  uint64_t tag = 0;
+  long i, admitted = 0;
+  if (test_time_scale() > 1) return;
+  /* max_in_flight 1: all but the first complete at once (unavailable) and
+   * are held, not taken. */
+  client = sandbox_client_with("base_url", blackhole_url, "max_in_flight", "1", "timeout_ms", "2000", NULL);
+  queue = new_queue(client);
+  for (i = 0; i < 100000; i++) admitted += handoff_queue_lookup(queue, "acme-call-123", 0, (uint64_t)i) == HANDOFF_OK;
+  CHECK_INT(100000, admitted);
+  CHECK_INT(HANDOFF_UNAVAILABLE, handoff_queue_lookup(queue, "acme-call-123", 0, 100000));
+  CHECK_INT(HANDOFF_UNAVAILABLE, handoff_queue_lookup_id(queue, SUPPORT_CONVERSATION_ID, 0, 100000));
+  r = handoff_queue_next(queue, &tag);
+  CHECK(r != NULL);
+  handoff_result_free(r);
+  CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", 0, 100001));
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
 /* Freeing a queue with lookups waiting, and results outliving it all. */
 static void test_free_and_lifetimes(void) {
   handoff_client *client = client_at(blackhole_url, "500");
@@ -572,6 +598,7 @@ int main(void) {
   test_single_flight();
   test_fast_paths();
   test_free_and_lifetimes();
+  test_queue_bound();
   test_process_client();
   test_logs_on_host_thread();
   return check_summary("test_queue");
