@@ -247,9 +247,14 @@ import Testing
                 done.add(1, ordering: .releasing)
             }
         }
-        // Each lookup takes its in-flight place just before it joins the
-        // flight; the leader's request has arrived and waits on the server.
-        #expect(waitUntil { server.requests == 1 && InFlightLimit.current == threads })
+        // The leader's request has arrived and waits on the server, and every
+        // other lookup has joined its flight. (Their in-flight places are
+        // taken just before they join: waiting for those alone let the last
+        // thread join after the answer, and ask again — a CI flake.)
+        let target = LookupTarget.sharedID("s-1")
+        #expect(waitUntil {
+            server.requests == 1 && client.runtime.value.flights.followers(of: target) == threads - 1
+        })
         server.release()
         #expect(waitUntil { done.load(ordering: .acquiring) == threads })
         #expect(statuses.withLock { $0 } == Array(repeating: .ok, count: threads))

@@ -132,7 +132,10 @@ static void test_bad_file_keeps_key(void) {
   handoff_client_free(client);
 }
 
-/* A lookup in flight finishes with the key it was sent with. */
+/* A lookup in flight finishes with the key it was sent with. The key is
+ * rewritten once its request has reached the sandbox, which holds the
+ * answer 5 s (waiting for the in_flight gauge alone let a late key check,
+ * more than a second after the last, read the new key first). */
 struct slow_lookup {
   handoff_client *client;
   handoff_status status;
@@ -140,21 +143,27 @@ struct slow_lookup {
 
 static void *slow_lookup(void *arg) {
   struct slow_lookup *job = arg;
-  job->status = lookup_status(job->client);
+  handoff_result *r = handoff_client_lookup(job->client, "fault-slow", 15000);
+  job->status = handoff_result_status(r);
+  CHECK_STR("late", handoff_result_get(r, "handoff_to"));
+  handoff_result_free(r);
   return NULL;
 }
 
 static void test_in_flight_undisturbed(void) {
   struct slow_lookup job;
   pthread_t thread;
+  long before;
   write_key("sandbox-key\n");
-  job.client = client_with_key_file("api_key_file", test_env("HANDOFF_TEST_SLOW_BASE_URL"));
+  job.client = client_with_key_file("api_key_file", sandbox_url());
   CHECK_INT(HANDOFF_OK, lookup_status(job.client));
+  before = sandbox_stats_now().requests;
   CHECK_INT(0, pthread_create(&thread, NULL, slow_lookup, &job));
-  WAIT_UNTIL(client_stat(job.client, "in_flight") == 1, 2000);
+  WAIT_UNTIL(sandbox_stats_now().requests > before, 5000);
   write_key("wrong-key-4\n");
   pthread_join(thread, NULL);
   CHECK_INT(HANDOFF_OK, job.status);
+  CHECK_INT(2, client_stat(job.client, "requests"));
   handoff_client_free(job.client);
 }
 

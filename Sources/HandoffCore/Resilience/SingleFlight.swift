@@ -80,6 +80,17 @@ final class SingleFlight: Sendable {
         for continuation in continuations { continuation(result) }
     }
 
+    /// Followers of `target`'s flight in progress, waiting or queued: what a
+    /// test waits for before it lets the leader's answer go.
+    func followers(of target: LookupTarget) -> Int {
+        let hash = target.hashValue
+        let shard = shard(hash)
+        return shard.lock.withLock {
+            shard.flights.first(where: { $0.hash == hash && $0.target == target })
+                .map { $0.waiters + $0.continuations.count } ?? 0
+        }
+    }
+
     /// A follower's wait: the leader's result, or nil if `remainingMs` ran out first.
     func wait(_ flight: Flight, remainingMs: Int) -> HandoffResult? {
         let shard = shard(flight.hash)
