@@ -14,13 +14,17 @@ LIBNAME := libpolyai_handoff.so
 SONAME  := $(LIBNAME).$(MAJOR)
 
 BUILD   := build
-SWIFT_RELEASE = $(shell $(SWIFT) build -c release --show-bin-path)
+# Release builds link the Swift runtime in (the library, and the sandbox that
+# the tools package ships) and carry no $$ORIGIN rpath: nothing they load
+# lives beside them.
+RELEASE := -c release --static-swift-stdlib --disable-local-rpath
+SWIFT_RELEASE = $(shell $(SWIFT) build $(RELEASE) --show-bin-path)
 CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
 
 DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools jq
 
 .PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
-        test-sanitizers test-sandbox e2e bench bench-kamailio clean
+        test-sanitizers test-sandbox e2e deb test-deb bench bench-kamailio clean
 
 all: build
 
@@ -40,7 +44,7 @@ build: lib sandbox cli
 # a test that has the library loaded keeps its copy through a rebuild.
 # LIB_SWIFT_FLAGS and LIB_OUT stage another build of it the same way
 # (scripts/sanitized-abi.sh: a sanitizer build, in build/asan/lib).
-LIB_SWIFT_FLAGS := -c release
+LIB_SWIFT_FLAGS := $(RELEASE)
 LIB_OUT := $(BUILD)/lib
 lib:
 	$(SWIFT) build $(LIB_SWIFT_FLAGS) --product polyai_handoff
@@ -50,7 +54,7 @@ lib:
 	ln -sf $(SONAME) $(LIB_OUT)/$(LIBNAME)
 
 sandbox:
-	$(SWIFT) build -c release --product polyai-handoff-sandbox
+	$(SWIFT) build $(RELEASE) --product polyai-handoff-sandbox
 	@mkdir -p $(BUILD)/bin
 	install -m 0755 $(SWIFT_RELEASE)/polyai-handoff-sandbox $(BUILD)/bin/
 
@@ -115,6 +119,16 @@ STAGED_ENV = LIB_DIR=$(CURDIR)/$(BUILD)/lib INCLUDE_DIR=$(CURDIR)/include \
 # Kamailio with our module routing SIPp calls, checked header by header.
 e2e: build
 	$(STAGED_ENV) examples/kamailio/e2e.sh
+
+# The Debian packages (packaging/deb/build.sh), in build/deb.
+deb: build
+	$(STAGED_ENV) examples/kamailio/build.sh >/dev/null
+	packaging/deb/build.sh $(BUILD)/deb
+
+# Installs the packages into a new Debian 12 root and runs the CLI and
+# Kamailio there (needs root and the Debian archive; see README).
+test-deb: deb
+	Tests/deb/run.sh $(BUILD)/deb
 
 # Against raw libcurl+jansson, naive per-lookup handles and curl | jq (BENCH_QUICK=1: a short run).
 bench: build

@@ -88,6 +88,9 @@ MOD=$SRC/src/modules/polyai_handoff
 mkdir -p "$MOD"
 # -p keeps mtimes, so make rebuilds only what changed.
 cp -p "$HERE"/polyai_handoff/Makefile "$HERE"/polyai_handoff/*.c "$HERE"/polyai_handoff/*.h "$MOD"/
+# A library built since is linked in again: the module's references take
+# its symbol versions (HANDOFF_1.0, HANDOFF_1.1).
+if [ "$LIB_DIR/libpolyai_handoff.so.1" -nt "$MOD/polyai_handoff.so" ]; then rm -f "$MOD/polyai_handoff.so"; fi
 make -s -C "$MOD" POLYAI_INCLUDE_DIR="$INCLUDE_DIR" POLYAI_LIB_DIR="$LIB_DIR" >&2
 
 mkdir -p "$BUILD_DIR/modules"
