@@ -21,10 +21,6 @@ CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
 DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools jq \
                    groff-base man-db
 
-# mdoc sources; `make install` gzips them (-9n, as Debian does) with the
-# version in .Os and the paths of this PREFIX and LIBDIR.
-MANPAGES := man/polyai-handoff.1 man/polyai-handoff-sandbox.1 man/libpolyai_handoff.3
-
 .PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
         test-sanitizers test-sandbox e2e bench bench-kamailio clean
 
@@ -77,13 +73,8 @@ install: build
 	  packaging/polyai-handoff.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/polyai-handoff.pc
 	install -m 0755 $(BUILD)/bin/polyai-handoff $(BUILD)/bin/polyai-handoff-sandbox $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 Sources/Sandbox/fixtures.json $(DESTDIR)$(PREFIX)/share/polyai-handoff/
-	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
-	for page in $(MANPAGES); do \
-	  out=$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
-	  sed -e 's|^\.Os polyai-handoff$$|.Os polyai-handoff $(VERSION)|' \
-	      -e 's|/usr/local/lib|$(LIBDIR)|g' -e 's|/usr/local|$(PREFIX)|g' $$page > $$out.tmp && \
-	  gzip -9n < $$out.tmp > $$out.gz && chmod 0644 $$out.gz && rm -f $$out.tmp || exit 1; \
-	done
+	@# man/ gzipped (-9n, as Debian ships pages), the version in .Os, these paths.
+	scripts/install-man.sh $(DESTDIR)$(MANDIR) $(PREFIX) $(LIBDIR) $(VERSION)
 
 # The main job: a real lookup through the C ABI against the bundled sandbox.
 demo: deps build
