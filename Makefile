@@ -4,6 +4,7 @@
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
+MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 CC      ?= cc
 SWIFT   ?= swift
@@ -21,7 +22,8 @@ RELEASE := -c release --static-swift-stdlib --disable-local-rpath
 SWIFT_RELEASE = $(shell $(SWIFT) build $(RELEASE) --show-bin-path)
 CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
 
-DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools jq
+DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools jq \
+                   groff-base man-db
 
 .PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
         test-sanitizers test-sandbox e2e deb test-deb bench bench-kamailio clean
@@ -75,6 +77,8 @@ install: build
 	  packaging/polyai-handoff.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/polyai-handoff.pc
 	install -m 0755 $(BUILD)/bin/polyai-handoff $(BUILD)/bin/polyai-handoff-sandbox $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 Sources/Sandbox/fixtures.json $(DESTDIR)$(PREFIX)/share/polyai-handoff/
+	@# man/ gzipped (-9n, as Debian ships pages), the version in .Os, these paths.
+	scripts/install-man.sh $(DESTDIR)$(MANDIR) $(PREFIX) $(LIBDIR) $(VERSION)
 
 # The main job: a real lookup through the C ABI against the bundled sandbox.
 demo: deps build
@@ -94,7 +98,8 @@ test-abi:
 test-sandbox: sandbox
 	SANDBOX=$(CURDIR)/$(BUILD)/bin/polyai-handoff-sandbox bash Tests/sandbox/dni.sh
 
-# Installs into a scratch DESTDIR and builds the README example with pkg-config.
+# Installs into a scratch DESTDIR and builds the README example with pkg-config;
+# checks the man pages, in man/ and as installed (Tests/man/run.sh).
 test-install:
 	@Tests/install/run.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make install` into a scratch DESTDIR, then what an integrator does: build
 # examples/lookup.c with pkg-config, run it against the sandbox, and dlopen the
-# library by its soname.
+# library by its soname; man finds the installed pages, and Tests/man/run.sh
+# checks them and man/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -18,6 +19,18 @@ check test -f "$stage/usr/include/polyai_handoff.h"
 check test -x "$stage/usr/bin/polyai-handoff"
 check test -x "$stage/usr/bin/polyai-handoff-sandbox"
 check test -f "$stage/usr/share/polyai-handoff/fixtures.json"
+man=$stage/usr/share/man
+for page in man1/polyai-handoff.1 man1/polyai-handoff-sandbox.1 man3/libpolyai_handoff.3; do
+  check test -f "$man/$page.gz"
+  name=${page#*/}
+  check test "$(man -M "$man" -w "${name%.*}")" = "$man/$page.gz"
+done
+# The paths of PREFIX=/usr, not the source's /usr/local.
+check grep -q '^\.It Pa /usr/include/polyai_handoff\.h$' <(zcat "$man/man3/libpolyai_handoff.3.gz")
+check grep -q '^\.It Pa /usr/lib/pkgconfig/polyai-handoff\.pc$' <(zcat "$man/man3/libpolyai_handoff.3.gz")
+check test "$(zcat "$man"/man*/*.gz | grep -c /usr/local)" = 0
+check env CLI="$stage/usr/bin/polyai-handoff" SANDBOX="$stage/usr/bin/polyai-handoff-sandbox" \
+  Tests/man/run.sh "$man"
 
 export PKG_CONFIG_PATH=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$stage
 flags=$(pkg-config --cflags --libs polyai-handoff)
