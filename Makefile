@@ -22,7 +22,7 @@ RELEASE := -c release --static-swift-stdlib --disable-local-rpath
 SWIFT_RELEASE = $(shell $(SWIFT) build $(RELEASE) --show-bin-path)
 CFLAGS_C := -std=c99 -Wall -Wextra -Werror -O2 -Iinclude
 
-DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools jq \
+DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config valgrind curl gcc make nginx openssl iproute2 python3 tinyproxy abigail-tools jq lintian mmdebstrap dpkg-dev file \
                    groff-base man-db
 
 .PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
@@ -85,7 +85,7 @@ demo: deps build
 	@scripts/demo.sh $(BUILD)
 
 # Everything, in order of how fast it fails.
-test: deps build test-swift test-abi test-sandbox test-install test-fuzz test-sanitizers e2e
+test: deps build test-swift test-abi test-sandbox test-install test-fuzz test-sanitizers e2e test-deb
 
 test-swift:
 	$(SWIFT) test

@@ -44,11 +44,14 @@ export SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 
 stage() { echo "$work/debian/$1"; }
 
-# Every package: its copyright and changelog, as policy 12.5 and 12.7 ask.
+# Every package: its copyright and changelog, as policy 12.5 and 12.7 ask,
+# and the lintian overrides README.md explains.
 add_docs() {
-  local doc
+  local doc overrides
   doc=$(stage "$1")/usr/share/doc/$1
-  install -d "$doc"
+  overrides=$(stage "$1")/usr/share/lintian/overrides
+  install -d "$doc" "$overrides"
+  install -m 0644 "$here/lintian-overrides" "$overrides/$1"
   install -m 0644 "$here/copyright" "$doc/copyright"
   gzip -9n <"$work/debian/changelog" >"$doc/changelog.Debian.gz"
   chmod 0644 "$doc/changelog.Debian.gz"
@@ -83,6 +86,7 @@ add_docs libpolyai-handoff-dev
 # --- polyai-handoff-tools: CLI, sandbox, fixtures, man pages, the conffile
 p=$(stage polyai-handoff-tools)
 install -d "$p/usr/bin" "$p/usr/share/polyai-handoff" "$p/etc" "$p/DEBIAN"
+export DEB_BUILD_MAINT_OPTIONS=hardening=+all
 # The CLI again, with Debian's hardening flags and without the build tree's
 # rpath: installed, it finds the library where ld.so looks.
 # shellcheck disable=SC2046
@@ -93,15 +97,10 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note "$p/usr/
 install -m 0755 build/bin/polyai-handoff-sandbox "$p/usr/bin/"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$p/usr/bin/polyai-handoff-sandbox"
 install -m 0644 Sources/Sandbox/fixtures.json "$p/usr/share/polyai-handoff/"
-for page in man/*.[1-8]; do
-  [ -f "$page" ] || continue
-  section=${page##*.}
-  # libpolyai_handoff(3) describes the library but ships with the tools:
-  # the runtime package must hold nothing that a libpolyai-handoff2 would too.
-  install -d "$p/usr/share/man/man$section"
-  gzip -9n <"$page" >"$p/usr/share/man/man$section/$(basename "$page").gz"
-  chmod 0644 "$p/usr/share/man/man$section/$(basename "$page").gz"
-done
+# The man pages as `make install` puts them, /usr paths in place. The
+# library's overview page, libpolyai_handoff(3), ships here too: the runtime
+# package must hold nothing that a libpolyai-handoff2 would hold as well.
+scripts/install-man.sh "$p/usr/share/man" /usr "/$libdir" "$version"
 install -m 0644 "$here/polyai-handoff.conf" "$p/etc/polyai-handoff.conf"
 echo /etc/polyai-handoff.conf >"$p/DEBIAN/conffiles"
 install -m 0755 "$here/polyai-handoff-tools.postinst" "$p/DEBIAN/postinst"
