@@ -255,7 +255,12 @@ void handoff_shutdown(void);
  *                       refuses the tunnel gives HANDOFF_NETWORK with a
  *                       message that says it was the proxy
  *   proxy_auth_file     a file whose first line is user:password for the
- *                       proxy (Basic); redacted like the API key
+ *                       proxy (Basic); redacted like the API key, and rotated
+ *                       like api_key_file: checked at most once a second, and
+ *                       read at once when the proxy refuses the tunnel with
+ *                       407 (or 401), retrying once with what it holds now.
+ *                       New tunnels use new credentials; one already open
+ *                       stays as the proxy accepted it
  *   interface           the source interface or address of requests (libcurl's
  *                       CURLOPT_INTERFACE: a name, an address, "if!eth1",
  *                       "host!10.0.0.5"), for multi-homed SBCs

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -131,6 +133,45 @@ static void test_proxy_failures(void) {
   handoff_client_free(client);
 }
 
+/* Writes path as a secret manager does: a new file (0600) renamed over it. */
+static void write_secret(const char *path, const char *text) {
+  char next[600];
+  FILE *file;
+  snprintf(next, sizeof next, "%s.next", path);
+  file = fopen(next, "w");
+  if (!CHECK(file != NULL)) return;
+  fputs(text, file);
+  fclose(file);
+  CHECK_INT(0, chmod(next, 0600));
+  CHECK_INT(0, rename(next, path));
+}
+
+/* proxy_auth_file rotated while the client runs: the proxy's 407 makes the
+ * client read the file at once and tunnel again with what it holds now,
+ * inside the same lookup. */
+static void test_proxy_auth_rotation(void) {
+  char path[600];
+  handoff_client *client;
+  handoff_result *r;
+  snprintf(path, sizeof path, "%s.rotating", test_env("HANDOFF_TEST_PROXY_AUTH_FILE"));
+  write_secret(path, "handoff:wrong-pass-1\n");
+  client = tls_client_with("proxy", test_env("HANDOFF_TEST_AUTH_PROXY_URL"), "proxy_auth_file", path);
+  /* tinyproxy answers 407 or 401 to credentials it does not accept. */
+  expect_lookup(client, HANDOFF_NETWORK, "refused the CONNECT tunnel (it answered HTTP 40");
+  CHECK_INT(1, client_stat(client, "requests"));
+  write_secret(path, "handoff:s3cret-proxy-pass\n");
+  r = handoff_client_lookup(client, "acme-call-123", 3000);
+  check_acme_123(r);
+  handoff_result_free(r);
+  /* One lookup: the refused attempt, then the one with the new credentials. */
+  CHECK_INT(2, client_stat(client, "lookups"));
+  CHECK_INT(3, client_stat(client, "requests"));
+  handoff_client_free(client);
+  CHECK_INT(0, log_count("HANDOFF_TEST_AUTH_PROXY_LOG", "s3cret-proxy-pass"));
+  CHECK_INT(0, log_count("HANDOFF_TEST_AUTH_PROXY_LOG", "wrong-pass-1"));
+  unlink(path);
+}
+
 static void test_interface(void) {
   handoff_client *client;
   int before = log_count("HANDOFF_TEST_PROXY_LOG", "127.0.0.2");
@@ -205,6 +246,7 @@ int main(void) {
   test_settings();
   test_proxy_url();
   test_proxy_failures();
+  test_proxy_auth_rotation();
   test_interface();
   test_ip_version_and_resolve();
   return check_summary("test_egress");

@@ -25,6 +25,8 @@ public struct Egress: Sendable, Equatable {
     public var proxy = Proxy.none
     /// "user:password" from proxy_auth_file: a secret, redacted everywhere.
     public var proxyCredentials: String? = nil
+    /// proxy_auth_file itself, watched for rotation like api_key_file.
+    public var proxyCredentialsFile: String? = nil
     public var interface: String? = nil
     public var ipVersion = IPVersion.any
     /// curl --resolve entries: "host:port:address[,address]".
@@ -83,14 +85,21 @@ public struct Egress: Sendable, Equatable {
         } catch {
             throw .invalid(key, error.message)
         }
-        let line = TextRules.firstLine(contents.bytes)
-        guard let text = String(validating: line, as: UTF8.self), !TextRules.hasControl(text),
-              let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
+        guard let text = parseCredentials(fileBytes: contents.bytes) else {
             throw .invalid(key, "the first line of \(TextRules.quoted(path)) must be user:password")
         }
         if contents.isReadableByOthers {
             Log.write(.warning, "proxy_auth_file \(TextRules.quoted(path)) can be read by group or others; make it readable by its owner only (chmod 600)")
         }
+        return text
+    }
+
+    /// The first line of a proxy_auth_file's bytes if it is "user:password"
+    /// (a user of at least one byte, no control characters), else nil.
+    static func parseCredentials(fileBytes bytes: [UInt8]) -> String? {
+        let line = TextRules.firstLine(bytes)
+        guard let text = String(validating: line, as: UTF8.self), !TextRules.hasControl(text),
+              let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else { return nil }
         return text
     }
 

@@ -41,15 +41,18 @@ public struct HandoffConfig: Sendable, Equatable {
     /// with. (Keys added later, such as proxy credentials, join the list.)
     public var redactor: SecretRedactor {
         var secrets = [apiKey, dniAPIKey].compactMap { $0.map { ($0.secret, SecretRedactor.apiKeyPlaceholder) } }
-        if let credentials = egress.proxyCredentials {
-            secrets.append((credentials, "<proxy credentials>"))
-            // The password alone too: a proxy may echo only that.
-            // (Not a short one, which would blank ordinary words.)
-            if let colon = credentials.firstIndex(of: ":"), credentials[credentials.index(after: colon)...].utf8.count >= 6 {
-                secrets.append((String(credentials[credentials.index(after: colon)...]), "<proxy credentials>"))
-            }
-        }
+        if let credentials = egress.proxyCredentials { secrets += Self.proxyCredentialSecrets(credentials) }
         return SecretRedactor(secrets)
+    }
+
+    /// "user:password" and, a proxy may echo only that, the password alone
+    /// (not a short one, which would blank ordinary words).
+    static func proxyCredentialSecrets(_ credentials: String) -> [(secret: String, placeholder: String)] {
+        var secrets = [(credentials, "<proxy credentials>")]
+        if let colon = credentials.firstIndex(of: ":"), credentials[credentials.index(after: colon)...].utf8.count >= 6 {
+            secrets.append((String(credentials[credentials.index(after: colon)...]), "<proxy credentials>"))
+        }
+        return secrets
     }
 
     /// Sets one key. On error `self` is unchanged, and the message holds no
@@ -101,7 +104,9 @@ public struct HandoffConfig: Sendable, Equatable {
         case "cache_ttl_ms": cacheTTLMs = try Self.integer(key, value, in: Limits.cacheTTLRange)
         case "cache_max_entries": cacheMaxEntries = try Self.integer(key, value, in: Limits.cacheEntriesRange)
         case "proxy": egress.proxy = try Egress.proxy(value)
-        case "proxy_auth_file": egress.proxyCredentials = try Egress.credentials(file: value)
+        case "proxy_auth_file":
+            egress.proxyCredentials = try Egress.credentials(file: value)
+            egress.proxyCredentialsFile = value
         case "interface": egress.interface = try Egress.interface(value)
         case "ip_version": egress.ipVersion = try Egress.ipVersion(value)
         case "resolve": egress.resolve = try Egress.resolve(value)

@@ -14,6 +14,9 @@ final class ClientRuntime: Sendable {
     /// key is the lookup key's object when there is no dni_api_key.
     let lookupKey: RotatingKey?
     let dniKey: RotatingKey
+    /// proxy_auth_file's credentials, watched the same way (nil without one,
+    /// or without a proxy to use them with).
+    let proxyAuth: RotatingKey?
     /// Every key seen since a rotation, for redaction (nil until one).
     let rotatedSecrets = Locked<SecretRedactor?>(nil)
 
@@ -32,6 +35,10 @@ final class ClientRuntime: Sendable {
         // The client checked that one of the two exists.
         dniKey = config.dniAPIKey.map { RotatingKey($0, setting: "dni_api_key_file") } ?? lookupKey
             ?? RotatingKey(APIKey.placeholder, setting: "dni_api_key")
+        proxyAuth = settings.proxy == nil ? nil : config.egress.proxyCredentials.map {
+            RotatingKey(secret: $0, file: config.egress.proxyCredentialsFile, setting: "proxy_auth_file",
+                        holds: "user:password", parse: Egress.parseCredentials(fileBytes:))
+        }
         breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
         cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
     }

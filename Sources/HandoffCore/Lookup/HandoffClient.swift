@@ -79,23 +79,27 @@ public final class HandoffClient: Sendable {
          ["x-api-key: \(dniKey)", "Content-Type: application/json", "Accept: application/json", "User-Agent: \(userAgent)", "Expect:"])
     }
 
-    /// Checks the key files (at most once a second; `force`: now, after a
-    /// 401 or 403) and puts rotated keys on every transfer from its next
-    /// request on. True when a key changed. Its log lines go to `queue` for
-    /// a queued lookup (this may run on the I/O thread).
+    /// Checks the secret files (the keys' and proxy_auth_file; at most once
+    /// a second; `force`: now, after a 401, 403 or a proxy's 407) and puts
+    /// rotated secrets on every transfer from its next request on. True when
+    /// one changed. Its log lines go to `queue` for a queued lookup (this may
+    /// run on the I/O thread).
     @discardableResult
     func refreshKeys(_ live: ClientRuntime, force: Bool = false, logTo queue: LookupQueue? = nil) -> Bool {
         let log: (LogLevel, String) -> Void = { level, text in self.log(level, text, to: queue) }
         var changed = live.lookupKey?.refresh(force: force, log: log) ?? false
         if live.dniKey !== live.lookupKey { changed = live.dniKey.refresh(force: force, log: log) || changed }
+        if let proxyAuth = live.proxyAuth { changed = proxyAuth.refresh(force: force, log: log) || changed }
         guard changed else { return false }
         let lookupSecret = live.lookupKey?.secret, dniSecret = live.dniKey.secret
+        let proxyCredentials = live.proxyAuth?.secret
         live.rotatedSecrets.withLock { seen in
-            let added = SecretRedactor([lookupSecret, dniSecret].compactMap { $0.map { ($0, SecretRedactor.apiKeyPlaceholder) } })
-            seen = (seen ?? redactor).adding(added)
+            var secrets = [lookupSecret, dniSecret].compactMap { $0.map { ($0, SecretRedactor.apiKeyPlaceholder) } }
+            if let proxyCredentials { secrets += HandoffConfig.proxyCredentialSecrets(proxyCredentials) }
+            seen = (seen ?? redactor).adding(SecretRedactor(secrets))
         }
         let lines = Self.headerLines(lookupKey: lookupSecret, dniKey: dniSecret, userAgent: config.userAgent)
-        live.transport.replaceHeaders(lookup: lines.lookup, reservation: lines.reservation)
+        live.transport.replaceHeaders(lookup: lines.lookup, reservation: lines.reservation, proxyCredentials: proxyCredentials)
         return true
     }
 
@@ -280,7 +284,7 @@ public final class HandoffClient: Sendable {
             // Redacted here already: the retry line below logs it.
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
             outcome.errorMessage = redacted(outcome.errorMessage)
-            if Self.isKeyRefusal(outcome.status), !reloadedKey {
+            if Self.isSecretRefusal(outcome.status, http), !reloadedKey {
                 reloadedKey = true
                 if refreshKeys(live, force: true), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
             }
@@ -293,7 +297,13 @@ public final class HandoffClient: Sendable {
         }
     }
 
-    static func isKeyRefusal(_ status: HandoffStatus) -> Bool { status == .unauthorized || status == .forbidden }
+    /// A refusal that a rotated secret may cure: the API's 401 or 403, or
+    /// the proxy's 407 (Proxy Authentication Required), or 401, which some
+    /// proxies (tinyproxy) answer to credentials they do not accept.
+    static func isSecretRefusal(_ status: HandoffStatus, _ http: HTTPOutcome) -> Bool {
+        if case .proxyRefused(_, let code) = http { return code == 407 || code == 401 }
+        return status == .unauthorized || status == .forbidden
+    }
 
     func unavailable(_ message: String) -> HandoffResult {
         finish(.init(status: .unavailable, errorMessage: message))

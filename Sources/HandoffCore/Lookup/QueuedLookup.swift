@@ -119,7 +119,7 @@ final class QueuedLookup: @unchecked Sendable {
         let started = live.loop.start(request, deadline: deadline, before: { [client] in client.refreshKeys(live, logTo: queue) }) { [self] http in
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: client.flattener)
             outcome.errorMessage = client.redacted(outcome.errorMessage)
-            if HandoffClient.isKeyRefusal(outcome.status), !reloadedKey,
+            if HandoffClient.isSecretRefusal(outcome.status, http), !reloadedKey,
                client.refreshKeys(live, force: true, logTo: queue), deadline.remainingMs >= Limits.minRetryAttemptMs {
                 return self.attempt(number, flight, permit, live, reloadedKey: true)
             }

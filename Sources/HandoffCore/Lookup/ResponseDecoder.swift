@@ -9,7 +9,7 @@ enum ResponseDecoder {
             return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
         case .bodyTooLarge(let status, let limit):
             return .init(status: .protocol, httpStatus: status, errorMessage: "response body larger than max_response_bytes (\(limit))")
-        case .failed(let reason, _), .notConnected(let reason):
+        case .failed(let reason, _), .notConnected(let reason), .proxyRefused(let reason, _):
             return .init(status: .network, errorMessage: reason)
         case .malformed(let reason):
             return .init(status: .protocol, errorMessage: reason)

@@ -4,7 +4,7 @@ import Glibc
 import Musl
 #endif
 
-/// A key read from a file that may be rewritten while the host runs
+/// A secret read from a file that may be rewritten while the host runs
 /// (Kubernetes and Vault rotate secrets by replacing a file, often through a
 /// symlink swap). The file's identity (device, inode, size, modification
 /// time, through symlinks) is checked at most once per
@@ -15,6 +15,10 @@ import Musl
 final class RotatingKey: Sendable {
     let setting: String
     let path: String?
+    /// The secret in a file's bytes, nil when its first line is not one.
+    private let parse: @Sendable ([UInt8]) -> String?
+    /// What the file holds, for the log line of one gone bad.
+    private let holds: String
     private struct State {
         var secret: String
         var identity: [Int]
@@ -24,10 +28,16 @@ final class RotatingKey: Sendable {
     }
     private let state: Locked<State>
 
-    init(_ key: APIKey, setting: String) {
+    convenience init(_ key: APIKey, setting: String) {
+        self.init(secret: key.secret, file: key.file, setting: setting, holds: "an API key", parse: APIKey.parse(fileBytes:))
+    }
+
+    init(secret: String, file: String?, setting: String, holds: String, parse: @escaping @Sendable ([UInt8]) -> String?) {
         self.setting = setting
-        path = key.file
-        state = Locked(State(secret: key.secret, identity: key.file.map(Self.identity) ?? [],
+        self.parse = parse
+        self.holds = holds
+        path = file
+        state = Locked(State(secret: secret, identity: file.map(Self.identity) ?? [],
                              nextCheck: .now.advanced(by: .milliseconds(Limits.keyRecheckMs))))
     }
 
@@ -55,8 +65,8 @@ final class RotatingKey: Sendable {
         var fresh: String? = nil
         do {
             let contents = try FileAccess.read(path, limit: Limits.maxAPIKeyFileBytes)
-            fresh = APIKey.parse(fileBytes: contents.bytes)
-            if fresh == nil { problem = "its first line is no longer an API key" }
+            fresh = parse(contents.bytes)
+            if fresh == nil { problem = "its first line is no longer \(holds)" }
         } catch {
             problem = error.message
         }

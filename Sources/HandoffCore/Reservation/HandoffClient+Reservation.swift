@@ -63,7 +63,7 @@ extension HandoffClient {
             requests += 1
             reservation = ReservationDecoder.reservation(http, timeoutMs: timeoutMs)
             // A refused key reserved nothing: the rotated one may be tried.
-            if Self.isKeyRefusal(reservation.status), !reloadedKey {
+            if Self.isSecretRefusal(reservation.status, http), !reloadedKey {
                 reloadedKey = true
                 if refreshKeys(live, force: true), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
             }

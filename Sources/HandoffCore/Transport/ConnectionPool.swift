@@ -40,8 +40,8 @@ final class ConnectionPool: Sendable {
     }
 
     /// New header lists for every transfer from its next request on.
-    func replaceHeaders(lookup: [String], reservation: [String]) {
-        headers.replace(lookup: lookup, reservation: reservation)
+    func replaceHeaders(lookup: [String], reservation: [String], proxyCredentials: String?) {
+        headers.replace(lookup: lookup, reservation: reservation, proxyCredentials: proxyCredentials)
     }
 
     /// Runs `body` with a slot of its own; nil if no slot could be made.

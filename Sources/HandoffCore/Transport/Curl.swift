@@ -16,17 +16,19 @@ enum CurlRuntime {
 }
 
 /// The header lists of a client's requests: lookups' (GET, the lookup key)
-/// and reservations' (POST, the DNI key, a JSON body); and the `resolve`
-/// overrides, a list of the same kind.
+/// and reservations' (POST, the DNI key, a JSON body), with the proxy
+/// credentials of the same generation; and the `resolve` overrides, a list
+/// of the same kind.
 final class RequestHeaders: Sendable {
     let resolve: CurlHeaderList?
-    /// Replaced whole when a key file is rotated; a transfer keeps the lists
+    /// Replaced whole when a secret file is rotated; a transfer keeps the lists
     /// it set on its handle alive until it takes newer ones.
     private let current: Locked<(lists: HeaderLists, version: Int)>
     private let latest = Atomic<Int>(0)
 
     init(_ settings: TransportSettings) {
-        current = Locked((HeaderLists(lookup: settings.headers, reservation: settings.postHeaders), 0))
+        current = Locked((HeaderLists(lookup: settings.headers, reservation: settings.postHeaders,
+                                      proxyCredentials: settings.proxyCredentials), 0))
         resolve = settings.resolve.isEmpty ? nil : CurlHeaderList(settings.resolve)
     }
 
@@ -35,8 +37,8 @@ final class RequestHeaders: Sendable {
 
     var snapshot: (lists: HeaderLists, version: Int) { current.withLock { $0 } }
 
-    func replace(lookup: [String], reservation: [String]) {
-        let lists = HeaderLists(lookup: lookup, reservation: reservation)
+    func replace(lookup: [String], reservation: [String], proxyCredentials: String?) {
+        let lists = HeaderLists(lookup: lookup, reservation: reservation, proxyCredentials: proxyCredentials)
         let version = current.withLock { state -> Int in
             state = (lists, state.version + 1)
             return state.version
@@ -45,14 +47,17 @@ final class RequestHeaders: Sendable {
     }
 }
 
-/// The header lists of one generation of keys.
+/// The header lists of one generation of keys, and its proxy credentials.
 final class HeaderLists: Sendable {
     let lookup: CurlHeaderList
     let reservation: CurlHeaderList
+    /// "user:password" for the proxy, from proxy_auth_file.
+    let proxyCredentials: String?
 
-    init(lookup: [String], reservation: [String]) {
+    init(lookup: [String], reservation: [String], proxyCredentials: String?) {
         self.lookup = CurlHeaderList(lookup)
         self.reservation = CurlHeaderList(reservation)
+        self.proxyCredentials = proxyCredentials
     }
 }
 
@@ -171,7 +176,7 @@ final class CurlTransfer: @unchecked Sendable {
             ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXY, proxy.url) == CURLE_OK
             ok = ok && handoff_curl_set_string(easy, CURLOPT_NOPROXY, proxy.noProxy) == CURLE_OK
             ok = ok && handoff_curl_set_long(easy, CURLOPT_HTTPPROXYTUNNEL, 1) == CURLE_OK
-            if let credentials = settings.proxyCredentials {
+            if let credentials = lists.proxyCredentials {
                 ok = ok && handoff_curl_set_string(easy, CURLOPT_PROXYUSERPWD, credentials) == CURLE_OK
                 ok = ok && handoff_curl_set_long(easy, CURLOPT_PROXYAUTH, 1 /* CURLAUTH_BASIC, a macro Swift cannot import */) == CURLE_OK
             }
@@ -237,6 +242,12 @@ final class CurlTransfer: @unchecked Sendable {
             listsChanged = true
         }
         guard setMethod(request.body, listsChanged: listsChanged) else { return false }
+        // Rotated proxy credentials: new tunnels use them (a tunnel already
+        // made stays as the proxy accepted it).
+        if listsChanged, settings.proxy != nil, let credentials = lists.proxyCredentials,
+           handoff_curl_set_string(easy, CURLOPT_PROXYUSERPWD, credentials) != CURLE_OK {
+            return false
+        }
         return handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, curlTimeoutMs) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK
@@ -292,7 +303,7 @@ final class CurlTransfer: @unchecked Sendable {
         var connectCode = 0
         _ = handoff_curl_get_long(easy, CURLINFO_HTTP_CONNECTCODE, &connectCode)
         if connectCode >= 300 {
-            return .failed("the proxy \(proxy) refused the CONNECT tunnel (it answered HTTP \(connectCode))", retryable: false)
+            return .proxyRefused("the proxy \(proxy) refused the CONNECT tunnel (it answered HTTP \(connectCode))", code: connectCode)
         }
         if code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_PROXY {
             let detail = String(cString: errorText)

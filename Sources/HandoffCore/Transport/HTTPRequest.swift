@@ -20,6 +20,10 @@ enum HTTPOutcome: Sendable {
     case notConnected(String)
     /// An answer libcurl itself refused as malformed (e.g. oversized headers).
     case malformed(String)
+    /// The proxy answered the CONNECT with `code` (>= 300): the request never
+    /// reached the API. A 407 (or 401) makes the client read proxy_auth_file
+    /// at once.
+    case proxyRefused(String, code: Int)
 
     /// Worth another attempt of a lookup inside the deadline: a connection
     /// failure, or a 502/503/504 from a gateway in front of the API.
@@ -28,7 +32,7 @@ enum HTTPOutcome: Sendable {
         case .failed(_, let retryable): retryable
         case .notConnected: true
         case .response(let status, _): status == 502 || status == 503 || status == 504
-        case .timedOut, .bodyTooLarge, .malformed: false
+        case .timedOut, .bodyTooLarge, .malformed, .proxyRefused: false
         }
     }
 

@@ -9,8 +9,8 @@ final class Transport: Sendable {
     func makeLoop() -> CurlLoop { pool.makeLoop() }
 
     /// After a key rotation (the queued lookups' loop shares the lists).
-    func replaceHeaders(lookup: [String], reservation: [String]) {
-        pool.replaceHeaders(lookup: lookup, reservation: reservation)
+    func replaceHeaders(lookup: [String], reservation: [String], proxyCredentials: String?) {
+        pool.replaceHeaders(lookup: lookup, reservation: reservation, proxyCredentials: proxyCredentials)
     }
 
     func get(_ request: HTTPRequest) -> HTTPOutcome {
