@@ -714,6 +714,11 @@ void handoff_attributes_free(handoff_attributes *attributes);
  *                          apart: none of the lookup counters above includes them)
  *   reservation_status.<name>  reservations that ended with that status
  *   reservation_requests   HTTP requests reservations sent
+ *   connections            new connections opened (lookups', queued lookups'
+ *                          and reservations'): each one paid a handshake
+ *   connections_http1, connections_http2  those of them that spoke HTTP/1.x
+ *                          and HTTP/2 (by ALPN: HTTP/2 where the server
+ *                          offers it); the rest failed before HTTP
  */
 typedef struct handoff_stats handoff_stats;
 

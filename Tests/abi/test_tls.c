@@ -12,6 +12,7 @@
  * share one client's connections.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <poll.h>
 #include <pthread.h>
 
 #include "harness.h"
@@ -298,6 +299,68 @@ static void many_threads_share_the_tls_state(void) {
   CHECK(connections >= 1 && connections <= started);
 }
 
+/* HTTP/2 where the server offers it (ALPN), HTTP/1.1 where not: the stats
+ * say which each new connection spoke; queued lookups too. */
+static void http2_where_offered(void) {
+  handoff_client *client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_H2_PORT"), test_env("HANDOFF_TEST_TLS_CA"));
+  handoff_queue *queue;
+  handoff_stats *stats;
+  char id[32];
+  int i, done = 0, lookup_ms = (int)(5000 * test_time_scale());
+  for (i = 0; i < 5; i++) {
+    handoff_result *r = handoff_client_lookup(client, "acme-call-123", lookup_ms);
+    check_acme_123(r);
+    handoff_result_free(r);
+  }
+  CHECK_INT(1, client_stat(client, "connections"));
+  CHECK_INT(1, client_stat(client, "connections_http2"));
+  CHECK_INT(0, client_stat(client, "connections_http1"));
+  stats = handoff_client_stats(client);
+  CHECK_CONTAINS(handoff_stats_prometheus(stats), "polyai_handoff_connections_total{protocol=\"http2\"} 1\n");
+  handoff_stats_free(stats);
+
+  /* Eight queued lookups of different ids at once, over HTTP/2 too. */
+  queue = handoff_queue_new(client, NULL);
+  if (!CHECK(queue != NULL)) return;
+  for (i = 0; i < 8; i++) {
+    snprintf(id, sizeof id, "h2-missing-%d", i);
+    CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, id, lookup_ms, (uint64_t)i));
+  }
+  {
+    double end = now_ms() + 2.0 * lookup_ms;
+    while (done < 8 && now_ms() < end) {
+      struct pollfd watch = {handoff_queue_fd(queue), POLLIN, 0};
+      uint64_t tag;
+      handoff_result *r = handoff_queue_next(queue, &tag);
+      if (r == NULL) {
+        (void)poll(&watch, 1, 50);
+        continue;
+      }
+      CHECK_STATUS(HANDOFF_NOT_FOUND, r);
+      handoff_result_free(r);
+      done++;
+    }
+  }
+  CHECK_INT(8, done);
+  CHECK(client_stat(client, "connections_http2") >= 2); /* the synchronous one and the I/O thread's */
+  CHECK_INT(0, client_stat(client, "connections_http1"));
+  CHECK_INT(client_stat(client, "connections"), client_stat(client, "connections_http2"));
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+
+  /* The HTTP/1.1 front. */
+  client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), test_env("HANDOFF_TEST_TLS_CA"));
+  for (i = 0; i < 2; i++) {
+    handoff_result *r = handoff_client_lookup(client, "acme-call-123", lookup_ms);
+    check_acme_123(r);
+    handoff_result_free(r);
+  }
+  CHECK_INT(1, client_stat(client, "connections"));
+  CHECK_INT(1, client_stat(client, "connections_http1"));
+  CHECK_INT(0, client_stat(client, "connections_http2"));
+  handoff_client_free(client);
+}
+
 int main(void) {
   trusted_certificate_works();
   one_connection_for_many_lookups();
@@ -306,5 +369,6 @@ int main(void) {
   stalls_end_on_time();
   redirects_are_not_followed();
   many_threads_share_the_tls_state();
+  http2_where_offered();
   return check_summary("test_tls");
 }

@@ -180,7 +180,7 @@ public final class HandoffClient: Sendable {
 
     public func statistics() -> StatsSnapshot {
         let live = runtime.value
-        return live.stats.snapshot(breakerOpen: live.breaker.isOpen)
+        return live.stats.snapshot(breakerOpen: live.breaker.isOpen, connections: live.transport.connections)
     }
 
     // MARK: the stages

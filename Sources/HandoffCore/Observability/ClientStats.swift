@@ -56,10 +56,11 @@ final class ClientStats: Sendable {
     func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 
-    func snapshot(breakerOpen: Bool) -> StatsSnapshot {
+    func snapshot(breakerOpen: Bool, connections: (http1: UInt64, http2: UInt64, total: UInt64) = (0, 0, 0)) -> StatsSnapshot {
         var snapshot = StatsSnapshot()
         for stripe in stripes { stripe.withLock { snapshot.add($0) } }
         snapshot.breakerOpen = breakerOpen
+        (snapshot.connectionsHTTP1, snapshot.connectionsHTTP2, snapshot.connections) = connections
         snapshot.inFlight = UInt64(clamping: InFlightLimit.current)
         return snapshot
     }
@@ -83,6 +84,11 @@ public struct StatsSnapshot: Sendable {
     var reservations: UInt64 = 0
     var reservationRequests: UInt64 = 0
     var reservationsByStatus = [UInt64](repeating: 0, count: StatsSnapshot.statusSlots)
+    /// New connections opened (lookups' and reservations'), and those of
+    /// them that spoke HTTP/1.x and HTTP/2.
+    var connections: UInt64 = 0
+    var connectionsHTTP1: UInt64 = 0
+    var connectionsHTTP2: UInt64 = 0
     /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
     var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
 
@@ -121,6 +127,9 @@ public struct StatsSnapshot: Sendable {
         case "latency_us_sum": return latencySumUs
         case "reservations": return reservations
         case "reservation_requests": return reservationRequests
+        case "connections": return connections
+        case "connections_http1": return connectionsHTTP1
+        case "connections_http2": return connectionsHTTP2
         default: break
         }
         if name.hasPrefix("reservation_status."),
@@ -164,6 +173,10 @@ public struct StatsSnapshot: Sendable {
         }
         out += "# HELP polyai_handoff_reservation_requests_total HTTP requests of DNI reservations.\n# TYPE polyai_handoff_reservation_requests_total counter\n"
         out += "polyai_handoff_reservation_requests_total \(reservationRequests)\n"
+        out += "# HELP polyai_handoff_connections_total New connections to the API, by the HTTP version they spoke.\n# TYPE polyai_handoff_connections_total counter\n"
+        out += "polyai_handoff_connections_total{protocol=\"http1\"} \(connectionsHTTP1)\n"
+        out += "polyai_handoff_connections_total{protocol=\"http2\"} \(connectionsHTTP2)\n"
+        out += "polyai_handoff_connections_total{protocol=\"none\"} \(connections &- connectionsHTTP1 &- connectionsHTTP2)\n"
         out += "# HELP polyai_handoff_breaker_open 1 while the circuit breaker is open.\n# TYPE polyai_handoff_breaker_open gauge\n"
         out += "polyai_handoff_breaker_open \(breakerOpen ? 1 : 0)\n"
         out += "# HELP polyai_handoff_in_flight Lookups running now in this process.\n# TYPE polyai_handoff_in_flight gauge\n"

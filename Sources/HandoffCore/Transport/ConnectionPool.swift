@@ -39,6 +39,9 @@ final class ConnectionPool: Sendable {
         CurlLoop(settings: settings, headers: headers, share: state.withLock { $0.share })
     }
 
+    /// The connections opened so far, by HTTP version (the loop's too).
+    var connections: (http1: UInt64, http2: UInt64, total: UInt64) { state.withLock { $0.share }.connections.counts }
+
     /// New header lists for every transfer from its next request on.
     func replaceHeaders(lookup: [String], reservation: [String], proxyCredentials: String?) {
         headers.replace(lookup: lookup, reservation: reservation, proxyCredentials: proxyCredentials)

@@ -78,9 +78,11 @@ final class CurlHeaderList: @unchecked Sendable {
 }
 
 /// DNS answers and TLS sessions shared by every transfer of a client, so a
-/// new connection skips the resolver and resumes the TLS session.
+/// new connection skips the resolver and resumes the TLS session; and the
+/// tally of the connections they opened.
 final class CurlShare: @unchecked Sendable {
     fileprivate let handle: UnsafeMutableRawPointer?
+    let connections = ConnectionTally()
     private let locks: UnsafeMutablePointer<pthread_mutex_t>
     private static let lockCount = Int(CURL_LOCK_DATA_LAST.rawValue)
 
@@ -292,6 +294,7 @@ final class CurlTransfer: @unchecked Sendable {
         guard connects > 0 else { return nil }
         var version = 0
         _ = handoff_curl_get_long(easy, CURLINFO_HTTP_VERSION, &version)
+        share.connections.record(httpVersion: version, count: connects)
         ForkGuard.sheltered { curl_easy_reset(easy) }
         configured = configure()
         return version

@@ -13,6 +13,8 @@ final class Transport: Sendable {
         pool.replaceHeaders(lookup: lookup, reservation: reservation, proxyCredentials: proxyCredentials)
     }
 
+    var connections: (http1: UInt64, http2: UInt64, total: UInt64) { pool.connections }
+
     func get(_ request: HTTPRequest) -> HTTPOutcome {
         pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle", retryable: false)
     }
