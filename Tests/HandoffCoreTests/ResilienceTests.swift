@@ -199,18 +199,20 @@ import Testing
     @Test func breakerFailsFastThenProbes() throws {
         let server = ScriptedServer([.init(status: 500, body: "{}"), .init(status: 500, body: "{}"), .init()])
         defer { server.stop() }
-        // A cooldown of at least 375 ms (jitter 0.75x) outlasts the lookups
-        // below it even under ThreadSanitizer; 1.25x of it is 625 ms.
-        let cooldownMs = 500
+        // A cooldown of at least 2,250 ms (jitter 0.75x) outlasts the lookups
+        // below it even under ThreadSanitizer on a loaded machine; 1.25x of
+        // it is 3,750 ms.
+        let cooldownMs = 3000
         let client = try client(server, ["breaker_failures": "2", "breaker_cooldown_ms": String(cooldownMs),
-                                         "retries": "0", "timeout_ms": "2000"])
+                                         "retries": "0", "timeout_ms": "10000"])
         #expect(client.lookup(.sharedID("s-1")).status == .serverError)
         #expect(client.lookup(.sharedID("s-1")).status == .serverError)
         let fast = client.lookup(.sharedID("s-1"))
         #expect(fast.status == .unavailable)
         // Fails fast: no request (the count below) and no wait for the
-        // deadline (2 s) or the cooldown, with room for a sanitizer.
-        #expect(fast.elapsedUs < 100_000, "fails fast: \(fast.elapsedUs) us")
+        // deadline (10 s) or the cooldown (2.25 s at least), with room for a
+        // sanitizer.
+        #expect(fast.elapsedUs < 1_000_000, "fails fast: \(fast.elapsedUs) us")
         #expect(fast.rendered().headerBlock.hasPrefix("X-PolyAI-Handoff-Status: unavailable\r\n"))
         #expect(server.requests == 2)
         // Past the longest jittered cooldown: a wait for time itself, not for another thread.
