@@ -271,11 +271,14 @@ import Testing
         let server = ScriptedServer([.init(held: true), .init()])
         defer { server.stop() }
         let client = try client(server)
-        let leader = Locked<(status: HandoffStatus, end: ContinuousClock.Instant)?>(nil)
+        let leader = Locked<HandoffStatus?>(nil)
         let follower = Locked<(status: HandoffStatus, end: ContinuousClock.Instant, elapsedUs: Int64)?>(nil)
+        // Taken before the leader's lookup starts: its deadline is at least a second after.
+        let leaderStarted = Locked<ContinuousClock.Instant?>(nil)
         ScriptedServer.spawn {
+            leaderStarted.withLock { $0 = ContinuousClock.now }
             let status = client.lookup(.sharedID("s-1"), timeoutMs: 1000).status
-            leader.withLock { $0 = (status, ContinuousClock.now) }
+            leader.withLock { $0 = status }
         }
         // The leader's request has reached the server.
         #expect(waitUntil { server.requests == 1 })
@@ -283,17 +286,22 @@ import Testing
             let result = client.lookup(.sharedID("s-1"), timeoutMs: 10_000)
             follower.withLock { $0 = (result.status, ContinuousClock.now, result.elapsedUs) }
         }
-        // The follower is in its lookup while the leader still waits.
-        #expect(waitUntil { InFlightLimit.current == 2 })
-        #expect(leader.withLock { $0 } == nil, "the leader ended before the follower joined it")
+        // The follower has joined the leader's flight, which is still in
+        // progress: had the leader ended first, the follower would lead a
+        // flight of its own, with no follower, and this would never hold.
+        #expect(waitUntil { client.runtime.value.flights.followers(of: .sharedID("s-1")) == 1 },
+                "the follower joined the leader's flight")
         #expect(waitUntil { leader.withLock { $0 } != nil && follower.withLock { $0 } != nil })
         server.release()
         let led = leader.withLock { $0 }, followed = follower.withLock { $0 }
-        #expect(led?.status == .timeout)
+        #expect(led == .timeout)
         #expect(followed?.status == .ok)
         // It waited for the leader (had it asked on its own, the answer would
-        // have come at once), then asked again for itself once the leader gave up.
-        if let led, let followed { #expect(followed.end >= led.end) }
+        // have come at once), then asked again for itself once the leader
+        // gave up, at its deadline.
+        if let started = leaderStarted.withLock({ $0 }), let followed {
+            #expect(followed.end >= started + .milliseconds(1000), "the follower ended \(followed.end - started) after the leader started")
+        }
         #expect(server.requests == 2)
         #expect((followed?.elapsedUs ?? .max) < 5_000_000, "\(followed?.elapsedUs ?? -1) us")
     }
