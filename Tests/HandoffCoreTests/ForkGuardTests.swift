@@ -15,15 +15,32 @@ import Testing
         dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) != nil
     }
 
+    /// Forks begun in this process, counted by a prepare handler that runs
+    /// before ForkGuard's: prepare handlers run in the reverse order of
+    /// their registration, and ForkGuard's are registered first.
+    static let forksBegun = Atomic<Int>(0)
+    static let countingForks: Bool = {
+        _ = ForkGeneration.current
+        _ = forksBegun.load(ordering: .relaxed)
+        return pthread_atfork({ ForkGuardTests.forksBegun.wrappingAdd(1, ordering: .sequentiallyConsistent) }, nil, nil) == 0
+    }()
+
     /// A fork() waits for a call inside `sheltered` (a libcurl step that may
-    /// hold an OpenSSL lock), and the child finds no call in progress.
+    /// hold an OpenSSL lock), and the child finds no call in progress. The
+    /// call stays inside until the fork has begun, then 300 ms more: the
+    /// fork always comes while it is inside, however late this thread gets to it.
     @Test(.disabled(if: ForkGuardTests.sanitized, "fork() with running threads under a sanitizer"))
     func forkWaitsForShelteredWork() {
+        #expect(Self.countingForks)
+        let begun = Self.forksBegun.load(ordering: .sequentiallyConsistent)
         let inside = Atomic<Bool>(false)
+        let left = Atomic<Bool>(false)
         let thread = LibraryThread.start(name: "sheltered-test") {
             ForkGuard.sheltered {
                 inside.store(true, ordering: .sequentiallyConsistent)
+                _ = waitUntil { Self.forksBegun.load(ordering: .sequentiallyConsistent) > begun }
                 HandoffClient.sleep(milliseconds: 300)
+                left.store(true, ordering: .sequentiallyConsistent)
             }
         }
         #expect(thread != nil)
@@ -31,17 +48,18 @@ import Testing
         let started = ContinuousClock.now
         let child = fork()
         if child == 0 {
-            // In the child: a sheltered call of its own must not wait.
+            // In the child: no call of the parent's was in progress at the
+            // fork, and a sheltered call of its own must not wait.
             let entered = ForkGuard.sheltered { true }
-            _exit(entered ? 0 : 1)
+            _exit(ForkGuard.shelteredAtFork == 0 && entered ? 0 : 1)
         }
         let waited = ContinuousClock.now - started
         var status: Int32 = 0
         #expect(waitpid(child, &status, 0) == child)
         #expect(status == 0)
-        // The thread slept 300 ms inside; the fork came at most a few ms
-        // after it went in.
-        #expect(waited >= .milliseconds(200))
+        let ended = left.load(ordering: .sequentiallyConsistent)
+        #expect(ended, "fork() returned while the sheltered call was inside")
+        #expect(waited >= .milliseconds(300), "fork() returned after \(waited)")
         if let thread { pthread_join(thread, nil) }
     }
 

@@ -199,18 +199,20 @@ import Testing
     @Test func breakerFailsFastThenProbes() throws {
         let server = ScriptedServer([.init(status: 500, body: "{}"), .init(status: 500, body: "{}"), .init()])
         defer { server.stop() }
-        // A cooldown of at least 375 ms (jitter 0.75x) outlasts the lookups
-        // below it even under ThreadSanitizer; 1.25x of it is 625 ms.
-        let cooldownMs = 500
+        // A cooldown of at least 2,250 ms (jitter 0.75x) outlasts the lookups
+        // below it even under ThreadSanitizer on a loaded machine; 1.25x of
+        // it is 3,750 ms.
+        let cooldownMs = 3000
         let client = try client(server, ["breaker_failures": "2", "breaker_cooldown_ms": String(cooldownMs),
-                                         "retries": "0", "timeout_ms": "2000"])
+                                         "retries": "0", "timeout_ms": "10000"])
         #expect(client.lookup(.sharedID("s-1")).status == .serverError)
         #expect(client.lookup(.sharedID("s-1")).status == .serverError)
         let fast = client.lookup(.sharedID("s-1"))
         #expect(fast.status == .unavailable)
         // Fails fast: no request (the count below) and no wait for the
-        // deadline (2 s) or the cooldown, with room for a sanitizer.
-        #expect(fast.elapsedUs < 100_000, "fails fast: \(fast.elapsedUs) us")
+        // deadline (10 s) or the cooldown (2.25 s at least), with room for a
+        // sanitizer.
+        #expect(fast.elapsedUs < 1_000_000, "fails fast: \(fast.elapsedUs) us")
         #expect(fast.rendered().headerBlock.hasPrefix("X-PolyAI-Handoff-Status: unavailable\r\n"))
         #expect(server.requests == 2)
         // Past the longest jittered cooldown: a wait for time itself, not for another thread.
@@ -269,11 +271,14 @@ import Testing
         let server = ScriptedServer([.init(held: true), .init()])
         defer { server.stop() }
         let client = try client(server)
-        let leader = Locked<(status: HandoffStatus, end: ContinuousClock.Instant)?>(nil)
+        let leader = Locked<HandoffStatus?>(nil)
         let follower = Locked<(status: HandoffStatus, end: ContinuousClock.Instant, elapsedUs: Int64)?>(nil)
+        // Taken before the leader's lookup starts: its deadline is at least a second after.
+        let leaderStarted = Locked<ContinuousClock.Instant?>(nil)
         ScriptedServer.spawn {
+            leaderStarted.withLock { $0 = ContinuousClock.now }
             let status = client.lookup(.sharedID("s-1"), timeoutMs: 1000).status
-            leader.withLock { $0 = (status, ContinuousClock.now) }
+            leader.withLock { $0 = status }
         }
         // The leader's request has reached the server.
         #expect(waitUntil { server.requests == 1 })
@@ -281,27 +286,34 @@ import Testing
             let result = client.lookup(.sharedID("s-1"), timeoutMs: 10_000)
             follower.withLock { $0 = (result.status, ContinuousClock.now, result.elapsedUs) }
         }
-        // The follower is in its lookup while the leader still waits.
-        #expect(waitUntil { InFlightLimit.current == 2 })
-        #expect(leader.withLock { $0 } == nil, "the leader ended before the follower joined it")
+        // The follower has joined the leader's flight, which is still in
+        // progress: had the leader ended first, the follower would lead a
+        // flight of its own, with no follower, and this would never hold.
+        #expect(waitUntil { client.runtime.value.flights.followers(of: .sharedID("s-1")) == 1 },
+                "the follower joined the leader's flight")
         #expect(waitUntil { leader.withLock { $0 } != nil && follower.withLock { $0 } != nil })
         server.release()
         let led = leader.withLock { $0 }, followed = follower.withLock { $0 }
-        #expect(led?.status == .timeout)
+        #expect(led == .timeout)
         #expect(followed?.status == .ok)
         // It waited for the leader (had it asked on its own, the answer would
-        // have come at once), then asked again for itself once the leader gave up.
-        if let led, let followed { #expect(followed.end >= led.end) }
+        // have come at once), then asked again for itself once the leader
+        // gave up, at its deadline.
+        if let started = leaderStarted.withLock({ $0 }), let followed {
+            #expect(followed.end >= started + .milliseconds(1000), "the follower ended \(followed.end - started) after the leader started")
+        }
         #expect(server.requests == 2)
         #expect((followed?.elapsedUs ?? .max) < 5_000_000, "\(followed?.elapsedUs ?? -1) us")
     }
 
     @Test func slowServerTimesOutOnTime() throws {
-        let server = ScriptedServer([.init(delayMs: 2000)])
+        // Held until stop(): the answer can never come before the deadline.
+        let server = ScriptedServer([.init(held: true)])
         defer { server.stop() }
         let result = try client(server).lookup(.sharedID("s-1"), timeoutMs: 200)
         #expect(result.status == .timeout)
-        #expect(result.elapsedUs >= 200_000 && result.elapsedUs < 400_000, "\(result.elapsedUs) us")
+        // Not before the deadline; well before 2 s, with room for ThreadSanitizer.
+        #expect(result.elapsedUs >= 200_000 && result.elapsedUs < 2_000_000, "\(result.elapsedUs) us")
     }
 
     @Test func maxInFlightFailsFast() throws {

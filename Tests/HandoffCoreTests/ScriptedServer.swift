@@ -19,8 +19,12 @@ final class ScriptedServer: @unchecked Sendable {
     private let listener: Int32
     private let script: Mutex<[Reply]>
     private let counts = Mutex((requests: 0, connections: 0))
+    /// Set by the first stop(); `stopped` only once the listener is shut down.
+    private let stopping = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let released = Atomic<Bool>(false)
+    /// Set by the accept loop once it has closed the listener.
+    private let closed = Atomic<Bool>(false)
 
     var requests: Int { counts.withLock { $0.requests } }
     var connections: Int { counts.withLock { $0.connections } }
@@ -49,19 +53,33 @@ final class ScriptedServer: @unchecked Sendable {
     /// Lets every held reply go, now and from now on.
     func release() { released.store(true, ordering: .releasing) }
 
+    /// Wakes the accept loop (shutdown makes a pending or next accept()
+    /// fail) and waits until it has closed the listener. Only the loop
+    /// closes it, and only once it is shut down: closed here, the
+    /// descriptor could be reused by the next test's socket while the loop
+    /// is about to call accept() on it.
     func stop() {
         release()
-        stopped.store(true, ordering: .releasing)
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        stopped.store(true, ordering: .releasing)
+        _ = waitUntil { closed.load(ordering: .acquiring) }
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     private func acceptLoop() {
+        defer {
+            close(listener)
+            closed.store(true, ordering: .releasing)
+        }
         while !stopped.load(ordering: .acquiring) {
             let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
+            // Shut down, or a passing error: the loop ends only once stop() has shut the listener down.
+            guard connection >= 0 else {
+                usleep(1_000)
+                continue
+            }
             counts.withLock { $0.connections += 1 }
             Self.spawn { [self] in serve(connection) }
         }

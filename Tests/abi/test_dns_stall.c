@@ -5,7 +5,9 @@
  * HANDOFF_TIMEOUT by its deadline + 10 ms, at 1, 16 and 64 at once, and
  * freeing the client must not wait for the stuck resolver threads (100 ms).
  * Noise only adds time: a level passes when one of up to ATTEMPTS rounds is
- * within the bound. The slack and the free's bound stretch with
+ * within every bound, and the free when one of up to ATTEMPTS clients, each
+ * with resolver threads stuck, is freed within its bound (a free that waited
+ * for them would take seconds every time). The bounds stretch with
  * HANDOFF_TEST_TIME_SCALE (valgrind, a sanitizer).
  *
  * Then the same for queued lookups, at 1, 64 and 1,024 in flight on one
@@ -26,6 +28,7 @@
 #define FREE_MS 100.0
 
 static double slack_ms(void) { return SLACK_MS * test_time_scale(); }
+static double free_bound_ms(void) { return FREE_MS * test_time_scale(); }
 
 static handoff_client *client;
 static pthread_barrier_t start;
@@ -42,12 +45,35 @@ static void *one(void *arg) {
   return NULL;
 }
 
+/* threads lookups at once through the stalled resolver; returns the slowest. */
+static double threaded_round(int threads) {
+  pthread_t ids[64];
+  double elapsed[64], worst = 0;
+  int i;
+  pthread_barrier_init(&start, NULL, (unsigned)threads);
+  for (i = 0; i < threads; i++) pthread_create(&ids[i], NULL, one, &elapsed[i]);
+  for (i = 0; i < threads; i++) {
+    pthread_join(ids[i], NULL);
+    if (elapsed[i] > worst) worst = elapsed[i];
+  }
+  pthread_barrier_destroy(&start);
+  return worst;
+}
+
+/* Frees a client and returns how long that took. */
+static double timed_free(handoff_client *freed) {
+  double started = now_ms();
+  handoff_client_free(freed);
+  return now_ms() - started;
+}
+
 #define QUEUED_SLACK_MS 20.0
 #define QUEUED_SLACK_MS_PER_LOOKUP 0.25
 #define SUBMIT_MS 20.0
 
-/* Queued lookups through the stalled resolver; returns 1 if a round was
- * within the bounds. */
+/* Queued lookups through the stalled resolver; returns 1 if the round was
+ * within the bounds: every completion late by at most the slack, every
+ * submission quicker than SUBMIT_MS (both times the time scale). */
 static int queued_round(handoff_client *queued_client, int n, int round, double *worst_late, double *worst_submit) {
   static double submitted[1024];
   handoff_queue *queue = handoff_queue_new(queued_client, NULL);
@@ -81,38 +107,44 @@ static int queued_round(handoff_client *queued_client, int n, int round, double 
   handoff_queue_free(queue);
   CHECK_INT(n, taken);
   CHECK_INT(0, wrong);
-  return taken == n && !wrong && *worst_late <= bound;
+  return taken == n && !wrong && *worst_late <= bound && *worst_submit < SUBMIT_MS * test_time_scale();
 }
 
 static void queued_lookups(handoff_config *config) {
   static const int in_flight[] = {1, 64, 1024};
   handoff_client *queued_client;
-  double started, freed;
-  int c;
+  double freed;
+  int c, attempt;
   CHECK_INT(HANDOFF_OK, handoff_config_set(config, "max_in_flight", "4096"));
   CHECK_INT(HANDOFF_OK, handoff_config_set(config, "max_connections", "2048"));
   queued_client = handoff_client_new(config, NULL);
   if (!CHECK(queued_client != NULL)) return;
   for (c = 0; c < 3; c++) {
-    int n = in_flight[c], within = 0, attempt;
+    int n = in_flight[c], within = 0;
     double late = 0, submit = 0;
     for (attempt = 1; attempt <= ATTEMPTS && !within; attempt++) within = queued_round(queued_client, n, attempt, &late, &submit);
-    printf("dns stall: %4d queued, latest %+.1f ms from the deadline, slowest submission %.2f ms\n", n, late, submit);
-    CHECK(within);
-    if (!CHECK(submit < SUBMIT_MS * test_time_scale())) fprintf(stderr, "    a submission took %.2f ms\n", submit);
+    printf("dns stall: %4d queued, latest %+.1f ms from the deadline, slowest submission %.2f ms (bound %.0f ms)\n", n,
+           late, submit, SUBMIT_MS * test_time_scale());
+    if (!CHECK(within)) fprintf(stderr, "    no round of %d was within the bounds in %d attempts\n", n, ATTEMPTS);
   }
-  started = now_ms();
-  handoff_client_free(queued_client);
-  freed = now_ms() - started;
-  printf("dns stall: queued client freed in %.1f ms (bound %.0f ms)\n", freed, FREE_MS * test_time_scale());
-  CHECK(freed < FREE_MS * test_time_scale());
+  freed = timed_free(queued_client);
+  /* A slow free may be noise: again with a new client, its resolver threads stuck too. */
+  for (attempt = 2; attempt <= ATTEMPTS && freed >= free_bound_ms(); attempt++) {
+    double late, submit;
+    queued_client = handoff_client_new(config, NULL);
+    if (!CHECK(queued_client != NULL)) break;
+    (void)queued_round(queued_client, 64, ATTEMPTS + attempt, &late, &submit);
+    freed = timed_free(queued_client);
+  }
+  printf("dns stall: queued client freed in %.1f ms (bound %.0f ms)\n", freed, free_bound_ms());
+  CHECK(freed < free_bound_ms());
 }
 
 int main(void) {
   static const int concurrency[] = {1, 16, 64};
   handoff_config *config = handoff_config_new();
-  double elapsed[64], started, freed;
-  int c, i, attempt;
+  double freed;
+  int c, attempt;
 
   /* A real region URL: the name has to go through the (stalled) resolver. */
   CHECK_INT(HANDOFF_OK, handoff_config_set(config, "region", "euw-1"));
@@ -127,15 +159,7 @@ int main(void) {
     int threads = concurrency[c], within = 0;
     double worst = 0;
     for (attempt = 1; attempt <= ATTEMPTS && !within; attempt++) {
-      pthread_t ids[64];
-      pthread_barrier_init(&start, NULL, (unsigned)threads);
-      for (i = 0; i < threads; i++) pthread_create(&ids[i], NULL, one, &elapsed[i]);
-      worst = 0;
-      for (i = 0; i < threads; i++) {
-        pthread_join(ids[i], NULL);
-        if (elapsed[i] > worst) worst = elapsed[i];
-      }
-      pthread_barrier_destroy(&start);
+      worst = threaded_round(threads);
       within = worst <= DEADLINE_MS + slack_ms();
     }
     printf("dns stall: %2d threads, worst %.1f ms (deadline %d ms, bound %.0f ms)\n", threads, worst, DEADLINE_MS,
@@ -143,11 +167,16 @@ int main(void) {
     CHECK(within);
   }
 
-  started = now_ms();
-  handoff_client_free(client);
-  freed = now_ms() - started;
-  printf("dns stall: client freed in %.1f ms (bound %.0f ms)\n", freed, FREE_MS * test_time_scale());
-  CHECK(freed < FREE_MS * test_time_scale());
+  freed = timed_free(client);
+  /* A slow free may be noise: again with a new client, its resolver threads stuck too. */
+  for (attempt = 2; attempt <= ATTEMPTS && freed >= free_bound_ms(); attempt++) {
+    client = handoff_client_new(config, NULL);
+    if (!CHECK(client != NULL)) break;
+    (void)threaded_round(16);
+    freed = timed_free(client);
+  }
+  printf("dns stall: client freed in %.1f ms (bound %.0f ms)\n", freed, free_bound_ms());
+  CHECK(freed < free_bound_ms());
   queued_lookups(config);
   handoff_config_free(config);
   return check_summary("test_dns_stall");

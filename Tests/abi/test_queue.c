@@ -50,6 +50,14 @@ static handoff_client *client_at(const char *url, const char *timeout_ms) {
   return sandbox_client_with("base_url", url, "timeout_ms", timeout_ms, NULL);
 }
 
+/* ms times the time scale, as a setting's text, in text[32]. For a timeout
+ * that must not pass before the checks that come before it (valgrind runs
+ * them 20 times slower). */
+static const char *scaled_ms(char text[32], long ms) {
+  snprintf(text, 32, "%ld", (long)((double)ms * test_time_scale()));
+  return text;
+}
+
 /* Found, not found, by conversation id; the descriptor's flags and states. */
 static void test_answers(void) {
   handoff_client *client = sandbox_client();
@@ -186,9 +194,12 @@ static void test_never_blocks(void) {
   handoff_client_free(client);
 }
 
-/* Cancel: at once, exactly once, the other tags untouched. */
+/* Cancel: at once, exactly once, the other tags untouched. The timeout
+ * (400 ms, scaled) must not pass before the cancelled ones are taken: the
+ * checks expect them first. */
 static void test_cancel(void) {
-  handoff_client *client = client_at(blackhole_url, "400");
+  char timeout[32];
+  handoff_client *client = client_at(blackhole_url, scaled_ms(timeout, 400));
   handoff_queue *queue = new_queue(client);
   uint64_t tag = 0;
   handoff_result *r;
@@ -213,13 +224,14 @@ static void test_cancel(void) {
   /* Cancelling again, or after completion, delivers nothing more. */
   handoff_queue_cancel(queue, 2);
   CHECK(handoff_queue_next(queue, &tag) == NULL);
-  /* Tag 1 still times out on its own; then the cancelled ones' requests
-   * have ended too, and gave nothing. */
+  /* Tag 1 still times out on its own (the bound, 2000 ms scaled, is well
+   * past its timeout); then the cancelled ones' requests have ended too,
+   * and gave nothing. */
   r = take(queue, &tag, 2000);
   CHECK_INT(1, tag);
   CHECK_STATUS(HANDOFF_TIMEOUT, r);
   handoff_result_free(r);
-  test_sleep_ms(100);
+  test_sleep_ms((long)(100 * test_time_scale()));
   while ((r = handoff_queue_next(queue, &tag)) != NULL) {
     other++;
     handoff_result_free(r);
@@ -258,6 +270,7 @@ static void test_single_flight(void) {
   struct sync_lookup job = {client, NULL};
   pthread_t thread;
   uint64_t tag = 0;
+  long before;
   int i, done = 0;
 
   /* A queued leader, a queued follower, a synchronous follower. */
@@ -279,10 +292,15 @@ static void test_single_flight(void) {
   CHECK_INT(1, client_stat(client, "requests"));
   CHECK_INT(2, client_stat(client, "shared"));
 
-  /* The other way round: a queued follower of a synchronous leader. */
+  /* The other way round: a queued follower of a synchronous leader. The
+   * sandbox counts a request on receipt, so once its count has grown the
+   * thread's request is out and its lookup leads the flight (the answer is
+   * 5 s away). The in-flight count rose before the flight was joined. */
   job.result = NULL;
+  before = sandbox_stats_now().requests;
   CHECK_INT(0, pthread_create(&thread, NULL, sync_lookup, &job));
-  WAIT_UNTIL(client_stat(client, "in_flight") == 1, 2000);
+  WAIT_UNTIL(sandbox_stats_now().requests > before, 2000);
+  CHECK(sandbox_stats_now().requests == before + 1);
   CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "fault-slow", 0, 3));
   {
     handoff_result *r = take(queue, &tag, 15000);
@@ -342,7 +360,11 @@ static void test_fast_paths(void) {
     handoff_client_free(client);
   }
   {
-    handoff_client *client = sandbox_client_with("base_url", blackhole_url, "max_in_flight", "2", "timeout_ms", "300", NULL);
+    /* The timeout (300 ms, scaled) must not pass before tag 3's refusal is
+     * taken; take's bound (3000 ms, scaled) is well past it. */
+    char timeout[32];
+    handoff_client *client =
+        sandbox_client_with("base_url", blackhole_url, "max_in_flight", "2", "timeout_ms", scaled_ms(timeout, 300), NULL);
     handoff_queue *queue = new_queue(client);
     int i, unavailable = 0, timeouts = 0;
     CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", 0, 1));

@@ -63,10 +63,10 @@ start_kamailio "$WORK/kamailio.log" KAM_PORT "$HERE/kamailio.cfg" \
 MAIN_PID=$KAMAILIO_PID
 # An API that accepts and never answers, one worker, a breaker that opens
 # after one failure and stays open: the first call waits out timeout_ms, the
-# next ones fail fast.
+# next ones fail fast (within 1 s, a bound well apart from the 3 s wait).
 mkdir -p "$WORK/silent"
 write_polyai_conf "$WORK/polyai-silent.conf" "$BLACKHOLE_URL" "$WORK/api-key" \
-  "timeout_ms = 500" "breaker_failures = 1" "breaker_cooldown_ms = 600000"
+  "timeout_ms = 3000" "breaker_failures = 1" "breaker_cooldown_ms = 600000"
 start_kamailio "$WORK/silent/kamailio.log" SILENT_PORT "$HERE/kamailio.cfg" \
   -A "QUEUE_HOST=\"127.0.0.1:$UAS_PORT\"" -A "POLYAI_CONFIG=\"$WORK/polyai-silent.conf\"" -A WORKERS=1
 SILENT_PID=$KAMAILIO_PID
@@ -137,7 +137,7 @@ start_named slow "$HERE/kamailio.cfg" -A ASYNC -A WORKERS=1 -A "POLYAI_CONFIG=\"
 cat >"$WORK/polyai-dni-silent.conf" <<EOF
 base_url = $BLACKHOLE_URL
 dni_api_key_file = $WORK/api-key
-timeout_ms = 500
+timeout_ms = 3000
 breaker_failures = 1
 breaker_cooldown_ms = 600000
 EOF
@@ -730,12 +730,12 @@ EOF
 
 # These two run in this order: the first (timeout) opens the breaker the second expects open.
 run_case "API silent: the first lookup waits out timeout_ms, then fallback with timeout" \
-  --silent --queue fallback --header "X-Shared-Id: acme-call-123" --answer-ms 1500 <<'EOF'
+  --silent --queue fallback --header "X-Shared-Id: acme-call-123" --answer-ms 5000 <<'EOF'
 X-PolyAI-Handoff-Status: timeout
 EOF
 
-run_case "API silent, breaker open: 5 calls forwarded within 200 ms with unavailable" \
-  --silent --queue fallback --header "X-Shared-Id: acme-call-123" --calls 5 --rate 10 --answer-ms 200 <<'EOF'
+run_case "API silent, breaker open: 5 calls forwarded within 1 s (not the 3 s timeout_ms) with unavailable" \
+  --silent --queue fallback --header "X-Shared-Id: acme-call-123" --calls 5 --rate 10 --answer-ms 1000 <<'EOF'
 X-PolyAI-Handoff-Status: unavailable
 EOF
 
@@ -938,17 +938,18 @@ curl -s --max-time 5 -X DELETE "$SANDBOX_URL/_sandbox/dni-reservations" >/dev/nu
 # These two run in this order: the first (timeout) opens the breaker the second expects open.
 DNI_IDS=(dni-silent-1@e2e.example)
 expect_dni -
-run_case "DNI API silent (reservations-only client): the reservation waits out timeout_ms (500 ms), the call reaches fallback with timeout within $(scaled 1500) ms" \
+run_case "DNI API silent (reservations-only client): the reservation waits out timeout_ms (3000 ms), the call reaches fallback with timeout within $(scaled 5000) ms" \
   --kam dni-silent --to "$DNI_CALLED" --from "$ALICE" --call-id dni-silent-1@e2e.example \
-  --queue fallback --answer-ms "$(scaled 1500)" --rtt --check check_fallback <<'EOF'
+  --queue fallback --answer-ms "$(scaled 5000)" --rtt --check check_fallback <<'EOF'
 X-PolyAI-Reservation-Status: timeout
 EOF
 
 DNI_IDS=(dni-silent-b{1..5}@e2e.example)
 expect_dni -
-run_case "DNI API silent, breaker open: 5 calls reach fallback with unavailable, each within $(scaled 200) ms" \
+# Not scaled: the bound must stay apart from timeout_ms (3 s), which is not.
+run_case "DNI API silent, breaker open: 5 calls reach fallback with unavailable, each within 1000 ms" \
   --kam dni-silent --to "$DNI_CALLED" --from "$ALICE" --call-id "dni-silent-b%u@e2e.example" --calls 5 \
-  --queue fallback --answer-ms "$(scaled 200)" --rtt --check check_fallback <<'EOF'
+  --queue fallback --answer-ms 1000 --rtt --check check_fallback <<'EOF'
 X-PolyAI-Reservation-Status: unavailable
 EOF
 

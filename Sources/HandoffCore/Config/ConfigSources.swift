@@ -84,13 +84,17 @@ public enum ConfigSources {
         var result: [(name: String, value: String)] = []
         var cursor = environ
         while let entry = cursor.pointee {
-            let bytes = Array(String(cString: entry).utf8)
-            if bytes.starts(with: environmentPrefix.utf8), let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
-                result.append((String(decoding: bytes[..<equals], as: UTF8.self),
-                               String(decoding: bytes[(equals + 1)...], as: UTF8.self)))
-            }
+            if let variable = variable(fromEntry: Array(String(cString: entry).utf8)) { result.append(variable) }
             cursor += 1
         }
         return result
+    }
+
+    /// One `environ` entry, NAME=VALUE, split at the first "=" byte; nil
+    /// without the prefix. Apart so that tests need not setenv(), which
+    /// races the getenv() of every other test running meanwhile.
+    static func variable(fromEntry bytes: [UInt8]) -> (name: String, value: String)? {
+        guard bytes.starts(with: environmentPrefix.utf8), let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+        return (String(decoding: bytes[..<equals], as: UTF8.self), String(decoding: bytes[(equals + 1)...], as: UTF8.self))
     }
 }
