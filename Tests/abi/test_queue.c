@@ -58,9 +58,17 @@ static const char *scaled_ms(char text[32], long ms) {
   return text;
 }
 
+/* A sandbox client whose lookups must succeed: the default timeout_ms
+ * (2000) times the time scale (under valgrind on a loaded machine a plain
+ * queued lookup took longer than 2 s). */
+static handoff_client *ok_client(const char *key, const char *value) {
+  char timeout[32];
+  return sandbox_client_with("timeout_ms", scaled_ms(timeout, 2000), key, value, NULL);
+}
+
 /* Found, not found, by conversation id; the descriptor's flags and states. */
 static void test_answers(void) {
-  handoff_client *client = sandbox_client();
+  handoff_client *client = ok_client(NULL, NULL);
   handoff_queue *queue = new_queue(client);
   int fd = handoff_queue_fd(queue), seen[3] = {0, 0, 0};
   uint64_t tag = 0;
@@ -110,7 +118,7 @@ static void test_answers(void) {
 
 /* Refused ids and timeouts complete at once: ready right after the call. */
 static void test_refused_at_once(void) {
-  handoff_client *client = sandbox_client();
+  handoff_client *client = ok_client(NULL, NULL);
   handoff_queue *queue = new_queue(client);
   char long_id[1100], control[] = "call\r\nX-Evil: 1";
   const char *ids[4];
@@ -323,7 +331,7 @@ static void test_fast_paths(void) {
   handoff_result *r;
   char refused[64];
   {
-    handoff_client *client = sandbox_client_with("cache_ttl_ms", "60000", NULL);
+    handoff_client *client = ok_client("cache_ttl_ms", "60000");
     handoff_queue *queue = new_queue(client);
     CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", 0, 1));
     r = take(queue, &tag, 5000);
@@ -421,7 +429,7 @@ static void test_queue_bound(void) {
 /* Freeing a queue with lookups waiting, and results outliving it all. */
 static void test_free_and_lifetimes(void) {
   handoff_client *client = client_at(blackhole_url, "500");
-  handoff_client *fast = sandbox_client();
+  handoff_client *fast = ok_client(NULL, NULL);
   handoff_queue *queue = new_queue(client), *other = new_queue(fast);
   handoff_result *kept;
   uint64_t tag = 0;
@@ -443,7 +451,7 @@ static void test_free_and_lifetimes(void) {
   handoff_result_free(kept);
 
   /* The client may go first: the queue keeps it. */
-  client = sandbox_client();
+  client = ok_client(NULL, NULL);
   queue = new_queue(client);
   handoff_client_free(client);
   CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", 0, 5));
@@ -492,7 +500,7 @@ static void log_here(handoff_log_level level, const char *message, void *userdat
 }
 
 static void test_logs_on_host_thread(void) {
-  handoff_client *client = sandbox_client_with("retries", "1", NULL);
+  handoff_client *client = ok_client("retries", "1");
   handoff_queue *queue = new_queue(client);
   uint64_t tag = 0;
   handoff_result *r;
@@ -539,7 +547,7 @@ static int thread_count(void) {
  * that only made the client and a queue forks without it; a child's calls
  * on the inherited queue fail cleanly and its own queue works. */
 static void test_fork(void) {
-  handoff_client *client = sandbox_client();
+  handoff_client *client = ok_client(NULL, NULL);
   handoff_queue *queue;
   int before = thread_count(), status = 0;
   uint64_t tag = 0;
