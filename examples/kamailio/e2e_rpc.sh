@@ -178,6 +178,10 @@ rpc_stats_after_calls() {
   expect_sum rpc status.ok 6
   expect_sum rpc latency_le_ms.10000 6
   [ "$(field rpc total.latency_us_sum)" -gt 0 ] 2>/dev/null || reasons+=("total.latency_us_sum is not positive")
+  # New connections (kept alive, so few), over plain HTTP: HTTP/1.1.
+  [ "$(field rpc total.connections)" -ge 1 ] 2>/dev/null || reasons+=("no connection counted")
+  expect rpc total.connections_http1 "$(field rpc total.connections)"
+  expect_sum rpc connections "$(field rpc total.connections)"
 }
 check_case "RPC polyai_handoff.stats: total lookups 6 (all ok, 6 requests, under 10 s), the per-process counts add up to it" \
   rpc rpc_stats_after_calls

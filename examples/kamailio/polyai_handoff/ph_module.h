@@ -59,7 +59,7 @@ int ph_lookup_async(
 		sip_msg_t *msg, str *id, str *route, int by_conversation_id);
 
 /* ph_stats.c: every process's counters in shared memory. */
-#define PH_SCALARS 12 /* lookups ... reservation_requests */
+#define PH_SCALARS 15 /* lookups ... connections_http2 */
 #define PH_STATUSES (HANDOFF_CANCELLED + 1)
 #define PH_LATENCY_BUCKETS 13
 /* Slot order: scalars, status.*, latency_le_*, reservation_status.*. */

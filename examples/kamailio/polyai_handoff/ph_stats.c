@@ -38,7 +38,8 @@ static const int ph_latency_ms[PH_LATENCY_BUCKETS] = {
 static const char *const ph_scalar_names[PH_SCALARS] = {"lookups",
 		"requests", "retries", "cache_hits", "shared", "breaker_opened",
 		"breaker_open", "in_flight", "rejected_in_flight", "latency_us_sum",
-		"reservations", "reservation_requests"};
+		"reservations", "reservation_requests", "connections",
+		"connections_http1", "connections_http2"};
 
 /* Longest name built below: "reservation_status." + a status name. */
 #define PH_STAT_NAME_MAX 64
