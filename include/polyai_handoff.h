@@ -339,6 +339,18 @@ handoff_result *handoff_client_lookup(handoff_client *client, const char *shared
 /* The same, by PolyAI conversation id. */
 handoff_result *handoff_client_lookup_id(handoff_client *client, const char *conversation_id, int timeout_ms);
 
+/* Closes the client's circuit breaker by hand, for an operator who knows
+ * the API is back (since 1.1): the consecutive failures it counted are
+ * forgotten and the next lookup sends its request instead of failing fast
+ * with HANDOFF_UNAVAILABLE until the cooldown ends. A probe lookup already
+ * in flight no longer decides: its outcome counts like any other. Nothing
+ * else changes: connections, cache and counters stay (breaker_open becomes
+ * 0, breaker_opened keeps its count). Harmless when the breaker is closed or
+ * off. In this process only: a forked child closes its own breaker, never
+ * the parent's. Returns HANDOFF_OK, or HANDOFF_INVALID_ARGUMENT for a NULL
+ * client. */
+handoff_status handoff_client_breaker_reset(handoff_client *client);
+
 /* Frees a client. NULL is a no-op. Must not be called while another thread
  * is still inside a lookup on it. Results it returned stay valid. */
 void handoff_client_free(handoff_client *client);

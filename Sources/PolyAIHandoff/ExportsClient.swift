@@ -35,6 +35,13 @@ public func handoff_client_lookup_id(_ client: OpaquePointer?, _ conversationID:
 }
 
 @c @implementation
+public func handoff_client_breaker_reset(_ client: OpaquePointer?) -> handoff_status {
+    guard let client = Handle.borrow(client, as: HandoffClient.self) else { return HANDOFF_INVALID_ARGUMENT }
+    client.resetBreaker()
+    return HANDOFF_OK
+}
+
+@c @implementation
 public func handoff_client_free(_ client: OpaquePointer?) {
     Handle.release(client, as: HandoffClient.self)
 }

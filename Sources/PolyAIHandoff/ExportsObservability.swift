@@ -1,5 +1,6 @@
 import CPolyAIHandoff
 import HandoffCore
+import Synchronization
 
 // Logging and statistics of polyai_handoff.h.
 
@@ -27,14 +28,22 @@ public func handoff_set_log_level(_ level: handoff_log_level) {
     Log.setLevel(LogLevel(rawValue: Int(level.rawValue)) ?? .debug)
 }
 
-/// A stats snapshot with its Prometheus text, which C borrows.
-final class StatsHandle {
+/// A stats snapshot with its Prometheus text, which C borrows. The text is
+/// built when first asked for: a host that reads a few counters after every
+/// lookup (the Kamailio module) must not pay for rendering all of them.
+final class StatsHandle: @unchecked Sendable {
+    // @unchecked: immutable after init, but for the text, an atomic.
     let snapshot: StatsSnapshot
-    let prometheus: OwnedCString
+    private let prometheusText = Atomic<Unmanaged<OwnedCString>?>(nil)
 
     init(_ snapshot: StatsSnapshot) {
         self.snapshot = snapshot
-        prometheus = OwnedCString(snapshot.prometheus)
+    }
+
+    deinit { prometheusText.load(ordering: .acquiring)?.release() }
+
+    var prometheusPointer: UnsafePointer<CChar> {
+        UnsafePointer(publishedOnce(prometheusText) { OwnedCString(snapshot.prometheus) }.pointer)
     }
 }
 
@@ -59,7 +68,7 @@ public func handoff_stats_get(_ stats: OpaquePointer?, _ name: UnsafePointer<CCh
 @c @implementation
 public func handoff_stats_prometheus(_ stats: OpaquePointer?) -> UnsafePointer<CChar>? {
     guard let stats = Handle.borrow(stats, as: StatsHandle.self) else { return nil }
-    return UnsafePointer(stats.prometheus.pointer)
+    return stats.prometheusPointer
 }
 
 @c @implementation

@@ -56,7 +56,7 @@ final class ResultHandle: @unchecked Sendable {
         index >= 0 && index < count ? arena.string(entriesBase + result.flat.offsets[2 * index + 1]) : nil
     }
 
-    var rendered: Rendering { Self.once(rendering) { Rendering(result.rendered()) } }
+    var rendered: Rendering { publishedOnce(rendering) { Rendering(result.rendered()) } }
 
     /// The C edge's part of PathWarmUp: a handle made and read once, when
     /// the first client is made, so its first run is not under a fork.
@@ -72,18 +72,7 @@ final class ResultHandle: @unchecked Sendable {
     }()
 
     var dataJSONPointer: UnsafePointer<CChar> {
-        UnsafePointer(Self.once(dataJSON) { OwnedCString(result.dataJSON) }.pointer)
-    }
-
-    /// The object in `slot`, built and published by the first caller; a
-    /// thread that loses the race frees its own copy and takes the winner's.
-    private static func once<T: AnyObject>(_ slot: borrowing Atomic<Unmanaged<T>?>, _ build: () -> T) -> T {
-        if let existing = slot.load(ordering: .acquiring) { return existing.takeUnretainedValue() }
-        let built = Unmanaged.passRetained(build())
-        let (exchanged, current) = slot.compareExchange(expected: nil, desired: built, ordering: .acquiringAndReleasing)
-        guard !exchanged, let current else { return built.takeUnretainedValue() }
-        built.release()
-        return current.takeUnretainedValue()
+        UnsafePointer(publishedOnce(dataJSON) { OwnedCString(result.dataJSON) }.pointer)
     }
 
     /// Names and blocks in an arena of their own.

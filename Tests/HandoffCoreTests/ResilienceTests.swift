@@ -37,6 +37,33 @@ import Testing
         #expect(breaker.record(.normal, failed: true) == .opened)
     }
 
+    @Test func resetClosesAndForgetsFailures() {
+        let breaker = CircuitBreaker(threshold: 2, cooldownMs: 600_000)
+        let now = ContinuousClock.now
+        _ = breaker.record(.normal, failed: true, now: now)
+        #expect(breaker.record(.normal, failed: true, now: now) == .opened)
+        #expect(breaker.permit(now: now) == .rejected)
+        #expect(breaker.reset())
+        #expect(!breaker.isOpen)
+        #expect(breaker.permit(now: now) == .normal)
+        #expect(breaker.record(.normal, failed: true, now: now) == nil, "the failures before the reset are forgotten")
+        #expect(breaker.record(.normal, failed: true, now: now) == .opened)
+        #expect(!CircuitBreaker(threshold: 0, cooldownMs: 1).reset(), "off: nothing to close")
+    }
+
+    @Test func probeFromBeforeAResetDoesNotDecide() {
+        let breaker = CircuitBreaker(threshold: 2, cooldownMs: 100)
+        let start = ContinuousClock.now
+        _ = breaker.record(.normal, failed: true, now: start)
+        _ = breaker.record(.normal, failed: true, now: start)
+        let later = start + .milliseconds(125)
+        let probe = breaker.permit(now: later)
+        #expect(probe == .probe)
+        #expect(breaker.reset())
+        #expect(breaker.record(probe, failed: true, now: later) == nil, "one failure of two, not a reopening")
+        #expect(!breaker.isOpen)
+    }
+
     @Test func oneProbeAfterCooldownDecides() {
         let breaker = CircuitBreaker(threshold: 1, cooldownMs: 100)
         let start = ContinuousClock.now

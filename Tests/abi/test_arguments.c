@@ -120,6 +120,8 @@ static void test_nulls(void) {
   CHECK(handoff_result_elapsed_us(r) >= 0);
   handoff_result_free(r);
 
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_client_breaker_reset(NULL));
+
   /* Statistics and logging with NULL. */
   CHECK(handoff_client_stats(NULL) == NULL);
   CHECK(handoff_process_stats() == NULL); /* not initialized */

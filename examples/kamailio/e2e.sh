@@ -10,7 +10,8 @@
 # caller's INVITE gets a DNI reserved in the sandbox and reaches a SIPp UAS
 # playing PolyAI on sip:<dni>@; the sandbox, playing the agent, is called on
 # that number; the call handed back with X-Shared-Id reaches the queue by
-# handoff_to. Checked against what the sandbox received (jq).
+# handoff_to. Checked against what the sandbox received (jq). Then the RPC
+# commands, with kamcmd (e2e_rpc.sh).
 #
 # Env: LIB_DIR INCLUDE_DIR SANDBOX FIXTURES (see common.sh);
 #      HANDOFF_TEST_TIME_SCALE stretches the async cases' time bounds.
@@ -1047,6 +1048,9 @@ run_case "KEMI async (KSR.polyai_handoff.lookup_id_async): unknown conversation 
   --kam kemi-async --queue fallback --header "X-Conversation-Id: no-such-conversation" <<'EOF'
 X-PolyAI-Handoff-Status: not_found
 EOF
+
+# RPC: polyai_handoff.stats, .reload, .breaker and stats.get_statistics.
+. "$HERE/e2e_rpc.sh"
 
 for kam in "${!KAM_PIDS[@]}"; do
   if ! kill -0 "${KAM_PIDS[$kam]}" 2>/dev/null; then

@@ -183,6 +183,12 @@ public final class HandoffClient: Sendable {
         return live.stats.snapshot(breakerOpen: live.breaker.isOpen, connections: live.transport.connections)
     }
 
+    /// Closes this process's circuit breaker by hand.
+    public func resetBreaker() {
+        guard runtime.value.breaker.reset() else { return }
+        log(.info, "circuit breaker closed by hand (handoff_client_breaker_reset)")
+    }
+
     // MARK: the stages
 
     /// Where a lookup's answer came from, and how many requests it sent.

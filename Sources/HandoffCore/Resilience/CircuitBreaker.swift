@@ -55,6 +55,20 @@ final class CircuitBreaker: Sendable {
         }
     }
 
+    /// Closes it by hand (an operator knows the API is back): the failures
+    /// counted are forgotten, the next request goes out. True if it was open.
+    @discardableResult
+    func reset() -> Bool {
+        guard threshold > 0 else { return false }
+        return state.withLock { state in
+            let wasOpen = state.openUntil != nil
+            state = State()
+            failing.store(false, ordering: .releasing)
+            open.store(false, ordering: .releasing)
+            return wasOpen
+        }
+    }
+
     /// Records a finished request; returns a change of state worth logging.
     func record(_ permit: Permit, failed: Bool, now: ContinuousClock.Instant? = nil) -> Transition? {
         guard threshold > 0, permit != .rejected else { return nil }
@@ -66,7 +80,10 @@ final class CircuitBreaker: Sendable {
                 failing.store(state.consecutiveFailures > 0, ordering: .releasing)
                 open.store(state.openUntil != nil, ordering: .releasing)
             }
-            if permit == .probe { state.probing = false }
+            // A probe that began before a reset() no longer decides: it
+            // counts as one outcome like any other.
+            let isProbe = permit == .probe && state.probing
+            if isProbe { state.probing = false }
             guard failed else {
                 state.consecutiveFailures = 0
                 guard state.openUntil != nil else { return nil }
@@ -74,7 +91,7 @@ final class CircuitBreaker: Sendable {
                 return .closed
             }
             state.consecutiveFailures = min(state.consecutiveFailures + 1, threshold)
-            if permit == .probe {
+            if isProbe {
                 state.openUntil = (now ?? .now) + jitteredCooldown()
                 return .reopened
             }

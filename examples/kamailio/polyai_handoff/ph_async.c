@@ -21,6 +21,10 @@
  * socket charges each datagram's whole buffer to its send buffer and holds
  * 278 (Debian 12's defaults), so a burst does not fail calls while the
  * async process waits for a CPU.
+ *
+ * A reload (polyai_handoff.reload) gives the async process a new client and
+ * queue before its next job; the old pair stays until every lookup queued
+ * on it has completed and resumed its call, then is freed.
  */
 
 #ifndef _GNU_SOURCE
@@ -80,8 +84,18 @@ static int *ph_pending = NULL;
 /* [i][0] read by async process i, [i][1] written by SIP workers. */
 static int (*ph_pipes)[2] = NULL;
 
-/* The async process's own. */
+/* The async process's own: its queue, with the lookups admitted to it and
+ * not yet taken; and, after a reload, the queue of the client it replaced,
+ * kept with that client until its lookups have completed. */
+static int ph_in_async_process = 0;
 static handoff_queue *ph_queue = NULL;
+static int ph_queue_outstanding = 0;
+static struct
+{
+	handoff_client *client;
+	handoff_queue *queue;
+	int outstanding;
+} ph_retiring = {NULL, NULL, 0};
 static ph_job_t *ph_held = NULL;
 static struct
 {
@@ -95,6 +109,56 @@ static void ph_async_run(int index);
 int ph_async_enabled(void)
 {
 	return ph_async_on;
+}
+
+int ph_async_in_process(void)
+{
+	return ph_in_async_process;
+}
+
+/* One replaced client drains at a time: a second reload waits for it
+ * (timeout_ms at most). */
+int ph_async_can_replace_client(void)
+{
+	return ph_retiring.queue == NULL;
+}
+
+handoff_client *ph_async_retiring_client(void)
+{
+	return ph_retiring.client;
+}
+
+/* A new queue for the reloaded client; the old pair drains (its
+ * completions still resume their calls), then is freed. */
+int ph_async_replace_client(handoff_client *client)
+{
+	handoff_status status = HANDOFF_OK;
+	handoff_queue *queue = handoff_queue_new(client, &status);
+
+	if(queue == NULL) {
+		LM_ERR("reload: no queue for the new client: %s; the configuration"
+			   " in use stays\n",
+				handoff_status_name(status));
+		return -1;
+	}
+	ph_retiring.client = ph_client;
+	ph_retiring.queue = ph_queue;
+	ph_retiring.outstanding = ph_queue_outstanding;
+	ph_queue = queue;
+	ph_queue_outstanding = 0;
+	return 0;
+}
+
+/* The replaced pair, once nothing of it is outstanding. */
+static void ph_async_free_retired(void)
+{
+	if(ph_retiring.queue == NULL || ph_retiring.outstanding > 0)
+		return;
+	ph_stats_retire(ph_retiring.client);
+	handoff_queue_free(ph_retiring.queue);
+	handoff_client_free(ph_retiring.client);
+	ph_retiring.client = NULL;
+	ph_retiring.queue = NULL;
 }
 
 /* ------------------------------------------------------------- mod_init */
@@ -213,6 +277,25 @@ static int ph_async_hand_over(ph_job_t *job)
 	return -1;
 }
 
+/* Makes every async process take what an RPC asked (ph_control_apply) now
+ * rather than at its next job: a NULL job in its pipe. A full pipe needs
+ * none, its process is busy. Any process may call it (the pipes' write
+ * ends are inherited). */
+void ph_async_wake(void)
+{
+	ph_job_t *none = NULL;
+	ssize_t n;
+	int i;
+
+	if(!ph_async_on)
+		return;
+	for(i = 0; i < ph_async_workers; i++) {
+		do {
+			n = write(ph_pipes[i][1], &none, sizeof(none));
+		} while(n < 0 && errno == EINTR);
+	}
+}
+
 /* Not handed over: the call is routed now, as after a failed lookup. */
 static int ph_async_fail_fast(sip_msg_t *msg, str *id, const char *why)
 {
@@ -267,6 +350,8 @@ int ph_lookup_async(sip_msg_t *msg, str *id, str *route, int by_conversation_id)
 		LM_ERR("no route[%.*s]\n", route->len, route->s);
 		return PH_RC_INTERNAL;
 	}
+	/* A reload's header_prefix, for a fast failure's status header. */
+	ph_control_apply();
 
 	t = ph_tmb.t_gett();
 	if(t == NULL || t == T_UNDEFINED) {
@@ -429,7 +514,9 @@ static void ph_async_submit(ph_job_t *job)
 	status = job->by_conversation_id
 					 ? handoff_queue_lookup_id(ph_queue, job->id, 0, tag)
 					 : handoff_queue_lookup(ph_queue, job->id, 0, tag);
-	if(status != HANDOFF_OK)
+	if(status == HANDOFF_OK)
+		ph_queue_outstanding++;
+	else
 		ph_async_complete(job, NULL, status);
 }
 
@@ -460,28 +547,36 @@ static void ph_async_receive(int fd)
 		memcpy(carry, buf + count * sizeof(job), carried);
 		for(i = 0; i < count; i++) {
 			memcpy(&job, buf + i * sizeof(job), sizeof(job));
-			ph_async_submit(job);
+			/* NULL: ph_async_wake(), nothing to look up. */
+			if(job != NULL)
+				ph_async_submit(job);
 		}
 	}
 }
 
-static void ph_async_take_completions(void)
+static void ph_async_take_completions(handoff_queue *queue, int *outstanding)
 {
 	handoff_result *r;
 	uint64_t tag = 0;
 
-	while((r = handoff_queue_next(ph_queue, &tag)) != NULL)
+	if(queue == NULL)
+		return;
+	while((r = handoff_queue_next(queue, &tag)) != NULL) {
+		(*outstanding)--;
 		ph_async_complete(
 				(ph_job_t *)(uintptr_t)tag, r, handoff_result_status(r));
+	}
 }
 
 static void ph_async_run(int index)
 {
-	struct pollfd fds[2];
+	/* The jobs' pipe, the queue, a replaced client's queue. */
+	struct pollfd fds[3];
 	handoff_status status = HANDOFF_OK;
-	int n;
+	int i, n;
 
-	if(ph_client_create() < 0)
+	ph_in_async_process = 1;
+	if(ph_client_create(PH_ROLE_ASYNC) < 0)
 		return;
 	ph_queue = handoff_queue_new(ph_client, &status);
 	if(ph_queue == NULL) {
@@ -489,22 +584,34 @@ static void ph_async_run(int index)
 		return;
 	}
 	fds[0].fd = ph_pipes[index][0];
-	fds[1].fd = handoff_queue_fd(ph_queue);
 	LM_INFO("async process %d of %d ready\n", index + 1, ph_async_workers);
 	for(;;) {
-		fds[0].events = fds[1].events = POLLIN;
-		fds[0].revents = fds[1].revents = 0;
+		fds[1].fd = handoff_queue_fd(ph_queue);
+		/* poll() skips a negative descriptor. */
+		fds[2].fd = ph_retiring.queue != NULL
+							? handoff_queue_fd(ph_retiring.queue)
+							: -1;
+		for(i = 0; i < 3; i++) {
+			fds[i].events = POLLIN;
+			fds[i].revents = 0;
+		}
 		/* Held jobs wait for a worker to mark them: microseconds. */
-		n = poll(fds, 2, ph_held != NULL ? 1 : -1);
+		n = poll(fds, 3, ph_held != NULL ? 1 : -1);
 		if(n < 0 && errno != EINTR) {
 			LM_ERR("poll: %s\n", strerror(errno));
 			return;
 		}
 		cfg_update();
+		/* A reload or a breaker close, before the jobs that follow it. */
+		ph_control_apply();
 		if(fds[0].revents != 0)
 			ph_async_receive(fds[0].fd);
-		ph_async_take_completions();
+		ph_async_take_completions(ph_queue, &ph_queue_outstanding);
+		ph_async_take_completions(ph_retiring.queue, &ph_retiring.outstanding);
 		if(ph_held != NULL)
 			ph_async_retry_held();
+		ph_async_free_retired();
+		if(n > 0)
+			ph_stats_publish();
 	}
 }

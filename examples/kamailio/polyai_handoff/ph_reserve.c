@@ -417,8 +417,9 @@ int ph_reserve_dni(sip_msg_t *msg, str *shared_id, ph_attrs_t *attrs)
 
 	if(msg == NULL || shared_id == NULL || shared_id->len < 0)
 		return PH_RC_INTERNAL;
+	ph_control_apply();
 	if(ph_client == NULL && ph_config != NULL)
-		ph_client_create();
+		ph_client_create(PH_ROLE_OTHER);
 
 	built = ph_attrs_build(msg, attrs, &status);
 	if(built == NULL) {
@@ -440,6 +441,7 @@ int ph_reserve_dni(sip_msg_t *msg, str *shared_id, ph_attrs_t *attrs)
 	r = handoff_client_reserve_dni(
 			ph_client, sid, handoff_attributes_json(built), 0);
 	pkg_free(sid);
+	ph_stats_publish();
 	handoff_attributes_free(built);
 	if(r == NULL) {
 		LM_ERR("out of memory\n");

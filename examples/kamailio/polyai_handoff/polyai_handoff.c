@@ -47,7 +47,7 @@ typedef struct ph_setting {
 static ph_setting_t *ph_settings = NULL;
 static ph_setting_t **ph_settings_tail = &ph_settings;
 
-static char *ph_config_file = NULL;
+char *ph_config_file = NULL;
 static int ph_use_env = 1;
 static str ph_xavp_name = str_init("polyai");
 static int ph_strip_incoming = 1;
@@ -263,7 +263,7 @@ struct module_exports exports = {
 	DEFAULT_DLFLAGS,
 	cmds,
 	params,
-	0,              /* RPC methods */
+	ph_rpc_methods,
 	mod_pvs,
 	0,              /* response function */
 	mod_init,
@@ -302,9 +302,8 @@ static void ph_log(handoff_log_level level, const char *message, void *userdata)
 
 static int mod_init(void)
 {
-	handoff_status status;
+	char why[PH_WHY_MAX];
 	handoff_client *probe;
-	ph_setting_t *s;
 
 	if(atoi(handoff_version()) != HANDOFF_VERSION_MAJOR) {
 		LM_ERR("libpolyai_handoff %s loaded, major %d expected\n",
@@ -322,46 +321,69 @@ static int mod_init(void)
 	handoff_set_log_callback(ph_log, NULL);
 	handoff_set_log_level((handoff_log_level)ph_log_level);
 
-	ph_config = handoff_config_new();
-	if(ph_config == NULL) {
-		LM_ERR("out of memory\n");
-		return -1;
-	}
-	if(ph_config_file != NULL && ph_config_file[0] != '\0'
-			&& handoff_config_load_file(ph_config, ph_config_file)
-					   != HANDOFF_OK) {
-		LM_ERR("config_file %s: %s\n", ph_config_file,
-				handoff_config_error(ph_config));
-		return -1;
-	}
-	if(ph_use_env && handoff_config_load_env(ph_config) != HANDOFF_OK) {
-		LM_ERR("environment: %s\n", handoff_config_error(ph_config));
-		return -1;
-	}
-	for(s = ph_settings; s != NULL; s = s->next) {
-		if(handoff_config_set(ph_config, s->key, s->value) != HANDOFF_OK) {
-			LM_ERR("modparam %s: %s\n", s->key,
-					handoff_config_error(ph_config));
-			return -1;
-		}
-	}
-
 	/* A missing account, project or key fails the start, not the first call. */
-	probe = handoff_client_new(ph_config, &status);
-	if(probe == NULL) {
-		LM_ERR("configuration: %s\n", handoff_config_error(ph_config));
+	ph_config = ph_config_build(&probe, why, sizeof(why));
+	if(ph_config == NULL) {
+		LM_ERR("%s\n", why);
 		return -1;
 	}
 	handoff_client_free(probe);
-	if(ph_async_mod_init() < 0)
+	if(ph_stats_mod_init() < 0 || ph_rpc_mod_init() < 0
+			|| ph_async_mod_init() < 0)
 		return -1;
 	LM_INFO("libpolyai_handoff %s\n", handoff_version());
 	return 0;
 }
 
+/* The configuration as at start: config_file (read again each time), then
+ * the environment, then modparams; and a client made from it, which proves
+ * it complete. NULL with the reason in why. */
+handoff_config *ph_config_build(
+		handoff_client **client_out, char *why, size_t size)
+{
+	handoff_config *config = handoff_config_new();
+	handoff_status status;
+	ph_setting_t *s;
+
+	*client_out = NULL;
+	if(config == NULL) {
+		snprintf(why, size, "out of memory");
+		return NULL;
+	}
+	if(ph_config_file != NULL && ph_config_file[0] != '\0'
+			&& handoff_config_load_file(config, ph_config_file)
+					   != HANDOFF_OK) {
+		snprintf(why, size, "config_file %s: %s", ph_config_file,
+				handoff_config_error(config));
+		goto refused;
+	}
+	if(ph_use_env && handoff_config_load_env(config) != HANDOFF_OK) {
+		snprintf(why, size, "environment: %s", handoff_config_error(config));
+		goto refused;
+	}
+	for(s = ph_settings; s != NULL; s = s->next) {
+		if(handoff_config_set(config, s->key, s->value) != HANDOFF_OK) {
+			snprintf(why, size, "modparam %s: %s", s->key,
+					handoff_config_error(config));
+			goto refused;
+		}
+	}
+	*client_out = handoff_client_new(config, &status);
+	if(*client_out == NULL) {
+		snprintf(why, size, "configuration: %s", handoff_config_error(config));
+		goto refused;
+	}
+	return config;
+
+refused:
+	handoff_config_free(config);
+	return NULL;
+}
+
 /* With async lookups on, also reads the status header's name (for their
- * fast failures) before the process takes calls. */
-int ph_client_create(void)
+ * fast failures) before the process takes calls. The process's slot of
+ * statistics is its own from here. */
+int ph_client_create(ph_role_t role)
 {
 	handoff_status status = HANDOFF_OK;
 
@@ -375,19 +397,68 @@ int ph_client_create(void)
 	}
 	if(ph_async_enabled())
 		ph_status_header_name();
+	ph_stats_claim(role);
+	ph_stats_publish();
+	return 0;
+}
+
+/* polyai_handoff.reload reached this process: the configuration built
+ * again, as at start, and a new client from it; the old one's counters go
+ * on in the statistics. On failure the client in use stays. */
+int ph_client_reload(void)
+{
+	char why[PH_WHY_MAX];
+	handoff_config *config;
+	handoff_client *client;
+	int had_client = ph_client != NULL;
+
+	config = ph_config_build(&client, why, sizeof(why));
+	if(config == NULL) {
+		LM_ERR("reload: %s; the configuration in use stays\n", why);
+		return -1;
+	}
+	if(ph_async_in_process()) {
+		/* Its queue keeps the old client until its lookups complete. */
+		if(ph_async_replace_client(client) < 0) {
+			handoff_client_free(client);
+			handoff_config_free(config);
+			return -1;
+		}
+	} else if(ph_client != NULL) {
+		/* Between lookups: none runs on it in this process. */
+		ph_stats_retire(ph_client);
+		handoff_client_free(ph_client);
+	}
+	ph_client = client;
+	handoff_config_free(ph_config);
+	ph_config = config;
+	/* header_prefix may have changed. */
+	if(ph_status_header != NULL) {
+		pkg_free(ph_status_header);
+		ph_status_header = NULL;
+	}
+	if(ph_async_enabled())
+		ph_status_header_name();
+	if(!had_client)
+		ph_stats_claim(PH_ROLE_OTHER);
+	ph_stats_publish();
+	LM_INFO("reload: configuration read again, new client in use\n");
 	return 0;
 }
 
 /* Kamailio forks after mod_init: each SIP worker gets its own client, with
  * its own connections, breaker and cache. PROC_MAIN forks the async
- * processes, which make theirs after the fork. */
+ * processes, which make theirs after the fork. PROC_INIT, before any fork,
+ * is when the number of processes is known, for the statistics table. */
 static int child_init(int rank)
 {
+	if(rank == PROC_INIT)
+		return ph_stats_init();
 	if(ph_async_child_init(rank) < 0)
 		return -1;
 	if(rank <= 0)
 		return 0;
-	return ph_client_create();
+	return ph_client_create(PH_ROLE_SIP_WORKER);
 }
 
 static void mod_destroy(void)
@@ -634,18 +705,23 @@ int ph_apply_result(sip_msg_t *msg, handoff_result *r)
 	return rc;
 }
 
-/* The status header's name, read once per process from a result the
- * library renders itself: an empty id fails at once, without a request
- * (and without the warning it logs for a script's empty id). */
+/* The status header's name, read once per process (and after a reload)
+ * from a result the library renders itself: an empty id fails at once,
+ * without a request (and without the warning it logs for a script's empty
+ * id). Asked of a client of its own, so that the statistics count only the
+ * script's lookups. */
 static const char *ph_status_header_name(void)
 {
+	handoff_client *scratch;
 	handoff_result *r;
 	const char *block, *colon;
 
 	if(ph_status_header != NULL)
 		return ph_status_header;
 	ph_log_muted = 1;
-	r = handoff_client_lookup(ph_client, "", 0);
+	scratch = handoff_client_new(ph_config, NULL);
+	r = handoff_client_lookup(scratch, "", 0);
+	handoff_client_free(scratch);
 	ph_log_muted = 0;
 	block = handoff_result_header_block(r);
 	colon = block != NULL ? strchr(block, ':') : NULL;
@@ -695,8 +771,9 @@ static int ph_lookup(sip_msg_t *msg, str *id, int by_conversation_id)
 
 	if(msg == NULL || id == NULL || id->len < 0)
 		return PH_RC_INTERNAL;
+	ph_control_apply();
 	if(ph_client == NULL && ph_config != NULL)
-		ph_client_create();
+		ph_client_create(PH_ROLE_OTHER);
 
 	cid = (char *)pkg_malloc(id->len + 1);
 	if(cid == NULL) {
@@ -710,6 +787,7 @@ static int ph_lookup(sip_msg_t *msg, str *id, int by_conversation_id)
 	r = by_conversation_id ? handoff_client_lookup_id(ph_client, cid, 0)
 						   : handoff_client_lookup(ph_client, cid, 0);
 	pkg_free(cid);
+	ph_stats_publish();
 	if(r == NULL) {
 		LM_ERR("out of memory\n");
 		return PH_RC_INTERNAL;
