@@ -150,10 +150,10 @@ static inline int sandbox_port(void) {
   return colon != NULL ? atoi(colon + 1) : 0;
 }
 
-/* An HTTP/1.0 GET to the sandbox on a fresh connection, with an x-api-key
- * header when api_key is not NULL. Returns a malloc'ed response (headers and
- * body) or NULL. */
-static inline char *sandbox_request(const char *path, const char *api_key) {
+/* An HTTP/1.0 GET to 127.0.0.1:port on a fresh connection, with an
+ * x-api-key header when api_key is not NULL. Returns a malloc'ed response
+ * (headers and body) or NULL. */
+static inline char *loopback_request(int port, const char *path, const char *api_key) {
   struct sockaddr_in address;
   char request[512], *response = NULL;
   size_t length = 0, capacity = 0;
@@ -161,7 +161,7 @@ static inline char *sandbox_request(const char *path, const char *api_key) {
   if (fd < 0) return NULL;
   memset(&address, 0, sizeof address);
   address.sin_family = AF_INET;
-  address.sin_port = htons((unsigned short)sandbox_port());
+  address.sin_port = htons((unsigned short)port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
     close(fd);
@@ -189,6 +189,11 @@ static inline char *sandbox_request(const char *path, const char *api_key) {
   close(fd);
   if (response != NULL) response[length] = '\0';
   return response;
+}
+
+/* The same to the sandbox. */
+static inline char *sandbox_request(const char *path, const char *api_key) {
+  return loopback_request(sandbox_port(), path, api_key);
 }
 
 static inline char *sandbox_get(const char *path) { return sandbox_request(path, NULL); }
@@ -219,9 +224,11 @@ typedef struct {
   long connections;
 } sandbox_stats;
 
-static inline sandbox_stats sandbox_stats_now(void) {
+/* The counters of the sandbox at 127.0.0.1:port (another one than the
+ * main, e.g. the slow one). */
+static inline sandbox_stats sandbox_stats_at(int port) {
   sandbox_stats stats = {-1, -1};
-  char *response = sandbox_get("/_sandbox/stats");
+  char *response = loopback_request(port, "/_sandbox/stats", NULL);
   const char *body = response != NULL ? strstr(response, "\r\n\r\n") : NULL;
   if (body != NULL) {
     stats.requests = json_field(body, "requests");
@@ -235,6 +242,8 @@ static inline sandbox_stats sandbox_stats_now(void) {
   free(response);
   return stats;
 }
+
+static inline sandbox_stats sandbox_stats_now(void) { return sandbox_stats_at(sandbox_port()); }
 
 /* A loopback port nothing listens on, so a connection to it is refused: a
  * socket bound to port 0 and never listened on. It stays bound for the whole

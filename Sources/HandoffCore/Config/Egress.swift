@@ -88,9 +88,8 @@ public struct Egress: Sendable, Equatable {
         guard let text = parseCredentials(fileBytes: contents.bytes) else {
             throw .invalid(key, "the first line of \(TextRules.quoted(path)) must be user:password")
         }
-        if contents.isReadableByOthers {
-            Log.write(.warning, "proxy_auth_file \(TextRules.quoted(path)) can be read by group or others; make it readable by its owner only (chmod 600)")
-        }
+        // Once per path: a Kamailio reload RPC reads it again in every process.
+        if contents.isReadableByOthers { APIKey.warnReadable(path, key: key, permissions: contents.permissions) }
         return text
     }
 

@@ -91,16 +91,29 @@ public final class HandoffClient: Sendable {
         if live.dniKey !== live.lookupKey { changed = live.dniKey.refresh(force: force, log: log) || changed }
         if let proxyAuth = live.proxyAuth { changed = proxyAuth.refresh(force: force, log: log) || changed }
         guard changed else { return false }
-        let lookupSecret = live.lookupKey?.secret, dniSecret = live.dniKey.secret
-        let proxyCredentials = live.proxyAuth?.secret
+        // Read and installed under one lock: two threads that each saw one
+        // file change must not install in the wrong order, leaving a stale
+        // secret on every transfer that no later check would notice.
         live.rotatedSecrets.withLock { seen in
+            let lookupSecret = live.lookupKey?.secret, dniSecret = live.dniKey.secret
+            let proxyCredentials = live.proxyAuth?.secret
             var secrets = [lookupSecret, dniSecret].compactMap { $0.map { ($0, SecretRedactor.apiKeyPlaceholder) } }
             if let proxyCredentials { secrets += HandoffConfig.proxyCredentialSecrets(proxyCredentials) }
             seen = (seen ?? redactor).adding(SecretRedactor(secrets))
+            let lines = Self.headerLines(lookupKey: lookupSecret, dniKey: dniSecret, userAgent: config.userAgent)
+            live.transport.replaceHeaders(lookup: lines.lookup, reservation: lines.reservation, proxyCredentials: proxyCredentials)
         }
-        let lines = Self.headerLines(lookupKey: lookupSecret, dniKey: dniSecret, userAgent: config.userAgent)
-        live.transport.replaceHeaders(lookup: lines.lookup, reservation: lines.reservation, proxyCredentials: proxyCredentials)
         return true
+    }
+
+    /// After a refusal a rotated secret may cure: reads the files at once,
+    /// and tells whether the secrets on transfers are now newer than those
+    /// of the refused request (`sentWith`, `Transport.secretsVersion` when
+    /// it went out). Also true when another request's refusal installed
+    /// them first: every refused request gets its one more attempt.
+    func secretsRotated(since sentWith: Int, _ live: ClientRuntime, logTo queue: LookupQueue? = nil) -> Bool {
+        refreshKeys(live, force: true, logTo: queue)
+        return live.transport.secretsVersion != sentWith
     }
 
     /// The configured secrets, and every key a rotation brought.
@@ -285,6 +298,7 @@ public final class HandoffClient: Sendable {
             guard remaining > 0 else {
                 return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
             }
+            let sentWith = live.transport.secretsVersion
             let http = live.transport.get(HTTPRequest(url: address, timeoutMs: remaining))
             requests += 1
             // Redacted here already: the retry line below logs it.
@@ -292,7 +306,7 @@ public final class HandoffClient: Sendable {
             outcome.errorMessage = redacted(outcome.errorMessage)
             if Self.isSecretRefusal(outcome.status, http), !reloadedKey {
                 reloadedKey = true
-                if refreshKeys(live, force: true), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
+                if secretsRotated(since: sentWith, live), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
             }
             guard attempt < config.retries, http.isRetryable else { return outcome }
             let backoff = Self.backoffMs(attempt: attempt)

@@ -116,11 +116,19 @@ final class QueuedLookup: @unchecked Sendable {
         let request = HTTPRequest(url: url, timeoutMs: remaining)
         live.stats.recordRequest(retry: number > 0)
         let queue = self.queue
-        let started = live.loop.start(request, deadline: deadline, before: { [client] in client.refreshKeys(live, logTo: queue) }) { [self] http in
+        // The secrets' version the request goes out with; set and read on
+        // the I/O thread, which runs `before` and the completion.
+        let sentWith = Locked(0)
+        let before: CurlLoop.Action = { [client] in
+            client.refreshKeys(live, logTo: queue)
+            sentWith.withLock { $0 = live.transport.secretsVersion }
+        }
+        let started = live.loop.start(request, deadline: deadline, before: before) { [self] http in
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: client.flattener)
             outcome.errorMessage = client.redacted(outcome.errorMessage)
             if HandoffClient.isSecretRefusal(outcome.status, http), !reloadedKey,
-               client.refreshKeys(live, force: true, logTo: queue), deadline.remainingMs >= Limits.minRetryAttemptMs {
+               client.secretsRotated(since: sentWith.withLock { $0 }, live, logTo: queue),
+               deadline.remainingMs >= Limits.minRetryAttemptMs {
                 return self.attempt(number, flight, permit, live, reloadedKey: true)
             }
             if number < client.config.retries, http.isRetryable {

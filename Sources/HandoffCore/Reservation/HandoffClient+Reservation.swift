@@ -59,13 +59,14 @@ extension HandoffClient {
                 reservation = DNIReservation(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
                 break
             }
+            let sentWith = live.transport.secretsVersion
             let http = live.transport.get(HTTPRequest(url: reservationURL, timeoutMs: remaining, body: body))
             requests += 1
             reservation = ReservationDecoder.reservation(http, timeoutMs: timeoutMs)
             // A refused key reserved nothing: the rotated one may be tried.
             if Self.isSecretRefusal(reservation.status, http), !reloadedKey {
                 reloadedKey = true
-                if refreshKeys(live, force: true), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
+                if secretsRotated(since: sentWith, live), deadline.remainingMs >= Limits.minRetryAttemptMs { continue }
             }
             // Never after a timeout, a reset once sent, or any answer: the
             // server may have reserved a number already.

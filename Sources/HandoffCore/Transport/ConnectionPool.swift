@@ -42,6 +42,8 @@ final class ConnectionPool: Sendable {
     /// The connections opened so far, by HTTP version (the loop's too).
     var connections: (http1: UInt64, http2: UInt64, total: UInt64) { state.withLock { $0.share }.connections.counts }
 
+    var secretsVersion: Int { headers.version }
+
     /// New header lists for every transfer from its next request on.
     func replaceHeaders(lookup: [String], reservation: [String], proxyCredentials: String?) {
         headers.replace(lookup: lookup, reservation: reservation, proxyCredentials: proxyCredentials)

@@ -243,11 +243,13 @@ final class CurlTransfer: @unchecked Sendable {
             (lists, listsVersion) = headers.snapshot
             listsChanged = true
         }
-        guard setMethod(request.body, listsChanged: listsChanged) else { return false }
         // Rotated proxy credentials: new tunnels use them (a tunnel already
-        // made stays as the proxy accepted it).
-        if listsChanged, settings.proxy != nil, let credentials = lists.proxyCredentials,
-           handoff_curl_set_string(easy, CURLOPT_PROXYUSERPWD, credentials) != CURLE_OK {
+        // made stays as the proxy accepted it). If any option fails (out of
+        // memory), the next request takes the lists again.
+        guard setMethod(request.body, listsChanged: listsChanged),
+              !listsChanged || settings.proxy == nil || lists.proxyCredentials.map({
+                  handoff_curl_set_string(easy, CURLOPT_PROXYUSERPWD, $0) == CURLE_OK }) ?? true else {
+            if listsChanged { listsVersion = -1 }
             return false
         }
         return handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK

@@ -15,6 +15,10 @@ final class Transport: Sendable {
 
     var connections: (http1: UInt64, http2: UInt64, total: UInt64) { pool.connections }
 
+    /// Bumped each time rotated secrets are installed: a request compares
+    /// it, after a refusal, with the value it went out with.
+    var secretsVersion: Int { pool.secretsVersion }
+
     func get(_ request: HTTPRequest) -> HTTPOutcome {
         pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle", retryable: false)
     }
