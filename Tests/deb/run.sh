@@ -35,7 +35,8 @@ check() { # description command...
 # KEEP=1 leaves the root and the logs for a look after a failure.
 cleanup() {
   stop_started
-  if [ "${KEEP:-0}" = 1 ]; then echo "deb: kept $work" >&2; else rm -rf "$work"; fi
+  # --one-file-system: never into a mount left behind in the root.
+  if [ "${KEEP:-0}" = 1 ]; then echo "deb: kept $work" >&2; else rm -rf --one-file-system "$work"; fi
 }
 trap cleanup EXIT
 
@@ -130,12 +131,18 @@ check "and looks up in the root" example_finds_acme
 
 # --- Kamailio as the package runs it: user kamailio, the example config
 mkdir -p "$root/tmp/kamailio"
-chown kamailio: "$root/tmp/kamailio" 2>/dev/null || in_root chown kamailio:kamailio /tmp/kamailio
-uas_port=$(free_udp_port)
-sipp -sf "$here/uas.xml" -i 127.0.0.1 -p "$uas_port" -m 1 -timeout 60 -timeout_error -nostdin \
-  -trace_err -error_file "$work/uas.err" >"$work/uas.out" 2>&1 &
-uas_pid=$!
-STARTED_PIDS+=("$uas_pid")
+# The root's kamailio user, not the host's (their uids differ).
+in_root chown kamailio:kamailio /tmp/kamailio
+# A port another process takes first makes SIPp exit: then another one.
+uas_port="" uas_pid=""
+for attempt in 1 2 3; do
+  uas_port=$(free_udp_port)
+  sipp -sf "$here/uas.xml" -i 127.0.0.1 -p "$uas_port" -m 1 -timeout 60 -timeout_error -nostdin \
+    -trace_err -error_file "$work/uas.err" >"$work/uas.out" 2>&1 &
+  uas_pid=$!
+  STARTED_PIDS+=("$uas_pid")
+  wait_udp_port "$uas_port" "$uas_pid" && break
+done
 check "the UAS listens" wait_udp_port "$uas_port" "$uas_pid"
 kam_port="" kam_pid=""
 for attempt in 1 2 3; do

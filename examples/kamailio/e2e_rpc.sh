@@ -82,6 +82,20 @@ poll_rpc() {
   reasons+=("the $role processes' $field did not all become [$value] within $(scaled 5) s")
 }
 
+# poll_field NAME PATH VALUE METHOD [ARG]...: calls METHOD every 0.1 s
+# until the reply's PATH is VALUE, at most 5 s (scaled); the last reply
+# stays. A process publishes its counters after it has answered the call
+# that moved them, so a reply right after SIPp ends may be a moment old.
+poll_field() {
+  local name=$1 path=$2 value=$3
+  shift 3
+  for _ in $(seq "$(scaled 50)"); do
+    rpc "$name" "$@"
+    [ "$(field "$name" "$path")" = "$value" ] && return 0
+    sleep 0.1
+  done
+}
+
 # expect NAME PATH VALUE: the last reply's PATH is VALUE, else a reason.
 expect() {
   local got
@@ -151,7 +165,8 @@ start_rpc rpc-async "$WORK/polyai-rpc-async.conf" -A WORKERS=1 -A ASYNC
 # Each of these Kamailios also has the async process (async_workers 1, the
 # default), idle but for the RPC's wake-ups where ASYNC is not defined.
 rpc_stats_at_start() {
-  rpc rpc polyai_handoff.stats
+  # The async process takes its slot once it has made its client.
+  poll_field rpc total.processes 3 polyai_handoff.stats
   expect rpc total.processes 3
   expect rpc total.lookups 0
   expect_count rpc role "sip worker" 2
@@ -285,7 +300,7 @@ X-PolyAI-Handoff-Status: server_error
 EOF
 
 rpc_breaker_open() { # NAME ROLE
-  rpc "$1" polyai_handoff.breaker
+  poll_field "$1" state open polyai_handoff.breaker
   expect "$1" state open
   expect "$1" open 1
   expect_count "$1" breaker open 1
@@ -338,7 +353,7 @@ run_case "RPC async: 4 calls resumed by the async process, routed to billing" \
   --kam rpc-async --queue billing --header "X-Shared-Id: acme-call-123" --calls 4 --rate 20 <<<"$ACME_CALL_123"
 
 rpc_async_stats() {
-  rpc rpc-async polyai_handoff.stats
+  poll_field rpc-async total.lookups 4 polyai_handoff.stats
   expect rpc-async total.processes 2
   expect rpc-async total.lookups 4
   expect rpc-async total.status.ok 4
@@ -437,7 +452,7 @@ check_case "RPC reload while an async lookup is in flight: the next call uses th
   rpc-async rpc_async_reload_in_flight
 
 rpc_async_stats_after_reload() {
-  rpc rpc-async polyai_handoff.stats
+  poll_field rpc-async total.lookups 10 polyai_handoff.stats
   # 4 + 2 + 1 + 1 before, then the slow one (on the replaced client) and the next.
   expect rpc-async total.lookups 10
   expect rpc-async total.status.ok 6

@@ -34,6 +34,7 @@ work=$out/src
 rm -rf "$out"
 mkdir -p "$work/debian"
 sed -e "s|@KAMAILIO_DEPENDS@|$kdepends|" -e "s|@KAMAILIO_UPSTREAM@|$kupstream|" \
+  -e "s|@ARCH@|$(dpkg-architecture -qDEB_HOST_ARCH)|" \
   "$here/control.in" >"$work/debian/control"
 # Reproducible: the date and revision of the commit built, not of today.
 revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -117,7 +117,7 @@ int ph_async_in_process(void)
 }
 
 /* One replaced client drains at a time: a second reload waits for it
- * (timeout_ms at most). */
+ * (timeout_ms at most), and is applied as soon as it is freed. */
 int ph_async_can_replace_client(void)
 {
 	return ph_retiring.queue == NULL;
@@ -554,15 +554,34 @@ static void ph_async_receive(int fd)
 	}
 }
 
-static void ph_async_take_completions(handoff_queue *queue, int *outstanding)
+/* Which count a result of queue comes off: asked per result, because a
+ * resumed route may look something up, and that applies a pending reload
+ * (ph_control_apply), which makes the queue being drained the retiring
+ * one. A count captured before would then count down the new queue's, and
+ * the replaced client would never be freed. */
+static int *ph_outstanding_of(handoff_queue *queue)
+{
+	return queue == ph_retiring.queue ? &ph_retiring.outstanding
+									  : &ph_queue_outstanding;
+}
+
+static void ph_async_take_completions(handoff_queue *queue)
 {
 	handoff_result *r;
 	uint64_t tag = 0;
+	int published = 0;
 
 	if(queue == NULL)
 		return;
 	while((r = handoff_queue_next(queue, &tag)) != NULL) {
-		(*outstanding)--;
+		/* Before the first call resumes: the library counted every result
+		 * it has queued, and an operator reading the stats once a call has
+		 * been answered finds it counted. */
+		if(!published) {
+			ph_stats_publish();
+			published = 1;
+		}
+		(*ph_outstanding_of(queue))--;
 		ph_async_complete(
 				(ph_job_t *)(uintptr_t)tag, r, handoff_result_status(r));
 	}
@@ -606,11 +625,17 @@ static void ph_async_run(int index)
 		ph_control_apply();
 		if(fds[0].revents != 0)
 			ph_async_receive(fds[0].fd);
-		ph_async_take_completions(ph_queue, &ph_queue_outstanding);
-		ph_async_take_completions(ph_retiring.queue, &ph_retiring.outstanding);
+		ph_async_take_completions(ph_queue);
+		ph_async_take_completions(ph_retiring.queue);
 		if(ph_held != NULL)
 			ph_async_retry_held();
-		ph_async_free_retired();
+		if(ph_retiring.queue != NULL) {
+			ph_async_free_retired();
+			/* A reload that waited for the replaced client: now, not at the
+			 * next job or wake-up. */
+			if(ph_retiring.queue == NULL)
+				ph_control_apply();
+		}
 		if(n > 0)
 			ph_stats_publish();
 	}
