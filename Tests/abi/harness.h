@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <signal.h>
@@ -244,6 +245,30 @@ static inline sandbox_stats sandbox_stats_at(int port) {
 }
 
 static inline sandbox_stats sandbox_stats_now(void) { return sandbox_stats_at(sandbox_port()); }
+
+/* Looks up id and returns how many requests reached the sandbox. */
+static inline long requests_for(handoff_client *client, const char *id, handoff_status expected) {
+  sandbox_stats before = sandbox_stats_now(), after;
+  handoff_result *r = handoff_client_lookup(client, id, 0);
+  if (!CHECK_STATUS(expected, r)) fprintf(stderr, "    (shared_id %s)\n", id);
+  handoff_result_free(r);
+  after = sandbox_stats_now();
+  return after.requests - before.requests;
+}
+
+/* Writes a secret file as secret managers rotate one: a new file (0600)
+ * renamed over path. */
+static inline void write_secret_file(const char *path, const char *text) {
+  char next[1024];
+  FILE *file;
+  snprintf(next, sizeof next, "%s.next", path);
+  file = fopen(next, "w");
+  if (!CHECK(file != NULL)) return;
+  fputs(text, file);
+  fclose(file);
+  CHECK_INT(0, chmod(next, 0600));
+  CHECK_INT(0, rename(next, path));
+}
 
 /* A loopback port nothing listens on, so a connection to it is refused: a
  * socket bound to port 0 and never listened on. It stays bound for the whole

@@ -23,16 +23,6 @@
 
 static long scaled_ms(long ms) { return (long)((double)ms * test_time_scale()); }
 
-/* Looks up id and returns how many requests reached the sandbox. */
-static long requests_for(handoff_client *client, const char *id, handoff_status expected) {
-  sandbox_stats before = sandbox_stats_now(), after;
-  handoff_result *r = handoff_client_lookup(client, id, 0);
-  if (!CHECK_STATUS(expected, r)) fprintf(stderr, "    (shared_id %s)\n", id);
-  handoff_result_free(r);
-  after = sandbox_stats_now();
-  return after.requests - before.requests;
-}
-
 /* A client whose breaker opens after `failures` 5xx in a row and stays open. */
 static handoff_client *breaker_client(const char *failures) {
   return sandbox_client_with("breaker_failures", failures, "breaker_cooldown_ms", NEVER_COOLS_MS,

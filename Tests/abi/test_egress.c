@@ -132,19 +132,6 @@ static void test_proxy_failures(void) {
   handoff_client_free(client);
 }
 
-/* Writes path as a secret manager does: a new file (0600) renamed over it. */
-static void write_secret(const char *path, const char *text) {
-  char next[600];
-  FILE *file;
-  snprintf(next, sizeof next, "%s.next", path);
-  file = fopen(next, "w");
-  if (!CHECK(file != NULL)) return;
-  fputs(text, file);
-  fclose(file);
-  CHECK_INT(0, chmod(next, 0600));
-  CHECK_INT(0, rename(next, path));
-}
-
 /* proxy_auth_file rotated while the client runs: the proxy's 407 makes the
  * client read the file at once and tunnel again with what it holds now,
  * inside the same lookup. */
@@ -153,7 +140,7 @@ static void test_proxy_auth_rotation(void) {
   handoff_client *client;
   handoff_result *r;
   snprintf(path, sizeof path, "%s.rotating", test_env("HANDOFF_TEST_PROXY_AUTH_FILE"));
-  write_secret(path, "handoff:wrong-pass-1\n");
+  write_secret_file(path, "handoff:wrong-pass-1\n");
   double refused_at, since;
   unsigned long long requests;
   client = tls_client_with("proxy", test_env("HANDOFF_TEST_AUTH_PROXY_URL"), "proxy_auth_file", path);
@@ -161,7 +148,7 @@ static void test_proxy_auth_rotation(void) {
   refused_at = now_ms();
   expect_lookup(client, HANDOFF_NETWORK, "refused the CONNECT tunnel (it answered HTTP 40");
   CHECK_INT(1, client_stat(client, "requests"));
-  write_secret(path, "handoff:s3cret-proxy-pass\n");
+  write_secret_file(path, "handoff:s3cret-proxy-pass\n");
   r = handoff_client_lookup(client, "acme-call-123", (int)(5000 * test_time_scale()));
   check_acme_123(r);
   CHECK(strstr(handoff_result_error(r), "s3cret-proxy-pass") == NULL);

@@ -20,17 +20,8 @@
 
 static char key_path[512];
 
-/* Writes the key file as a secret manager does: a new file renamed over it. */
-static void write_key(const char *text) {
-  char next[600];
-  FILE *file;
-  snprintf(next, sizeof next, "%s.next", key_path);
-  file = fopen(next, "w");
-  if (!CHECK(file != NULL)) return;
-  fputs(text, file);
-  fclose(file);
-  CHECK_INT(0, rename(next, key_path));
-}
+/* The key file, rotated as a secret manager does it. */
+static void write_key(const char *text) { write_secret_file(key_path, text); }
 
 static handoff_client *client_with_key_file(const char *setting, const char *base_url) {
   handoff_config *config = handoff_config_new();

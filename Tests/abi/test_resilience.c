@@ -22,16 +22,6 @@ static const char *ms_text(char *buffer, size_t size, long ms) {
   return buffer;
 }
 
-/* Looks up id and returns how many requests reached the sandbox. */
-static long requests_for(handoff_client *client, const char *id, handoff_status expected) {
-  sandbox_stats before = sandbox_stats_now(), after;
-  handoff_result *r = handoff_client_lookup(client, id, 0);
-  if (!CHECK_STATUS(expected, r)) fprintf(stderr, "    (shared_id %s)\n", id);
-  handoff_result_free(r);
-  after = sandbox_stats_now();
-  return after.requests - before.requests;
-}
-
 static void test_retries(void) {
   handoff_client *none = sandbox_client_with("retries", "0", NULL);
   handoff_client *one = sandbox_client(); /* the default: 1 */

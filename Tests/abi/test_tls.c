@@ -303,6 +303,16 @@ static void many_threads_share_the_tls_state(void) {
   CHECK(connections >= 1 && connections <= started);
 }
 
+/* count lookups of acme-call-123 in a row, each checked. */
+static void acme_lookups(handoff_client *client, int count, int timeout_ms) {
+  int i;
+  for (i = 0; i < count; i++) {
+    handoff_result *r = handoff_client_lookup(client, "acme-call-123", timeout_ms);
+    check_acme_123(r);
+    handoff_result_free(r);
+  }
+}
+
 /* HTTP/2 where the server offers it (ALPN), HTTP/1.1 where not: the stats
  * say which each new connection spoke; queued lookups too. */
 static void http2_where_offered(void) {
@@ -311,11 +321,7 @@ static void http2_where_offered(void) {
   handoff_stats *stats;
   char id[32];
   int i, done = 0, lookup_ms = (int)(5000 * test_time_scale());
-  for (i = 0; i < 5; i++) {
-    handoff_result *r = handoff_client_lookup(client, "acme-call-123", lookup_ms);
-    check_acme_123(r);
-    handoff_result_free(r);
-  }
+  acme_lookups(client, 5, lookup_ms);
   CHECK_INT(1, client_stat(client, "connections"));
   CHECK_INT(1, client_stat(client, "connections_http2"));
   CHECK_INT(0, client_stat(client, "connections_http1"));
@@ -354,11 +360,7 @@ static void http2_where_offered(void) {
 
   /* The HTTP/1.1 front. */
   client = tls_client("127.0.0.1", tls_port("HANDOFF_TEST_TLS_PORT"), test_env("HANDOFF_TEST_TLS_CA"));
-  for (i = 0; i < 2; i++) {
-    handoff_result *r = handoff_client_lookup(client, "acme-call-123", lookup_ms);
-    check_acme_123(r);
-    handoff_result_free(r);
-  }
+  acme_lookups(client, 2, lookup_ms);
   CHECK_INT(1, client_stat(client, "connections"));
   CHECK_INT(1, client_stat(client, "connections_http1"));
   CHECK_INT(0, client_stat(client, "connections_http2"));
