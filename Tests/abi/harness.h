@@ -151,10 +151,11 @@ static inline int sandbox_port(void) {
   return colon != NULL ? atoi(colon + 1) : 0;
 }
 
-/* An HTTP/1.0 GET to 127.0.0.1:port on a fresh connection, with an
- * x-api-key header when api_key is not NULL. Returns a malloc'ed response
- * (headers and body) or NULL. */
-static inline char *loopback_request(int port, const char *path, const char *api_key) {
+/* An HTTP/1.0 request without a body (GET, or POST to a control endpoint)
+ * to 127.0.0.1:port on a fresh connection, with an x-api-key header when
+ * api_key is not NULL. Returns a malloc'ed response (headers and body) or
+ * NULL. */
+static inline char *loopback_http(int port, const char *method, const char *path, const char *api_key) {
   struct sockaddr_in address;
   char request[512], *response = NULL;
   size_t length = 0, capacity = 0;
@@ -169,7 +170,7 @@ static inline char *loopback_request(int port, const char *path, const char *api
     return NULL;
   }
   snprintf(request, sizeof request,
-           "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s\r\n", path,
+           "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n%s%s%s\r\n", method, path,
            api_key != NULL ? "x-api-key: " : "", api_key != NULL ? api_key : "", api_key != NULL ? "\r\n" : "");
   if (write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
     close(fd);
@@ -190,6 +191,10 @@ static inline char *loopback_request(int port, const char *path, const char *api
   close(fd);
   if (response != NULL) response[length] = '\0';
   return response;
+}
+
+static inline char *loopback_request(int port, const char *path, const char *api_key) {
+  return loopback_http(port, "GET", path, api_key);
 }
 
 /* The same to the sandbox. */

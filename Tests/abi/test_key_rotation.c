@@ -216,6 +216,41 @@ static void test_refused_together(void) {
   handoff_client_free(client);
 }
 
+/* Makes key the only one the sandbox accepts, as an API does once a key is
+ * rotated and the old one revoked. */
+static void sandbox_accepts(const char *key) {
+  char path[128], *response;
+  snprintf(path, sizeof path, "/_sandbox/api-key?key=%s", key);
+  response = loopback_http(sandbox_port(), "POST", path, NULL);
+  /* "HTTP/1.0 204 No Content": the answer takes the request's version. */
+  CHECK(response != NULL && strlen(response) > 13 && strncmp(response + 8, " 204 ", 5) == 0);
+  free(response);
+}
+
+/* The server rotates: it accepts the new key only, from one moment on, and
+ * the secret manager rewrites the file. Lookups between the two are
+ * refused (nothing a client can do); the first after the file changed is
+ * answered, by a reread at the refusal or by the periodic check. */
+static void test_server_rotates(void) {
+  handoff_client *client;
+  unsigned long long before;
+  double refused_at;
+  write_key("sandbox-key\n");
+  client = client_with_key_file("api_key_file", sandbox_url());
+  CHECK_INT(HANDOFF_OK, lookup_status(client));
+  sandbox_accepts("rotated-key-7");
+  refused_at = now_ms();
+  CHECK_INT(HANDOFF_FORBIDDEN, lookup_status(client));
+  write_key("rotated-key-7\n");
+  before = client_stat(client, "requests");
+  CHECK_INT(HANDOFF_OK, lookup_status(client));
+  check_reread_requests(client_stat(client, "requests") - before, refused_at);
+  /* And back, for the tests that follow. */
+  sandbox_accepts("sandbox-key");
+  write_key("sandbox-key\n");
+  handoff_client_free(client);
+}
+
 /* Queued lookups: the check runs on the I/O thread; a 403 rereads there. */
 static void test_queued(void) {
   handoff_client *client;
@@ -265,6 +300,7 @@ static void test_dni_key(void) {
 int main(void) {
   snprintf(key_path, sizeof key_path, "%s/rotating-key", test_env("TMPDIR"));
   test_refusal_rereads_at_once();
+  test_server_rotates();
   test_periodic_check();
   test_bad_file_keeps_key();
   test_in_flight_undisturbed();

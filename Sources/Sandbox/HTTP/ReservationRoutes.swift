@@ -11,7 +11,7 @@ extension Router {
         guard head.method == .POST else { return .methodNotAllowed(allowing: "POST") }
         desk.recordRequest()
         guard let key = head.headers["x-api-key"].first, !key.isEmpty else { return .error(401, "Missing API key") }
-        guard key == desk.fixture.apiKey else { return .error(403, "Invalid API key") }
+        guard key == keys.accepted(desk.fixture.apiKey) else { return .error(403, "Invalid API key") }
         guard !body.overflowed else { return .error(413, "Request body is too large") }
         let request: ReservationRequest
         do {

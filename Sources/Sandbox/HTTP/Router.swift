@@ -6,6 +6,7 @@ import NIOHTTP1
 struct Router: Sendable {
     let store: FixtureStore
     let stats: Stats
+    let keys = AcceptedKeys()
     /// The DNI pool; nil when the fixtures have no `dni_reservation`, and
     /// then the reservation and `/_sandbox/` DNI paths are unknown paths.
     var desk: ReservationDesk?
@@ -16,6 +17,7 @@ struct Router: Sendable {
     static let statsPath = "/_sandbox/stats"
     static let reservationsPath = "/_sandbox/dni-reservations"
     static let callPath = "/_sandbox/call"
+    static let apiKeyPath = "/_sandbox/api-key"
 
     /// `connectionCounted` belongs to the caller's connection; it flips on
     /// the first counted request so `connections` counts each connection once.
@@ -40,6 +42,11 @@ struct Router: Sendable {
             return desk.map { inspectionReply(to: head, desk: $0) }
         case Self.callPath:
             return desk.map { callReply(to: head, target: target, desk: $0) }
+        case Self.apiKeyPath:
+            guard head.method == .POST else { return .methodNotAllowed(allowing: "POST") }
+            guard let key = target.parameter("key"), !key.isEmpty else { return .error(400, "key must be given") }
+            keys.rotate(to: key)
+            return Reply(status: 204, body: [])
         default:
             return nil
         }
@@ -60,7 +67,7 @@ struct Router: Sendable {
         guard head.method == .GET else { return .methodNotAllowed(allowing: "GET") }
 
         guard let key = head.headers["x-api-key"].first, !key.isEmpty else { return .error(401, "Missing API key") }
-        guard key == store.file.apiKey else { return .error(403, "Invalid API key") }
+        guard key == keys.accepted(store.file.apiKey) else { return .error(403, "Invalid API key") }
 
         let file = store.file
         if let accountID = file.accountID, accountID != segments[1] { return .error(404, "Project not found") }
