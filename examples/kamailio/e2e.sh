@@ -303,6 +303,22 @@ received_header_named() { # trace name
 # strip real ones). Expected lines led by "== QUEUE COUNT" lines list
 # different calls: COUNT of them routed to QUEUE with the lines that follow
 # (--queue is then not used), compared as a multiset.
+# tally LABEL: counts the case that just ran by its reasons (the caller's
+# array): "ok LABEL", or "FAIL LABEL" and each reason, then returns 1 so the
+# caller can show what it has of the failure.
+tally() {
+  if [ ${#reasons[@]} -eq 0 ]; then
+    PASSED=$((PASSED + 1))
+    echo "ok   $1"
+    return 0
+  fi
+  FAILED=$((FAILED + 1))
+  echo "FAIL $1"
+  local r
+  for r in "${reasons[@]}"; do echo "     - $r"; done
+  return 1
+}
+
 run_case() {
   local name=$1 queue="" headers="" absent=() calls=1 rate=10 answer_ms=3000 inf="" rtt=0
   local target=$KAM_PORT klog=$WORK/kamailio.log to="" from="" callid="" uas_port=$UAS_PORT queue_re="" check=""
@@ -416,13 +432,7 @@ run_case() {
     fi
   fi
 
-  if [ ${#reasons[@]} -eq 0 ]; then
-    PASSED=$((PASSED + 1))
-    echo "ok   $n $name$timing"
-  else
-    FAILED=$((FAILED + 1))
-    echo "FAIL $n $name$timing"
-    for h in "${reasons[@]}"; do echo "     - $h"; done
+  if ! tally "$n $name$timing"; then
     [ -s "$dir/diff" ] && sed 's/^/     | /' "$dir/diff" | head -n 40
     for f in uac.err uas.err; do
       [ -s "$dir/$f" ] && { echo "     SIPp ${f%.err} error log:"; sed 's/^/     | /' "$dir/$f" | head -n 40; }
@@ -470,13 +480,7 @@ EOF
     reasons=()
   done
   grep -q "$text" "$dir/kamailio.log" || reasons+=("no \"$text\" in its log")
-  if [ ${#reasons[@]} -eq 0 ]; then
-    PASSED=$((PASSED + 1))
-    echo "ok   $n $name"
-  else
-    FAILED=$((FAILED + 1))
-    echo "FAIL $n $name"
-    for r in "${reasons[@]}"; do echo "     - $r"; done
+  if ! tally "$n $name"; then
     tail -n 15 "$dir/kamailio.log" | sed 's/^/     | /'
   fi
 }
@@ -575,13 +579,7 @@ unrouted_case() {
     || reasons+=("no \"not resumed\" line: the completion did not arrive, or Kamailio exited")
   [ "$(count_in "$klog" "not resumed")" = $((dropped + 1)) ] || reasons+=("not exactly one \"not resumed\" line")
   [ "$(count_in "$klog" "handoff async .*: resumed:")" = "$resumed" ] || reasons+=("route[HANDOFF_RESUME] ran")
-  if [ ${#reasons[@]} -eq 0 ]; then
-    PASSED=$((PASSED + 1))
-    echo "ok   $n $name"
-  else
-    FAILED=$((FAILED + 1))
-    echo "FAIL $n $name"
-    for r in "${reasons[@]}"; do echo "     - $r"; done
+  if ! tally "$n $name"; then
     [ -s "$dir/uac.err" ] && sed 's/^/     | /' "$dir/uac.err" | head -n 20
     tail -n 15 "$klog" | sed 's/^/     | /'
     echo "     files: $dir"

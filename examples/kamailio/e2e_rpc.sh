@@ -121,13 +121,7 @@ check_case() {
   local name=$1 kam=$2 n=$((PASSED + FAILED + 1)) reasons=() r
   shift 2
   "$@"
-  if [ ${#reasons[@]} -eq 0 ]; then
-    PASSED=$((PASSED + 1))
-    echo "ok   $n $name"
-  else
-    FAILED=$((FAILED + 1))
-    echo "FAIL $n $name"
-    for r in "${reasons[@]}"; do echo "     - $r"; done
+  if ! tally "$n $name"; then
     echo "     last reply ($WORK/$kam/rpc.out):"
     head -n 20 "$WORK/$kam/rpc.out" | sed 's/^/     | /'
     echo "     kamailio log (last lines):"
