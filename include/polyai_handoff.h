@@ -76,9 +76,9 @@ extern "C" {
  * a host that must compile against both guards them with
  * #if HANDOFF_AT_LEAST_VERSION(1, 1, 0). */
 #define HANDOFF_VERSION_MAJOR 1
-#define HANDOFF_VERSION_MINOR 1
+#define HANDOFF_VERSION_MINOR 2
 #define HANDOFF_VERSION_PATCH 0
-#define HANDOFF_VERSION "1.1.0"
+#define HANDOFF_VERSION "1.2.0"
 /* 0xMMmmpp, comparable with <, like LIBCURL_VERSION_NUM. */
 #define HANDOFF_VERSION_NUM \
   ((HANDOFF_VERSION_MAJOR << 16) | (HANDOFF_VERSION_MINOR << 8) | HANDOFF_VERSION_PATCH)
@@ -273,6 +273,13 @@ void handoff_shutdown(void);
  *                       once, 1..65536 (default 512); more transfers wait for
  *                       one (over HTTP/2 they share connections). Each is a
  *                       descriptor: keep it below the process's ulimit -n
+ *   warm_connections    0..32 (default 0): connections handoff_client_new
+ *                       and handoff_init make before returning, waiting at
+ *                       most timeout_ms (a failure is logged, the client is
+ *                       still made), as handoff_client_warm() does; also how
+ *                       many handoff_client_warm() makes. In a host that forks
+ *                       after making its client, leave it at 0 or 1 and call
+ *                       handoff_client_warm() in each child
  *
  * Unknown keys and invalid values are errors naming the key, and a failed
  * call changes nothing (a file is applied whole or not at all).
@@ -350,6 +357,32 @@ handoff_result *handoff_client_lookup_id(handoff_client *client, const char *con
  * the parent's. Returns HANDOFF_OK, or HANDOFF_INVALID_ARGUMENT for a NULL
  * client. */
 handoff_status handoff_client_breaker_reset(handoff_client *client);
+
+/* Makes this process's connections to the API before its first lookup
+ * (since 1.2), so that the lookup costs one round trip instead of four (DNS,
+ * TCP, TLS, then the request): warm_connections of them (at least 1), at
+ * once, each resolved, connected, through the proxy's tunnel if any, with
+ * TLS verified and, where the server offers it, HTTP/2 set up. No request is
+ * sent: nothing reaches the API or its logs. The connections are kept idle
+ * for the lookups of this process, the calling thread's first.
+ *
+ * Waits at most timeout_ms (<= 0: the client's timeout_ms; at most 600000).
+ * Returns HANDOFF_OK when every connection was made, HANDOFF_TIMEOUT when
+ * time ran out first, HANDOFF_NETWORK when one could not be made (the reason
+ * is logged at warning level), HANDOFF_INVALID_ARGUMENT for a NULL client, a
+ * timeout_ms above 600000 or a client for DNI reservations only (whose POSTs
+ * always take a new connection). The breaker, the counters of lookups and
+ * max_in_flight are not involved; statistics count "warmups" and
+ * "connections_warmed".
+ *
+ * libcurl keeps a connection that has carried no request only when it is
+ * multiplexed: over HTTP/1.1 it closes it, and a warm-up then leaves just the
+ * DNS answer and the TLS session (which the first lookup resumes) behind;
+ * "connections_warmed" says how many were kept. A forked child never uses
+ * its parent's connections: call this in each child after the fork (Kamailio:
+ * child_init) rather than in the parent. Safe from any thread; the calling
+ * thread waits, other threads' lookups do not. */
+handoff_status handoff_client_warm(handoff_client *client, int timeout_ms);
 
 /* Frees a client. NULL is a no-op. Must not be called while another thread
  * is still inside a lookup on it. Results it returned stay valid. */
@@ -731,6 +764,9 @@ void handoff_attributes_free(handoff_attributes *attributes);
  *   connections_http1, connections_http2  those of them that spoke HTTP/1.x
  *                          and HTTP/2 (by ALPN: HTTP/2 where the server
  *                          offers it); the rest failed before HTTP
+ *   warmups                warm-ups (handoff_client_warm, warm_connections)
+ *   connections_warmed     connections they made and kept open for lookups
+ *                          (HTTP/2 ones; see handoff_client_warm)
  */
 typedef struct handoff_stats handoff_stats;
 

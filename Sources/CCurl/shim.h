@@ -9,6 +9,8 @@ typedef size_t (*handoff_curl_write_fn)(char *data, size_t size, size_t count, v
 typedef CURLcode (*handoff_curl_ssl_ctx_fn)(CURL *curl, void *ssl_ctx, void *userdata);
 typedef curl_socket_t (*handoff_curl_open_socket_fn)(void *userdata, curlsocktype purpose, struct curl_sockaddr *address);
 typedef int (*handoff_curl_close_socket_fn)(void *userdata, curl_socket_t socket);
+typedef int (*handoff_curl_prereq_fn)(void *userdata, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                                      int conn_local_port);
 
 static inline CURLcode handoff_curl_set_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode handoff_curl_set_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
@@ -19,6 +21,7 @@ static inline CURLcode handoff_curl_set_write(CURL *h, handoff_curl_write_fn f) 
 static inline CURLcode handoff_curl_set_ssl_ctx(CURL *h, handoff_curl_ssl_ctx_fn f) { return curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, f); }
 static inline CURLcode handoff_curl_set_open_socket(CURL *h, handoff_curl_open_socket_fn f) { return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, f); }
 static inline CURLcode handoff_curl_set_close_socket(CURL *h, handoff_curl_close_socket_fn f) { return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, f); }
+static inline CURLcode handoff_curl_set_prereq(CURL *h, handoff_curl_prereq_fn f) { return curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, f); }
 static inline CURLcode handoff_curl_get_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 static inline CURLMcode handoff_curl_multi_set_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLSHcode handoff_curl_share_set_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }

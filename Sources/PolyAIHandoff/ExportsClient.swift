@@ -12,6 +12,7 @@ public func handoff_client_new(_ config: OpaquePointer?, _ statusOut: UnsafeMuta
     do {
         let client = try HandoffClient(config: handle.config)
         _ = ResultHandle.warmedUp
+        client.warmIfConfigured()
         handle.recordSuccess()
         statusOut?.pointee = HANDOFF_OK
         return Handle.retain(client)
@@ -42,6 +43,11 @@ public func handoff_client_breaker_reset(_ client: OpaquePointer?) -> handoff_st
 }
 
 @c @implementation
+public func handoff_client_warm(_ client: OpaquePointer?, _ timeoutMs: Int32) -> handoff_status {
+    Handle.with(client, as: HandoffClient.self) { $0?.warm(timeoutMs: Int(timeoutMs)).status.c ?? HANDOFF_INVALID_ARGUMENT }
+}
+
+@c @implementation
 public func handoff_client_free(_ client: OpaquePointer?) {
     Handle.release(client, as: HandoffClient.self)
 }
@@ -53,8 +59,10 @@ public func handoff_init(_ configPath: UnsafePointer<CChar>?) -> handoff_status 
         var config = HandoffConfig()
         if let path { try config.apply(ConfigSources.readFile(path: path)) }
         try config.apply(ConfigSources.environment(ConfigSources.processEnvironment()))
-        ProcessClient.install(try HandoffClient(config: config))
+        let client = try HandoffClient(config: config)
         _ = ResultHandle.warmedUp
+        client.warmIfConfigured()
+        ProcessClient.install(client)
         return HANDOFF_OK
     } catch {
         ProcessClient.failInit(error.message)

@@ -12,7 +12,7 @@ import Testing
         #expect(config.render.maxEntries == 32)
         #expect(config.render.maxDepth == 8)
         #expect(config.render.maxHeaderBlockBytes == 1024)
-        #expect(config.userAgent == "polyai-handoff/1.1.0")
+        #expect(config.userAgent == "polyai-handoff/1.2.0")
     }
 
     @Test(arguments: Region.allCases) func regions(region: Region) throws {
@@ -44,6 +44,8 @@ import Testing
         ("max_depth", "32", true), ("max_depth", "33", false), ("max_header_block_bytes", "128", true),
         ("max_header_block_bytes", "127", false), ("max_header_block_bytes", "65536", true),
         ("max_header_block_bytes", "65537", false), ("timeout_ms", "99999999999999999999999", false),
+        ("warm_connections", "0", true), ("warm_connections", "32", true), ("warm_connections", "33", false),
+        ("warm_connections", "-1", false),
     ])
     func integerBoundaries(key: String, value: String, valid: Bool) {
         var config = HandoffConfig()

@@ -9,7 +9,7 @@
 #   FIXTURES     the sandbox's fixtures (default Sources/Sandbox/fixtures.json)
 #   CLI          the built polyai-handoff CLI (default: built here from cli/)
 #   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_proxy_env,
-#                test_secrets, test_tls, test_connections,
+#                test_secrets, test_tls, test_connections, test_warm,
 #                test_soak (10,000 lookups) and the CLI under memcheck
 #   EXTRA_LDFLAGS  link flags put first for the tests and the CLI (a
 #                sanitizer's runtime, when LIB_DIR holds a sanitized build)
@@ -42,7 +42,7 @@ CC=${CC:-cc}
 # test_tls and test_connections need nginx in front of the sandbox and run
 # through tls_front.sh.
 TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' |
-  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_egress)
+  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_warm -e test_egress)
 ONLY=${ONLY:-}
 # wanted NAME: NAME is to run (every part when ONLY is empty).
 wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
@@ -201,6 +201,7 @@ fi
 # Real TLS: nginx with certificates made for this run, in front of the sandbox.
 run_through test_tls tls_front.sh
 run_through test_connections tls_front.sh
+run_through test_warm tls_front.sh
 # Real proxies (tinyproxy) in front of that nginx.
 run_through test_egress egress_front.sh "tinyproxy is not installed"
 
@@ -392,7 +393,7 @@ if [ "$cli_build_failed" = 0 ]; then
   expect_grep "$work/out" "not_found"
   expect_grep "$work/out" "64"
   run_cli 0 --version
-  expect_grep "$work/out" "1\.1\.0"
+  expect_grep "$work/out" "1\.2\.0"
 
   if [ "$cli_failures" = 0 ]; then
     pass cli "$cli_checks checks"
@@ -488,7 +489,7 @@ if [ "$VALGRIND" = 1 ]; then
     done
     # TLS through OpenSSL and the shared trust store, behind nginx; kept-alive
     # connections the server closes.
-    for t in test_tls test_connections; do
+    for t in test_tls test_connections test_warm; do
       [ -x "$work/$t" ] &&
         vg_check "$t" 0 env TEST_WRAPPER="$valgrind_cmd" bash "$here/tls_front.sh" "$work/$t"
     done

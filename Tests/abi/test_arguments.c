@@ -22,9 +22,10 @@ static void test_version_and_names(void) {
   CHECK_STR(HANDOFF_VERSION, handoff_version());
   CHECK(HANDOFF_AT_LEAST_VERSION(1, 0, 0));
   CHECK(HANDOFF_AT_LEAST_VERSION(1, 1, 0));
-  CHECK(!HANDOFF_AT_LEAST_VERSION(1, 1, 1));
+  CHECK(HANDOFF_AT_LEAST_VERSION(1, 2, 0));
+  CHECK(!HANDOFF_AT_LEAST_VERSION(1, 2, 1));
   CHECK(!HANDOFF_AT_LEAST_VERSION(2, 0, 0));
-  CHECK_INT(0x010100, HANDOFF_VERSION_NUM);
+  CHECK_INT(0x010200, HANDOFF_VERSION_NUM);
   for (i = 0; i <= HANDOFF_CANCELLED; i++) CHECK_STR(names[i], handoff_status_name((handoff_status)i));
   /* The numbering is ABI. */
   CHECK_INT(0, HANDOFF_OK);

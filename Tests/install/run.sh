@@ -12,8 +12,8 @@ check() { if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); ech
 
 make -s install PREFIX=/usr DESTDIR="$stage" >/dev/null
 lib=$stage/usr/lib
-check test -f "$lib/libpolyai_handoff.so.1.1.0"
-check test "$(readlink "$lib/libpolyai_handoff.so.1")" = libpolyai_handoff.so.1.1.0
+check test -f "$lib/libpolyai_handoff.so.1.2.0"
+check test "$(readlink "$lib/libpolyai_handoff.so.1")" = libpolyai_handoff.so.1.2.0
 check test "$(readlink "$lib/libpolyai_handoff.so")" = libpolyai_handoff.so.1
 check test -f "$stage/usr/include/polyai_handoff.h"
 check test -x "$stage/usr/bin/polyai-handoff"

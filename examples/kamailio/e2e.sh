@@ -748,6 +748,22 @@ modparam(\"polyai_handoff\", \"breaker_failures\", \"3\")
 modparam(\"polyai_handoff\", \"max_connections\", 64)
 modparam(\"polyai_handoff\", \"set\", \"rename.queue = X-Queue\")"
 
+config_case "egress modparams (proxy, interface, ip_version, resolve): Kamailio starts" start "libpolyai_handoff" \
+"modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+modparam(\"polyai_handoff\", \"proxy\", \"none\")
+modparam(\"polyai_handoff\", \"interface\", \"127.0.0.1\")
+modparam(\"polyai_handoff\", \"ip_version\", 4)
+modparam(\"polyai_handoff\", \"resolve\", \"api.example.invalid:443:127.0.0.1\")"
+
+config_case "an invalid ip_version stops Kamailio at start, naming the key" refuse "modparam ip_version" \
+"modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+modparam(\"polyai_handoff\", \"ip_version\", 5)"
+
+config_case "warm 1: the SIP worker makes its connection in child_init" start "warm-up: 1 of 1 connections" \
+"modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+modparam(\"polyai_handoff\", \"log_level\", 2)
+modparam(\"polyai_handoff\", \"warm\", 1)"
+
 config_case "an invalid value stops Kamailio at start, naming the key" refuse "modparam timeout_ms" \
 "modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
 modparam(\"polyai_handoff\", \"timeout_ms\", 0)"

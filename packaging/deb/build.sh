@@ -69,7 +69,7 @@ p=$(stage libpolyai-handoff1)
 install -d "$p/$libdir" "$p/DEBIAN"
 install_object "$lib" "$p/$libdir/libpolyai_handoff.so.$version"
 ln -s "libpolyai_handoff.so.$version" "$p/$libdir/libpolyai_handoff.so.$major"
-# Hosts built against 1.1 use its functions: they need at least this version.
+# Hosts built against this version use its functions: they need at least this version.
 echo "libpolyai_handoff $major libpolyai-handoff$major (>= $version)" >"$p/DEBIAN/shlibs"
 echo "activate-noawait ldconfig" >"$p/DEBIAN/triggers"
 add_docs libpolyai-handoff1

@@ -21,6 +21,9 @@ public struct HandoffConfig: Sendable, Equatable {
     public var cacheTTLMs = 0
     public var cacheMaxEntries = Limits.defaultCacheMaxEntries
     public var maxConnections = Limits.defaultMaxConnections
+    /// Connections handoff_client_new and handoff_init open before the
+    /// first lookup (0: none); handoff_client_warm opens this many, at least 1.
+    public var warmConnections = 0
     public var egress = Egress()
 
     public init() {}
@@ -33,7 +36,7 @@ public struct HandoffConfig: Sendable, Equatable {
         "max_value_bytes", "max_entries", "max_depth", "max_header_block_bytes",
         "retries", "breaker_failures", "breaker_cooldown_ms", "max_in_flight", "cache_ttl_ms", "cache_max_entries",
         "max_connections", "dni_api_key", "dni_api_key_file",
-        "proxy", "proxy_auth_file", "interface", "ip_version", "resolve",
+        "proxy", "proxy_auth_file", "interface", "ip_version", "resolve", "warm_connections",
     ]
     static let renamePrefix = "rename."
 
@@ -111,6 +114,7 @@ public struct HandoffConfig: Sendable, Equatable {
         case "ip_version": egress.ipVersion = try Egress.ipVersion(value)
         case "resolve": egress.resolve = try Egress.resolve(value)
         case "max_connections": maxConnections = try Self.integer(key, value, in: Limits.connectionsRange)
+        case "warm_connections": warmConnections = try Self.integer(key, value, in: Limits.warmConnectionsRange)
         default:
             let prefix = Self.renamePrefix.utf8
             guard key.utf8.starts(with: prefix), key.utf8.count > prefix.count else {

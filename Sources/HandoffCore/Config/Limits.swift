@@ -91,4 +91,7 @@ public enum Limits {
     public static let keyRecheckMs = 1000
     /// Idle transfer slots (each with its kept-alive connection) a client keeps.
     public static let maxIdleConnections = 32
+    /// warm_connections: at most the idle slots a client keeps (a warmed
+    /// connection beyond them would be closed at once).
+    public static let warmConnectionsRange = 0...maxIdleConnections
 }

@@ -53,6 +53,14 @@ final class ClientStats: Sendable {
         }
     }
 
+    /// A warm-up: `kept` connections it left open for lookups.
+    func recordWarmUp(kept: Int) {
+        counters.withLock { counters in
+            counters.warmUps &+= 1
+            counters.connectionsWarmed &+= UInt64(clamping: kept)
+        }
+    }
+
     func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 
@@ -89,6 +97,10 @@ public struct StatsSnapshot: Sendable {
     var connections: UInt64 = 0
     var connectionsHTTP1: UInt64 = 0
     var connectionsHTTP2: UInt64 = 0
+    /// handoff_client_warm calls (and warm-ups at creation), and the
+    /// connections they left open for lookups.
+    var warmUps: UInt64 = 0
+    var connectionsWarmed: UInt64 = 0
     /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
     var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
 
@@ -109,6 +121,8 @@ public struct StatsSnapshot: Sendable {
         latencySumUs &+= other.latencySumUs
         reservations &+= other.reservations
         reservationRequests &+= other.reservationRequests
+        warmUps &+= other.warmUps
+        connectionsWarmed &+= other.connectionsWarmed
         for index in reservationsByStatus.indices { reservationsByStatus[index] &+= other.reservationsByStatus[index] }
         for index in buckets.indices { buckets[index] &+= other.buckets[index] }
     }
@@ -130,6 +144,8 @@ public struct StatsSnapshot: Sendable {
         case "connections": return connections
         case "connections_http1": return connectionsHTTP1
         case "connections_http2": return connectionsHTTP2
+        case "warmups": return warmUps
+        case "connections_warmed": return connectionsWarmed
         default: break
         }
         if name.hasPrefix("reservation_status."),
@@ -163,6 +179,8 @@ public struct StatsSnapshot: Sendable {
             ("shared_total", "Lookups answered by another thread's request for the same id.", shared),
             ("breaker_opened_total", "Times the circuit breaker opened.", breakerOpened),
             ("rejected_in_flight_total", "Lookups refused by max_in_flight.", rejectedInFlight),
+            ("warmups_total", "Warm-ups (handoff_client_warm, warm_connections).", warmUps),
+            ("connections_warmed_total", "Connections warm-ups left open for lookups.", connectionsWarmed),
         ]
         for (name, help, value) in counters {
             out += "# HELP polyai_handoff_\(name) \(help)\n# TYPE polyai_handoff_\(name) counter\npolyai_handoff_\(name) \(value)\n"

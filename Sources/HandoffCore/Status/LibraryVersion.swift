@@ -1,4 +1,4 @@
 /// The library version. A C test checks it against the header's HANDOFF_VERSION.
 public enum LibraryVersion {
-    public static let string: StaticString = "1.1.0"
+    public static let string: StaticString = "1.2.0"
 }

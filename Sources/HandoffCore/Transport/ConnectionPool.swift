@@ -56,6 +56,47 @@ final class ConnectionPool: Sendable {
         return body(slot)
     }
 
+    /// Warms `count` new slots at once (the caller's thread and one library
+    /// thread for each other slot), then keeps them idle for this thread's
+    /// lookups. Each outcome comes with whether its connection stayed open
+    /// (HTTP/2; libcurl closes an HTTP/1.1 one that carried no request, but
+    /// its DNS answer and TLS session stay in the share). The threads never
+    /// call host code and are joined before this returns.
+    func warm(_ request: HTTPRequest, count: Int) -> [(outcome: WarmOutcome, kept: Bool)] {
+        guard ForkGeneration.current == generation, count > 0 else { return [] }
+        let share = state.withLock { $0.share }
+        let deadline = Deadline(milliseconds: request.timeoutMs)
+        let slots = (0..<count).map { _ in TransferSlot(settings: settings, headers: headers, share: share) }
+        let outcomes = Locked([WarmOutcome?](repeating: nil, count: count))
+        let warmOne: @Sendable (Int) -> Void = { index in
+            guard let slot = slots[index] else {
+                return outcomes.withLock { $0[index] = .failed("could not create a libcurl handle") }
+            }
+            let remaining = deadline.remainingMs
+            let outcome = remaining > 0 ? slot.warm(HTTPRequest(url: request.url, timeoutMs: remaining)) : .timedOut
+            outcomes.withLock { $0[index] = outcome }
+        }
+        var threads: [pthread_t] = []
+        var onCaller: [Int] = [0]
+        for index in 1..<max(count, 1) {
+            if let thread = LibraryThread.start(name: "polyai-warm", { warmOne(index) }) {
+                threads.append(thread)
+            } else {
+                onCaller.append(index)
+            }
+        }
+        for index in onCaller { warmOne(index) }
+        for thread in threads { pthread_join(thread, nil) }
+        let results = outcomes.withLock { $0 }
+        var report: [(outcome: WarmOutcome, kept: Bool)] = []
+        for (index, slot) in slots.enumerated() {
+            let outcome = results[index] ?? .failed("not warmed")
+            report.append((outcome, slot?.isConnected ?? false))
+            if case .ready = outcome, let slot { checkIn(slot) }
+        }
+        return report
+    }
+
     private func checkOut() -> TransferSlot? {
         // Only a lookup that a fork from inside the log callback carried
         // into a child gets here with the parent's pool: it fails.

@@ -133,6 +133,10 @@ final class CurlTransfer: @unchecked Sendable {
     private let sockets: SocketLedger
     fileprivate var body: [UInt8] = []
     fileprivate var overLimit = false
+    /// The pre-request callback is on the handle (a warm-up), and was
+    /// reached: the connection was ready and nothing was sent.
+    private var abortsBeforeRequest = false
+    fileprivate var reachedRequest = false
 
     /// `reserveBody`: room for a typical answer up front, for a slot that a
     /// lookup reuses; the I/O thread's transfers, by the thousand, grow theirs
@@ -229,9 +233,10 @@ final class CurlTransfer: @unchecked Sendable {
     func prepare(_ request: HTTPRequest) -> Bool {
         body.removeAll(keepingCapacity: true)
         overLimit = false
+        reachedRequest = false
         errorText[0] = 0
         sockets.openError = 0
-        guard configured else { return false }
+        guard configured, setWarmOnly(request.warmOnly) else { return false }
         // The library's deadline decides; libcurl's own timers, which round
         // to whole milliseconds, are set past it so they never fire first.
         let curlTimeoutMs = request.timeoutMs + Limits.curlTimerSlackMs
@@ -255,6 +260,16 @@ final class CurlTransfer: @unchecked Sendable {
         return handoff_curl_set_string(easy, CURLOPT_URL, request.url) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_TIMEOUT_MS, curlTimeoutMs) == CURLE_OK
             && handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK
+    }
+
+    /// A warm-up's handle stops each transfer once its connection is ready,
+    /// before the request (libcurl's pre-request callback); a lookup's does not.
+    private func setWarmOnly(_ warmOnly: Bool) -> Bool {
+        guard warmOnly != abortsBeforeRequest else { return true }
+        let ok = handoff_curl_set_prereq(easy, warmOnly ? stopBeforeRequest : nil) == CURLE_OK
+            && handoff_curl_set_pointer(easy, CURLOPT_PREREQDATA, warmOnly ? Unmanaged.passUnretained(self).toOpaque() : nil) == CURLE_OK
+        if ok { abortsBeforeRequest = warmOnly }
+        return ok
     }
 
     /// A POST goes out on a new connection, always: libcurl silently sends
@@ -290,14 +305,17 @@ final class CurlTransfer: @unchecked Sendable {
     /// sixth reuse of a connection the server had closed failed outright.
     /// New connections are rare, so this costs nothing on the warm path.
     /// Returns the HTTP version of the new connection, nil if none was made.
-    func finish() -> Int? {
+    /// `version`: the HTTP version of a warm-up's connection, which libcurl
+    /// only learns from a response.
+    func finish(version known: Int? = nil) -> Int? {
         var connects = 0
         _ = handoff_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
         guard connects > 0 else { return nil }
-        var version = 0
-        _ = handoff_curl_get_long(easy, CURLINFO_HTTP_VERSION, &version)
+        var version = known ?? 0
+        if known == nil { _ = handoff_curl_get_long(easy, CURLINFO_HTTP_VERSION, &version) }
         share.connections.record(httpVersion: version, count: connects)
         ForkGuard.sheltered { curl_easy_reset(easy) }
+        abortsBeforeRequest = false
         configured = configure()
         return version
     }
@@ -321,6 +339,17 @@ final class CurlTransfer: @unchecked Sendable {
         var status = 0
         _ = handoff_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
         return status
+    }
+
+    /// A warm-up's end: stopped at the request means the connection was
+    /// ready; anything else is why it could not be made.
+    func warmOutcome(rawCode: UInt32) -> WarmOutcome {
+        if CURLcode(rawValue: rawCode) == CURLE_ABORTED_BY_CALLBACK, reachedRequest { return .ready }
+        switch outcome(rawCode: rawCode) {
+        case .timedOut: return .timedOut
+        case .failed(let why, _), .notConnected(let why), .malformed(let why), .proxyRefused(let why, _): return .failed(why)
+        case .response(let status, _), .bodyTooLarge(let status, _): return .failed("unexpected HTTP \(status) before any request")
+        }
     }
 
     /// `rawCode`: the transfer's CURLcode (CurlLoop.swift passes it raw:
@@ -367,6 +396,8 @@ final class CurlTransfer: @unchecked Sendable {
 final class TransferSlot: @unchecked Sendable {
     // @unchecked: a slot is used by one thread at a time, checked out of the pool.
     private let transfer: CurlTransfer
+    /// For a warm-up's own transfer, made like `transfer`.
+    private let make: () -> CurlTransfer?
     /// nil only if a replacement could not be made (out of memory): the
     /// slot then fails its transfers.
     private var multi: UnsafeMutableRawPointer?
@@ -381,6 +412,8 @@ final class TransferSlot: @unchecked Sendable {
         guard let multi = CurlMulti.make() else { return nil }
         self.transfer = transfer
         self.multi = multi
+        let sockets = sockets
+        make = { CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets, reserveBody: false) }
     }
 
     deinit {
@@ -393,27 +426,55 @@ final class TransferSlot: @unchecked Sendable {
     var isUsable: Bool { transfer.configured && multi != nil }
 
     func perform(_ request: HTTPRequest) -> HTTPOutcome {
+        drive(request, on: transfer, done: transfer.outcome(rawCode:), timedOut: .timedOut) { .failed($0, retryable: false) }
+    }
+
+    /// Makes the connection `request` would use, and sends nothing. Only on
+    /// a new slot: libcurl closes an HTTP/1.1 connection whose transfer
+    /// stops before the request, so a kept one would be lost. The warm-up
+    /// has a handle of its own, freed after it, so the lookups' handle never
+    /// carries the callback that stops before the request; the connection
+    /// stays with the slot's multi handle.
+    func warm(_ request: HTTPRequest) -> WarmOutcome {
+        guard let warmUp = make() else { return .failed("could not create a libcurl handle") }
+        var warmOnly = request
+        warmOnly.warmOnly = true
+        return drive(warmOnly, on: warmUp, done: warmUp.warmOutcome(rawCode:), timedOut: .timedOut) { .failed($0) }
+    }
+
+    /// True when the slot holds an open connection.
+    var isConnected: Bool { sockets.count > 0 }
+
+    /// Runs one transfer on this slot's multi handle until it ends or the
+    /// deadline passes. `done` reads the outcome off the handle before
+    /// `finish` may reset it.
+    private func drive<T>(_ request: HTTPRequest, on transfer: CurlTransfer, done: (UInt32) -> T, timedOut: T,
+                          failed: (String) -> T) -> T {
         let deadline = Deadline(milliseconds: request.timeoutMs)
         let easy = transfer.easy
         guard transfer.prepare(request), let multi = dropConnectionsTheServerClosed() else {
-            return .failed("could not create a libcurl handle", retryable: false)
+            return failed("could not create a libcurl handle")
         }
-        guard curl_multi_add_handle(multi, easy) == CURLM_OK else { return .failed("could not start the transfer", retryable: false) }
-        defer { finishTransfer(multi) }
+        guard curl_multi_add_handle(multi, easy) == CURLM_OK else { return failed("could not start the transfer") }
+        defer { finish(transfer, multi, warmOnly: request.warmOnly) }
 
         while true {
             var running: Int32 = 0
-            guard ForkGuard.sheltered({ curl_multi_perform(multi, &running) }) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
-            if let code = finishedCode(multi) { return transfer.outcome(rawCode: code.rawValue) }
+            guard ForkGuard.sheltered({ curl_multi_perform(multi, &running) }) == CURLM_OK else { return failed("transfer failed") }
+            if let code = finishedCode(multi) { return done(code.rawValue) }
             let remaining = deadline.remainingMs
-            guard remaining > 0 else { return .timedOut }
+            guard remaining > 0 else { return timedOut }
             _ = curl_multi_poll(multi, nil, 0, Int32(clamping: remaining), nil)
         }
     }
 
-    private func finishTransfer(_ multi: UnsafeMutableRawPointer) {
+    private func finish(_ transfer: CurlTransfer, _ multi: UnsafeMutableRawPointer, warmOnly: Bool) {
         ForkGuard.sheltered { _ = curl_multi_remove_handle(multi, transfer.easy) }
-        guard let version = transfer.finish() else { return }
+        // A warm-up's connection that libcurl kept is multiplexed: it keeps
+        // only those when a transfer stops before its request (HTTP/1.1
+        // ones it closes).
+        let known = warmOnly ? Int(isConnected ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_1_1) : nil
+        guard let version = transfer.finish(version: known) else { return }
         // HTTP/2 servers send frames (PING, SETTINGS, GOAWAY) to idle
         // connections, which libcurl reads and handles itself.
         idleReadsMeanClosed = version < Int(CURL_HTTP_VERSION_2_0)
@@ -489,6 +550,13 @@ private let closeSocket: handoff_curl_close_socket_fn = { user, fd in
         if let index = ledger.open.firstIndex(of: fd) { ledger.open.remove(at: index) }
     }
     return close(fd)
+}
+
+/// A warm-up's pre-request callback: the connection is ready, the transfer
+/// stops here and no request is sent.
+private let stopBeforeRequest: handoff_curl_prereq_fn = { user, _, _, _, _ in
+    if let user { Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue().reachedRequest = true }
+    return Int32(CURL_PREREQFUNC_ABORT)
 }
 
 /// Called by libcurl for each new TLS connection, before the handshake.

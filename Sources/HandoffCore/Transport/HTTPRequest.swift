@@ -4,6 +4,9 @@ struct HTTPRequest: Sendable {
     let timeoutMs: Int
     /// A POST's JSON body (a DNI reservation); nil for a lookup's GET.
     var body: [UInt8]? = nil
+    /// A warm-up: the connection is made (DNS, TCP, TLS, the proxy's
+    /// tunnel, HTTP/2's settings) and the request is never sent.
+    var warmOnly = false
 }
 
 enum HTTPOutcome: Sendable {
@@ -42,6 +45,14 @@ enum HTTPOutcome: Sendable {
         if case .notConnected = self { return true }
         return false
     }
+}
+
+/// How a warm-up's connection ended up.
+enum WarmOutcome: Sendable {
+    /// Made, up to where the request would have been sent.
+    case ready
+    case timedOut
+    case failed(String)
 }
 
 /// The fixed part of every request of one client: set once, reused by every

@@ -19,6 +19,11 @@ final class Transport: Sendable {
     /// it, after a refusal, with the value it went out with.
     var secretsVersion: Int { pool.secretsVersion }
 
+    /// Connections made ahead of lookups, sending nothing (see ConnectionPool.warm).
+    func warm(_ request: HTTPRequest, count: Int) -> [(outcome: WarmOutcome, kept: Bool)] {
+        pool.warm(request, count: count)
+    }
+
     func get(_ request: HTTPRequest) -> HTTPOutcome {
         pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle", retryable: false)
     }

@@ -52,6 +52,9 @@ static int ph_use_env = 1;
 static str ph_xavp_name = str_init("polyai");
 static int ph_strip_incoming = 1;
 static int ph_log_level = HANDOFF_LOG_WARNING;
+/* 1: each SIP worker makes its connection to the API in child_init, before
+ * its first call (handoff_client_warm), rather than during it. */
+static int ph_warm = 0;
 
 /* Built in mod_init and inherited by every process at fork. */
 handoff_config *ph_config = NULL;
@@ -166,6 +169,11 @@ static int ph_param_set(modparam_t type, void *val)
 	{#k, PARAM_INT | PARAM_USE_FUNC, (void *)ph_param_##k}
 
 PH_KEY(region)
+PH_KEY(proxy)
+PH_KEY(proxy_auth_file)
+PH_KEY(interface)
+PH_KEY(ip_version)
+PH_KEY(resolve)
 PH_KEY(base_url)
 PH_KEY(account_id)
 PH_KEY(project_id)
@@ -232,6 +240,12 @@ static param_export_t params[] = {
 	PH_KEY_EXPORT(max_connections),
 	PH_KEY_EXPORT(dni_api_key),
 	PH_KEY_EXPORT(dni_api_key_file),
+	PH_KEY_EXPORT(proxy),
+	PH_KEY_EXPORT(proxy_auth_file),
+	PH_KEY_EXPORT(interface),
+	PH_KEY_EXPORT(ip_version),
+	PH_KEY_EXPORT(resolve),
+	{"warm",           PARAM_INT,    &ph_warm},
 	{0, 0, 0}
 };
 
@@ -458,7 +472,13 @@ static int child_init(int rank)
 		return -1;
 	if(rank <= 0)
 		return 0;
-	return ph_client_create(PH_ROLE_SIP_WORKER);
+	if(ph_client_create(PH_ROLE_SIP_WORKER) < 0)
+		return -1;
+	/* After the fork: the parent's connections are never the child's. A
+	 * failure is logged by the library; the worker still starts. */
+	if(ph_warm)
+		(void)handoff_client_warm(ph_client, 0);
+	return 0;
 }
 
 static void mod_destroy(void)

@@ -1,0 +1,243 @@
+/*
+ * test_warm.c -- handoff_client_warm and warm_connections, run by
+ * tls_front.sh: nginx on loopback terminates TLS (HTTP/1.1 and HTTP/2 ports)
+ * in front of the sandbox.
+ *
+ * What it proves: a warm-up sends no request (nginx numbers the requests of
+ * each connection: the first lookup is request 1 of the connection the
+ * warm-up made) and over HTTP/2 the first lookup uses the warmed connection
+ * (no new one); over HTTP/1.1, where libcurl closes an unused connection,
+ * the lookup makes a new connection;
+ * warm_connections makes that many at handoff_client_new; a forked child
+ * warms its own connections and never the parent's; refusals, an unreachable
+ * server (HANDOFF_NETWORK) and a server that never answers the handshake
+ * (HANDOFF_TIMEOUT, on time) end as the header says.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <sys/wait.h>
+
+#include "harness.h"
+#include "servers.h"
+
+/* A lookup or warm-up that must succeed: generous, stretched under valgrind
+ * and the sanitizers. Nothing is timed against it. */
+#define LOOKUP_MS ((int)(5000 * test_time_scale()))
+/* The deadline of a warm-up that cannot finish, and how late it may end. */
+#define DEADLINE_MS 300
+#define LATE_MS (150.0 * test_time_scale())
+
+static int tls_port(const char *name) { return atoi(test_env(name)); }
+
+static handoff_config *tls_config(int port) {
+  char url[64];
+  snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
+  handoff_config *config = sandbox_config_with("base_url", url, "retries", "0", NULL);
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "ca_file", test_env("HANDOFF_TEST_TLS_CA")));
+  return config;
+}
+
+/* nginx's line for the request whose URI holds `tag` (the access log format
+ * of tls/nginx.conf.in: port, connection serial, its request number, "r" for
+ * a resumed TLS session, protocol, URI), waited for: nginx writes it after
+ * the response has gone out. Returns 1 when found. */
+typedef struct {
+  long connection;
+  long request;
+  char reused[4];
+} log_line;
+
+static int find_line(const char *tag, log_line *out) {
+  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
+  char text[2048];
+  int found = 0;
+  if (log == NULL) return 0;
+  while (!found && fgets(text, sizeof text, log) != NULL) {
+    int port;
+    char protocol[16], uri[1024];
+    if (sscanf(text, "%d %ld %ld %3s %15s %1023s", &port, &out->connection, &out->request, out->reused, protocol,
+               uri) == 6 && strstr(uri, tag) != NULL)
+      found = 1;
+  }
+  fclose(log);
+  return found;
+}
+
+static int wait_line(const char *tag, log_line *out) {
+  int found;
+  WAIT_UNTIL((found = find_line(tag, out)), 5000);
+  return found;
+}
+
+static void lookup_ok(handoff_client *client, const char *id) {
+  handoff_result *r = handoff_client_lookup(client, id, LOOKUP_MS);
+  CHECK_STATUS(HANDOFF_OK, r);
+  handoff_result_free(r);
+}
+
+static void warm_over_http2_sends_nothing_and_is_used(void) {
+  handoff_client *client = sandbox_client_from(tls_config(tls_port("HANDOFF_TEST_TLS_H2_PORT")));
+  handoff_stats *stats;
+  log_line line;
+  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+  CHECK_INT(1, client_stat(client, "connections"));
+  CHECK_INT(1, client_stat(client, "connections_http2"));
+  CHECK_INT(1, client_stat(client, "connections_warmed"));
+  CHECK_INT(1, client_stat(client, "warmups"));
+  CHECK_INT(0, client_stat(client, "requests"));
+  CHECK_INT(0, client_stat(client, "lookups"));
+  stats = handoff_client_stats(client);
+  CHECK_CONTAINS(handoff_stats_prometheus(stats), "polyai_handoff_connections_warmed_total 1\n");
+  handoff_stats_free(stats);
+
+  /* The first lookup goes over the warmed connection, as its first request. */
+  lookup_ok(client, "acme-call-123~warm-h2-first");
+  CHECK_INT(1, client_stat(client, "connections"));
+  if (CHECK(wait_line("warm-h2-first", &line))) CHECK_INT(1, line.request);
+  lookup_ok(client, "acme-call-123~warm-h2-second");
+  CHECK_INT(1, client_stat(client, "connections"));
+  handoff_client_free(client);
+}
+
+static void warm_over_http1_leaves_the_tls_session(void) {
+  handoff_client *client = sandbox_client_from(tls_config(tls_port("HANDOFF_TEST_TLS_PORT")));
+  log_line line;
+  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+  CHECK_INT(1, client_stat(client, "connections"));
+  CHECK_INT(1, client_stat(client, "connections_http1"));
+  CHECK_INT(0, client_stat(client, "connections_warmed"));
+  CHECK_INT(1, client_stat(client, "warmups"));
+  lookup_ok(client, "acme-call-123~warm-h1-first");
+  CHECK_INT(2, client_stat(client, "connections"));
+  if (CHECK(wait_line("warm-h1-first", &line))) CHECK_INT(1, line.request);
+  handoff_client_free(client);
+}
+
+/* Plain HTTP to the sandbox (HTTP/1.1): a connection, no request. The
+ * sandbox counts a connection with its first request, so neither of its
+ * counters moves. */
+static void warm_plain_http_sends_nothing(void) {
+  handoff_client *client = sandbox_client();
+  sandbox_stats before = sandbox_stats_now(), after;
+  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+  CHECK_INT(1, client_stat(client, "connections_http1"));
+  after = sandbox_stats_now();
+  CHECK_INT(before.requests, after.requests);
+  CHECK_INT(before.connections, after.connections);
+  CHECK_INT(1, requests_for(client, "acme-call-123", HANDOFF_OK));
+  CHECK_INT(2, client_stat(client, "connections"));
+  handoff_client_free(client);
+}
+
+static void warm_connections_at_client_new(void) {
+  handoff_config *config = tls_config(tls_port("HANDOFF_TEST_TLS_H2_PORT"));
+  handoff_client *client;
+  log_line line;
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "warm_connections", "33"));
+  CHECK_CONTAINS(handoff_config_error(config), "warm_connections");
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "warm_connections", "-1"));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "warm_connections", "32"));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "warm_connections", "3"));
+  client = sandbox_client_from(config);
+  CHECK_INT(3, client_stat(client, "connections"));
+  CHECK_INT(3, client_stat(client, "connections_warmed"));
+  CHECK_INT(1, client_stat(client, "warmups"));
+  lookup_ok(client, "acme-call-123~warm-new-first");
+  CHECK_INT(3, client_stat(client, "connections"));
+  if (CHECK(wait_line("warm-new-first", &line))) CHECK_INT(1, line.request);
+  /* handoff_client_warm makes warm_connections more. */
+  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+  CHECK_INT(6, client_stat(client, "connections"));
+  CHECK_INT(2, client_stat(client, "warmups"));
+  handoff_client_free(client);
+}
+
+/* A child warms its own connection: the parent's stats do not move, and the
+ * child's lookup uses what the child warmed. */
+static void warm_in_a_forked_child(void) {
+  handoff_client *client = sandbox_client_from(tls_config(tls_port("HANDOFF_TEST_TLS_H2_PORT")));
+  int wstatus = 0;
+  pid_t child;
+  lookup_ok(client, "acme-call-123~warm-parent");
+  CHECK_INT(1, client_stat(client, "connections"));
+  fflush(NULL);
+  child = fork();
+  if (child == 0) {
+    log_line line;
+    CHECK_INT(0, client_stat(client, "connections")); /* the child's own counters start afresh */
+    CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+    CHECK_INT(1, client_stat(client, "connections_warmed"));
+    lookup_ok(client, "acme-call-123~warm-child-first");
+    CHECK_INT(1, client_stat(client, "connections"));
+    if (CHECK(wait_line("warm-child-first", &line))) CHECK_INT(1, line.request);
+    handoff_client_free(client);
+    _exit(check_summary("test_warm (child)"));
+  }
+  if (CHECK(child > 0)) {
+    CHECK_INT(1, wait_or_show_stacks(child, 30000, &wstatus)); /* 0: it hung */
+    CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  }
+  CHECK_INT(1, client_stat(client, "connections"));
+  CHECK_INT(0, client_stat(client, "warmups"));
+  lookup_ok(client, "acme-call-123~warm-parent-after");
+  CHECK_INT(1, client_stat(client, "connections")); /* the parent's connection is still there */
+  handoff_client_free(client);
+}
+
+static void refusals(void) {
+  handoff_client *client = sandbox_client();
+  handoff_config *config = handoff_config_new();
+  sandbox_stats before = sandbox_stats_now();
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_client_warm(NULL, 0));
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_client_warm(client, 600001));
+  CHECK_INT(0, client_stat(client, "warmups"));
+  handoff_client_free(client);
+
+  /* A client for DNI reservations only: its POSTs never reuse a connection. */
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "base_url", sandbox_url()));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "dni_api_key", "dni-key"));
+  client = sandbox_client_from(config);
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_client_warm(client, 0));
+  handoff_client_free(client);
+  CHECK_INT(before.connections, sandbox_stats_now().connections); /* stats probes are not counted */
+}
+
+/* Holds a connection without a word until the client gives up. */
+static void silent(int fd, void *context) {
+  char buffer[4096];
+  (void)context;
+  (void)test_read_head(fd, buffer, sizeof buffer, (int)(3000 * test_time_scale()));
+}
+
+static void failures_end_on_time(void) {
+  char url[64];
+  handoff_client *client;
+  test_server server;
+  double started, took;
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", closed_port());
+  client = sandbox_client_with("base_url", url, NULL);
+  CHECK_INT(HANDOFF_NETWORK, handoff_client_warm(client, LOOKUP_MS));
+  CHECK_INT(0, client_stat(client, "connections_warmed"));
+  CHECK_INT(1, client_stat(client, "warmups"));
+  handoff_client_free(client);
+
+  if (!CHECK_INT(0, test_server_start(&server, silent, NULL))) return;
+  client = sandbox_client_from(tls_config(server.port));
+  started = now_ms();
+  CHECK_INT(HANDOFF_TIMEOUT, handoff_client_warm(client, DEADLINE_MS));
+  took = now_ms() - started;
+  if (!CHECK(took >= DEADLINE_MS - 1 && took <= DEADLINE_MS + LATE_MS)) fprintf(stderr, "    took %.1f ms\n", took);
+  CHECK_INT(1, test_server_accepted(&server));
+  handoff_client_free(client);
+  test_server_stop(&server);
+}
+
+int main(void) {
+  warm_over_http2_sends_nothing_and_is_used();
+  warm_over_http1_leaves_the_tls_session();
+  warm_plain_http_sends_nothing();
+  warm_connections_at_client_new();
+  warm_in_a_forked_child();
+  refusals();
+  failures_end_on_time();
+  return check_summary("test_warm");
+}
