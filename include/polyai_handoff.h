@@ -280,6 +280,14 @@ void handoff_shutdown(void);
  *                       many handoff_client_warm() makes. In a host that forks
  *                       after making its client, leave it at 0 or 1 and call
  *                       handoff_client_warm() in each child
+ *   connection_max_idle_ms  100..600000 (default 45000): after a warm-up,
+ *                       keep-warm replaces each warmed connection with a newly
+ *                       warmed one (fresh DNS answer, no request) once it has
+ *                       been idle 3/4 of this, before the server's idle
+ *                       timeout or libcurl's (118 s) closes it
+ *   keep_warm_ms        0..86400000 (default 600000): keep-warm goes on this
+ *                       long after the last synchronous lookup, and starts
+ *                       again with the next one; 0: off
  *
  * Unknown keys and invalid values are errors naming the key, and a failed
  * call changes nothing (a file is applied whole or not at all).
@@ -381,7 +389,12 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * "connections_warmed" says how many were kept. A forked child never uses
  * its parent's connections: call this in each child after the fork (Kamailio:
  * child_init) rather than in the parent. Safe from any thread; the calling
- * thread waits, other threads' lookups do not. */
+ * thread waits, other threads' lookups do not.
+ *
+ * After a warm-up the client keeps the connections warm (keep_warm_ms,
+ * connection_max_idle_ms): its I/O thread (the one of queued lookups,
+ * started here if they have not) times the replacements, and a short-lived
+ * library thread makes them; neither calls host code. */
 handoff_status handoff_client_warm(handoff_client *client, int timeout_ms);
 
 /* Frees a client. NULL is a no-op. Must not be called while another thread

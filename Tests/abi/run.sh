@@ -42,7 +42,7 @@ CC=${CC:-cc}
 # test_tls and test_connections need nginx in front of the sandbox and run
 # through tls_front.sh.
 TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' |
-  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_warm -e test_egress)
+  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_warm -e test_keep_warm -e test_egress)
 ONLY=${ONLY:-}
 # wanted NAME: NAME is to run (every part when ONLY is empty).
 wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
@@ -202,6 +202,7 @@ fi
 run_through test_tls tls_front.sh
 run_through test_connections tls_front.sh
 run_through test_warm tls_front.sh
+run_through test_keep_warm tls_front.sh
 # Real proxies (tinyproxy) in front of that nginx.
 run_through test_egress egress_front.sh "tinyproxy is not installed"
 

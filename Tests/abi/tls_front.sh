@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs test_tls or test_connections (already built, path in $1) against real TLS: makes a test CA
+# Runs test_tls, test_connections, test_warm or test_keep_warm (already built, path in $1) against real TLS: makes a test CA
 # and certificates with openssl, starts nginx on loopback as a TLS front for
 # the sandbox (HANDOFF_TEST_BASE_URL), one port per certificate case, and
 # passes the ports, the CA files and nginx's access log to the test.
@@ -52,21 +52,22 @@ render_conf() {
   sed -e "s|@DIR@|$dir|g" -e "s|@SANDBOX_PORT@|$sandbox_port|" -e "s|@TRUSTED_PORT@|$trusted|" \
     -e "s|@SHORT_PORT@|$short|" -e "s|@WRONG_HOST_PORT@|$wrong_host|" \
     -e "s|@UNKNOWN_CA_PORT@|$unknown_ca|" -e "s|@EXPIRED_PORT@|$expired|" \
-    -e "s|@IDLE_PORT@|$idle|" -e "s|@IDLE_HTTP_PORT@|$idle_http|" -e "s|@H2_PORT@|$h2|" \
+    -e "s|@IDLE_PORT@|$idle|" -e "s|@IDLE_HTTP_PORT@|$idle_http|" -e "s|@H2_PORT@|$h2|" -e "s|@H2_IDLE_PORT@|$h2_idle|" \
     "$here/tls/nginx.conf.in" >"$dir/nginx.conf"
 }
 # Ready when every port accepts: the test connects to each.
 all_accept() {
   accepts "$trusted" && accepts "$short" && accepts "$wrong_host" && accepts "$unknown_ca" && accepts "$expired" &&
-    accepts "$idle" && accepts "$idle_http" && accepts "$h2"
+    accepts "$idle" && accepts "$idle_http" && accepts "$h2" && accepts "$h2_idle"
 }
-nginx_start "$NGINX" "$dir" render_conf all_accept trusted short wrong_host unknown_ca expired idle idle_http h2 ||
+nginx_start "$NGINX" "$dir" render_conf all_accept trusted short wrong_host unknown_ca expired idle idle_http h2 h2_idle ||
   { echo "tls_front: nginx did not start" >&2; exit 2; }
 
 export HANDOFF_TEST_TLS_CA=$dir/ca.crt
 export HANDOFF_TEST_TLS_OTHER_CA=$dir/other-ca.crt
 export HANDOFF_TEST_TLS_PORT=$trusted
 export HANDOFF_TEST_TLS_H2_PORT=$h2
+export HANDOFF_TEST_TLS_H2_IDLE_PORT=$h2_idle
 export HANDOFF_TEST_TLS_SHORT_PORT=$short
 export HANDOFF_TEST_TLS_WRONG_HOST_PORT=$wrong_host
 export HANDOFF_TEST_TLS_UNKNOWN_CA_PORT=$unknown_ca

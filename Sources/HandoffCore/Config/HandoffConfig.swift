@@ -24,6 +24,10 @@ public struct HandoffConfig: Sendable, Equatable {
     /// Connections handoff_client_new and handoff_init open before the
     /// first lookup (0: none); handoff_client_warm opens this many, at least 1.
     public var warmConnections = 0
+    /// Keep-warm (after a warm-up): connections are replaced before they
+    /// have been idle this long, for this long after the last lookup.
+    public var connectionMaxIdleMs = Limits.defaultConnectionMaxIdleMs
+    public var keepWarmMs = Limits.defaultKeepWarmMs
     public var egress = Egress()
 
     public init() {}
@@ -37,6 +41,7 @@ public struct HandoffConfig: Sendable, Equatable {
         "retries", "breaker_failures", "breaker_cooldown_ms", "max_in_flight", "cache_ttl_ms", "cache_max_entries",
         "max_connections", "dni_api_key", "dni_api_key_file",
         "proxy", "proxy_auth_file", "interface", "ip_version", "resolve", "warm_connections",
+        "connection_max_idle_ms", "keep_warm_ms",
     ]
     static let renamePrefix = "rename."
 
@@ -115,6 +120,8 @@ public struct HandoffConfig: Sendable, Equatable {
         case "resolve": egress.resolve = try Egress.resolve(value)
         case "max_connections": maxConnections = try Self.integer(key, value, in: Limits.connectionsRange)
         case "warm_connections": warmConnections = try Self.integer(key, value, in: Limits.warmConnectionsRange)
+        case "connection_max_idle_ms": connectionMaxIdleMs = try Self.integer(key, value, in: Limits.connectionMaxIdleRange)
+        case "keep_warm_ms": keepWarmMs = try Self.integer(key, value, in: Limits.keepWarmRange)
         default:
             let prefix = Self.renamePrefix.utf8
             guard key.utf8.starts(with: prefix), key.utf8.count > prefix.count else {

@@ -94,4 +94,13 @@ public enum Limits {
     /// warm_connections: at most the idle slots a client keeps (a warmed
     /// connection beyond them would be closed at once).
     public static let warmConnectionsRange = 0...maxIdleConnections
+    /// connection_max_idle_ms: below the idle timeouts in front of APIs
+    /// (AWS ALB 60 s, nginx 75 s) and libcurl's own maximum age (118 s).
+    public static let connectionMaxIdleRange = 100...600_000
+    public static let defaultConnectionMaxIdleMs = 45_000
+    /// keep_warm_ms: 0 turns keep-warm off; the default keeps a process
+    /// that looks up every few minutes warm, and one left idle stops within
+    /// ten minutes.
+    public static let keepWarmRange = 0...86_400_000
+    public static let defaultKeepWarmMs = 600_000
 }

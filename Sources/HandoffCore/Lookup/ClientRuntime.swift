@@ -19,6 +19,8 @@ final class ClientRuntime: Sendable {
     let proxyAuth: RotatingKey?
     /// Every key seen since a rotation, for redaction (nil until one).
     let rotatedSecrets = Locked<SecretRedactor?>(nil)
+    /// Armed by a warm-up.
+    let keepWarm: KeepWarm
 
     init(config: HandoffConfig, transport settings: TransportSettings) {
         var settings = settings
@@ -41,6 +43,10 @@ final class ClientRuntime: Sendable {
         }
         breaker = CircuitBreaker(threshold: config.breakerFailures, cooldownMs: config.breakerCooldownMs)
         cache = config.cacheTTLMs > 0 ? ResultCache(ttlMs: config.cacheTTLMs, capacity: config.cacheMaxEntries) : nil
+        let url = config.accountID.flatMap { account in
+            config.projectID.map { RequestURL(base: config.effectiveBaseURL, accountID: account, projectID: $0).url(for: .sharedID("warm-up")) }
+        }
+        keepWarm = KeepWarm(transport: transport, loop: loop, stats: stats, url: url, config: config)
     }
 
     /// Only in the process that made it (a parent's runtime is abandoned in

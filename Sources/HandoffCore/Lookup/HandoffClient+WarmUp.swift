@@ -30,6 +30,7 @@ extension HandoffClient {
             let outcomes = live.transport.warm(HTTPRequest(url: address, timeoutMs: timeout), count: count)
             let report = Self.summary(outcomes, of: count, timeoutMs: timeout)
             live.stats.recordWarmUp(kept: report.kept)
+            if report.kept > 0 { live.keepWarm.start() }
             return report
         }
         let ms = Self.microseconds(since: started) / 1000

@@ -140,6 +140,7 @@ public final class HandoffClient: Sendable {
         let deadline = Deadline(milliseconds: timeout)
         var tally = Tally()
         let result = runtime.withValue { live in
+            live.keepWarm.noteUse()
             var result = resolve(target, live, deadline: deadline, timeoutMs: timeout, tally: &tally)
             result.elapsedUs = Self.microseconds(since: started)
             // One record per lookup: the stats lock is taken once.

@@ -1,6 +1,6 @@
 /// Runs every stage of a lookup once, on canned data, when the first client
 /// of the process is made: decoding, flattening, rendering, logging checks,
-/// counters, single flight, timers, reservations. The Swift runtime sets up
+/// counters, single flight, timers, reservations, warm-ups. The Swift runtime sets up
 /// lazy globals (swift_once) and generic type metadata the first time a path
 /// runs, under process-wide locks of its own that no fork handler can take;
 /// a fork() at that instant leaves one held and the child hangs on that path.
@@ -62,6 +62,7 @@ public enum PathWarmUp {
         _ = timers.popDue(at: .now.advanced(by: .seconds(1)))
         _ = Deadline(milliseconds: 1).remainingMs
         CurlLoop.warmUpTypes()
+        ConnectionPool.warmUpTypes()
         return true
     }()
 

@@ -61,6 +61,11 @@ final class ClientStats: Sendable {
         }
     }
 
+    /// Connections keep-warm put in place of idle ones.
+    func recordKeptWarm(_ kept: Int) {
+        counters.withLock { $0.connectionsWarmed &+= UInt64(clamping: kept) }
+    }
+
     func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 

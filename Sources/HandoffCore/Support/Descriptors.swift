@@ -64,6 +64,17 @@ enum Descriptors {
         return UInt(info.st_ino)
     }
 
+    /// True when the peer of `fd` has shut down its side (FIN: POLLRDHUP,
+    /// even with unread bytes before it) or the socket failed, now.
+    static func isHungUpNow(_ fd: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: 0x2000 /* POLLRDHUP */, revents: 0)
+        while true {
+            let ready = poll(&entry, 1, 0)
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0 && entry.revents & (0x2000 | Int16(POLLHUP) | Int16(POLLERR)) != 0
+        }
+    }
+
     /// True when `fd` has data, an end of stream or an error waiting, now.
     static func isReadableNow(_ fd: Int32) -> Bool {
         var entry = pollfd(fd: fd, events: Int16(POLLIN) | 0x2000 /* POLLRDHUP, a _GNU_SOURCE macro */, revents: 0)

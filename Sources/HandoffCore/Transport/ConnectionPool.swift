@@ -18,8 +18,15 @@ import Musl
 final class ConnectionPool: Sendable {
     private struct State {
         var share: CurlShare
-        /// Each idle slot with the thread that last used it.
-        var idle: [(slot: TransferSlot, thread: pthread_t)] = []
+        /// Each idle slot with the thread that last used it and since when
+        /// it is idle; the most recently used last.
+        var idle: [Idle] = []
+    }
+
+    private struct Idle {
+        let slot: TransferSlot
+        let thread: pthread_t
+        let since: ContinuousClock.Instant
     }
 
     private let state: Locked<State>
@@ -56,14 +63,94 @@ final class ConnectionPool: Sendable {
         return body(slot)
     }
 
-    /// Warms `count` new slots at once (the caller's thread and one library
-    /// thread for each other slot), then keeps them idle for this thread's
-    /// lookups. Each outcome comes with whether its connection stayed open
-    /// (HTTP/2; libcurl closes an HTTP/1.1 one that carried no request, but
-    /// its DNS answer and TLS session stay in the share). The threads never
-    /// call host code and are joined before this returns.
+    /// Warms `count` new slots at once, then keeps them idle for this
+    /// thread's lookups. Each outcome comes with whether its connection
+    /// stayed open (HTTP/2; libcurl closes an HTTP/1.1 one that carried no
+    /// request, but its DNS answer stays in the share).
     func warm(_ request: HTTPRequest, count: Int) -> [(outcome: WarmOutcome, kept: Bool)] {
-        guard ForkGeneration.current == generation, count > 0 else { return [] }
+        guard ForkGeneration.current == generation else { return [] }
+        return warmedSlots(request, count: count).map { warmed in
+            if case .ready = warmed.outcome, let slot = warmed.slot { checkIn(slot) }
+            return (warmed.outcome, warmed.slot?.isConnected ?? false)
+        }
+    }
+
+    /// Keep-warm, on a library thread: the `count` most recently used idle
+    /// slots idle for `replaceAfter` or longer are replaced by newly warmed
+    /// ones, before the server's idle timeout (or libcurl's maximum age)
+    /// closes them; other idle slots idle for `dropAfter` are closed. A
+    /// lookup that takes an old slot meanwhile keeps it. Returns how many
+    /// warmed connections went in.
+    func refresh(_ request: HTTPRequest, count: Int, replaceAfter: Duration, dropAfter: Duration) -> Int {
+        guard ForkGeneration.current == generation else { return 0 }
+        let (due, dropped) = state.withLock { state -> ([ObjectIdentifier], [TransferSlot]) in
+            let now = ContinuousClock.now
+            var due: [ObjectIdentifier] = [], dropped: [TransferSlot] = []
+            var kept: [Idle] = []
+            for (position, entry) in state.idle.enumerated().reversed() {
+                let idleFor = now - entry.since
+                if position >= state.idle.count - count {
+                    if idleFor >= replaceAfter { due.append(ObjectIdentifier(entry.slot)) }
+                    kept.append(entry)
+                } else if idleFor >= dropAfter {
+                    dropped.append(entry.slot)
+                } else {
+                    kept.append(entry)
+                }
+            }
+            state.idle = kept.reversed()
+            return (due, dropped)
+        }
+        _ = dropped  // closed here, outside the lock
+        guard !due.isEmpty else { return 0 }
+        let fresh = warmedSlots(request, count: due.count).compactMap { warmed -> TransferSlot? in
+            guard case .ready = warmed.outcome, let slot = warmed.slot, slot.isConnected else { return nil }
+            return slot
+        }
+        let replaced: [TransferSlot] = state.withLock { state in
+            var replaced: [TransferSlot] = []
+            var fresh = fresh[...]
+            for old in due {
+                guard let index = state.idle.firstIndex(where: { ObjectIdentifier($0.slot) == old }) else { continue }
+                guard let slot = fresh.popFirst() else { break }
+                replaced.append(state.idle[index].slot)
+                state.idle[index] = Idle(slot: slot, thread: state.idle[index].thread, since: .now)
+            }
+            // Those whose old slot a lookup took: kept while there is room.
+            for slot in fresh where state.idle.count < Limits.maxIdleConnections {
+                state.idle.append(Idle(slot: slot, thread: pthread_self(), since: .now))
+            }
+            return replaced
+        }
+        _ = replaced
+        return fresh.count
+    }
+
+    /// The generic types warm-ups and keep-warm use on library threads,
+    /// instantiated once on the calling thread (see PathWarmUp): a fork
+    /// must not catch a library thread inside the Swift runtime's metadata
+    /// locks.
+    static func warmUpTypes() {
+        let outcomes = Locked([WarmOutcome?](repeating: nil, count: 1))
+        outcomes.withLock { $0[0] = .ready }
+        var warmed: [(slot: TransferSlot?, outcome: WarmOutcome)] = [(nil, .timedOut)]
+        _ = warmed.map { ($0.outcome, $0.slot?.isConnected ?? false) }
+        warmed.removeAll()
+        var fresh = [TransferSlot]().compactMap { $0 }[...]
+        _ = fresh.popFirst()
+        var idle: [Idle] = []
+        for (position, entry) in idle.enumerated().reversed() { _ = (position, entry) }
+        idle = idle.reversed()
+        _ = idle.firstIndex { _ in true }
+        _ = [ObjectIdentifier]().isEmpty
+        _ = [pthread_t]().isEmpty
+    }
+
+    /// `count` new slots, warmed at once: the calling thread warms one and a
+    /// library thread each other (joined before this returns; they never
+    /// call host code). A slot is nil where none could be made.
+    private func warmedSlots(_ request: HTTPRequest, count: Int) -> [(slot: TransferSlot?, outcome: WarmOutcome)] {
+        guard count > 0 else { return [] }
         let share = state.withLock { $0.share }
         let deadline = Deadline(milliseconds: request.timeoutMs)
         let slots = (0..<count).map { _ in TransferSlot(settings: settings, headers: headers, share: share) }
@@ -78,7 +165,7 @@ final class ConnectionPool: Sendable {
         }
         var threads: [pthread_t] = []
         var onCaller: [Int] = [0]
-        for index in 1..<max(count, 1) {
+        for index in 1..<count {
             if let thread = LibraryThread.start(name: "polyai-warm", { warmOne(index) }) {
                 threads.append(thread)
             } else {
@@ -88,13 +175,7 @@ final class ConnectionPool: Sendable {
         for index in onCaller { warmOne(index) }
         for thread in threads { pthread_join(thread, nil) }
         let results = outcomes.withLock { $0 }
-        var report: [(outcome: WarmOutcome, kept: Bool)] = []
-        for (index, slot) in slots.enumerated() {
-            let outcome = results[index] ?? .failed("not warmed")
-            report.append((outcome, slot?.isConnected ?? false))
-            if case .ready = outcome, let slot { checkIn(slot) }
-        }
-        return report
+        return slots.enumerated().map { ($0.element, results[$0.offset] ?? .failed("not warmed")) }
     }
 
     private func checkOut() -> TransferSlot? {
@@ -122,7 +203,7 @@ final class ConnectionPool: Sendable {
         guard slot.isUsable else { return }
         let surplus: TransferSlot? = state.withLock { state in
             guard state.idle.count < Limits.maxIdleConnections else { return slot }
-            state.idle.append((slot, pthread_self()))
+            state.idle.append(Idle(slot: slot, thread: pthread_self(), since: .now))
             return nil
         }
         _ = surplus

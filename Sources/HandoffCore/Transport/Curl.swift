@@ -485,11 +485,15 @@ final class TransferSlot: @unchecked Sendable {
     /// the pending close_notify for "alive", writes the request into it and
     /// has to retry. Between transfers nothing may arrive on an HTTP/1.1
     /// connection, so a readable idle socket is a closed one: the slot's
-    /// multi handle, which holds its connections, is replaced. nil when no
-    /// multi handle could be made.
+    /// multi handle, which holds its connections, is replaced. An HTTP/2
+    /// connection may get frames while idle, so there only the server's FIN
+    /// counts: libcurl 7.88 reuses an HTTP/2 connection the server has shut
+    /// (nginx after its idle timeout, a warmed one that never carried a
+    /// request) and fails the lookup with "Error in the HTTP2 framing
+    /// layer". nil when no multi handle could be made.
     private func dropConnectionsTheServerClosed() -> UnsafeMutableRawPointer? {
         guard let current = multi else { return nil }
-        guard idleReadsMeanClosed, sockets.anyReadable() else { return current }
+        guard idleReadsMeanClosed ? sockets.anyReadable() : sockets.anyHungUp() else { return current }
         ForkGuard.sheltered { _ = curl_multi_cleanup(current) }
         multi = CurlMulti.make()
         return multi
@@ -527,6 +531,11 @@ final class SocketLedger: @unchecked Sendable {
     /// True when an idle connection has something to read: the server closed it.
     fileprivate func anyReadable() -> Bool {
         open.contains { Descriptors.isReadableNow($0) }
+    }
+
+    /// True when the server shut down an idle connection (its FIN came).
+    fileprivate func anyHungUp() -> Bool {
+        open.contains { Descriptors.isHungUpNow($0) }
     }
 }
 

@@ -24,6 +24,11 @@ final class Transport: Sendable {
         pool.warm(request, count: count)
     }
 
+    /// Keep-warm's replacement of idle connections (see ConnectionPool.refresh).
+    func refresh(_ request: HTTPRequest, count: Int, replaceAfter: Duration, dropAfter: Duration) -> Int {
+        pool.refresh(request, count: count, replaceAfter: replaceAfter, dropAfter: dropAfter)
+    }
+
     func get(_ request: HTTPRequest) -> HTTPOutcome {
         pool.withSlot { $0.perform(request) } ?? .failed("could not create a libcurl handle", retryable: false)
     }
