@@ -285,6 +285,18 @@ void handoff_shutdown(void);
  *                       warmed one (fresh DNS answer, no request) once it has
  *                       been idle 3/4 of this, before the server's idle
  *                       timeout or libcurl's (118 s) closes it
+ *   hedge_after_ms      0..600000 (default 0: off): a synchronous lookup whose
+ *                       request has no answer after this long sends a second
+ *                       one, inside the same deadline; the first answer wins
+ *                       and the other request is cancelled. Never for a DNI
+ *                       reservation, never while the circuit breaker counts
+ *                       failures. Counted as "hedges" (also in "requests")
+ *                       and "hedge_wins"
+ *   hedge_max_percent   0..100 (default 5): the hedge budget, a token bucket:
+ *                       each lookup that sends a request earns this percent of
+ *                       a hedge, a hedge spends a whole one, the budget starts
+ *                       empty and holds at most 10. Hedges are therefore at
+ *                       most lookups x hedge_max_percent / 100
  *   keep_warm_ms        0..86400000 (default 600000): keep-warm goes on this
  *                       long after the last synchronous lookup, and starts
  *                       again with the next one; 0: off
@@ -779,7 +791,10 @@ void handoff_attributes_free(handoff_attributes *attributes);
  *                          offers it); the rest failed before HTTP
  *   warmups                warm-ups (handoff_client_warm, warm_connections)
  *   connections_warmed     connections they made and kept open for lookups
- *                          (HTTP/2 ones; see handoff_client_warm)
+ *                          (HTTP/2 ones; see handoff_client_warm), keep-warm's
+ *                          replacements included
+ *   hedges, hedge_wins     hedged requests sent (also in "requests"), and
+ *                          those that answered before the request they raced
  */
 typedef struct handoff_stats handoff_stats;
 

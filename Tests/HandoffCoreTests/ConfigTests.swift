@@ -45,7 +45,10 @@ import Testing
         ("max_header_block_bytes", "127", false), ("max_header_block_bytes", "65536", true),
         ("max_header_block_bytes", "65537", false), ("timeout_ms", "99999999999999999999999", false),
         ("warm_connections", "0", true), ("warm_connections", "32", true), ("warm_connections", "33", false),
-        ("warm_connections", "-1", false),
+        ("warm_connections", "-1", false), ("connection_max_idle_ms", "100", true),
+        ("connection_max_idle_ms", "99", false), ("keep_warm_ms", "0", true), ("keep_warm_ms", "86400001", false),
+        ("hedge_after_ms", "0", true), ("hedge_after_ms", "600000", true), ("hedge_after_ms", "600001", false),
+        ("hedge_max_percent", "100", true), ("hedge_max_percent", "101", false),
     ])
     func integerBoundaries(key: String, value: String, valid: Bool) {
         var config = HandoffConfig()

@@ -9,7 +9,7 @@
 #   FIXTURES     the sandbox's fixtures (default Sources/Sandbox/fixtures.json)
 #   CLI          the built polyai-handoff CLI (default: built here from cli/)
 #   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_proxy_env,
-#                test_secrets, test_tls, test_connections, test_warm,
+#                test_secrets, test_tls, test_connections, test_warm, test_hedge,
 #                test_soak (10,000 lookups) and the CLI under memcheck
 #   EXTRA_LDFLAGS  link flags put first for the tests and the CLI (a
 #                sanitizer's runtime, when LIB_DIR holds a sanitized build)
@@ -485,7 +485,7 @@ if [ "$VALGRIND" = 1 ]; then
   if ! command -v valgrind >/dev/null 2>&1; then
     fail valgrind "VALGRIND=1 but valgrind is not installed"
   else
-    for t in test_lookup test_threads test_fork test_proxy_env test_secrets test_queue test_reservation; do
+    for t in test_lookup test_threads test_fork test_proxy_env test_secrets test_queue test_reservation test_hedge; do
       [ -x "$work/$t" ] && vg "$t" 0 "$work/$t"
     done
     # TLS through OpenSSL and the shared trust store, behind nginx; kept-alive

@@ -28,6 +28,10 @@ public struct HandoffConfig: Sendable, Equatable {
     /// have been idle this long, for this long after the last lookup.
     public var connectionMaxIdleMs = Limits.defaultConnectionMaxIdleMs
     public var keepWarmMs = Limits.defaultKeepWarmMs
+    /// Hedged requests: a second request for the same lookup after this long
+    /// without an answer (0: never), within a budget of this many percent.
+    public var hedgeAfterMs = 0
+    public var hedgeMaxPercent = Limits.defaultHedgeMaxPercent
     public var egress = Egress()
 
     public init() {}
@@ -41,7 +45,7 @@ public struct HandoffConfig: Sendable, Equatable {
         "retries", "breaker_failures", "breaker_cooldown_ms", "max_in_flight", "cache_ttl_ms", "cache_max_entries",
         "max_connections", "dni_api_key", "dni_api_key_file",
         "proxy", "proxy_auth_file", "interface", "ip_version", "resolve", "warm_connections",
-        "connection_max_idle_ms", "keep_warm_ms",
+        "connection_max_idle_ms", "keep_warm_ms", "hedge_after_ms", "hedge_max_percent",
     ]
     static let renamePrefix = "rename."
 
@@ -122,6 +126,8 @@ public struct HandoffConfig: Sendable, Equatable {
         case "warm_connections": warmConnections = try Self.integer(key, value, in: Limits.warmConnectionsRange)
         case "connection_max_idle_ms": connectionMaxIdleMs = try Self.integer(key, value, in: Limits.connectionMaxIdleRange)
         case "keep_warm_ms": keepWarmMs = try Self.integer(key, value, in: Limits.keepWarmRange)
+        case "hedge_after_ms": hedgeAfterMs = try Self.integer(key, value, in: Limits.hedgeAfterRange)
+        case "hedge_max_percent": hedgeMaxPercent = try Self.integer(key, value, in: Limits.hedgePercentRange)
         default:
             let prefix = Self.renamePrefix.utf8
             guard key.utf8.starts(with: prefix), key.utf8.count > prefix.count else {

@@ -103,4 +103,10 @@ public enum Limits {
     /// ten minutes.
     public static let keepWarmRange = 0...86_400_000
     public static let defaultKeepWarmMs = 600_000
+    /// hedge_after_ms (0: off) and hedge_max_percent; a hedge budget saved
+    /// up in a quiet spell never exceeds this many hedges.
+    public static let hedgeAfterRange = 0...600_000
+    public static let hedgePercentRange = 0...100
+    public static let defaultHedgeMaxPercent = 5
+    public static let hedgeBurst = 10
 }

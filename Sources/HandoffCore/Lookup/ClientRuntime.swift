@@ -21,6 +21,8 @@ final class ClientRuntime: Sendable {
     let rotatedSecrets = Locked<SecretRedactor?>(nil)
     /// Armed by a warm-up.
     let keepWarm: KeepWarm
+    /// What hedged requests may still spend (hedge_max_percent).
+    let hedgeBudget: HedgeBudget
 
     init(config: HandoffConfig, transport settings: TransportSettings) {
         var settings = settings
@@ -47,6 +49,7 @@ final class ClientRuntime: Sendable {
             config.projectID.map { RequestURL(base: config.effectiveBaseURL, accountID: account, projectID: $0).url(for: .sharedID("warm-up")) }
         }
         keepWarm = KeepWarm(transport: transport, loop: loop, stats: stats, url: url, config: config)
+        hedgeBudget = HedgeBudget(maxPercent: config.hedgeMaxPercent)
     }
 
     /// Only in the process that made it (a parent's runtime is abandoned in

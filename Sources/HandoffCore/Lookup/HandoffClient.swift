@@ -294,13 +294,14 @@ public final class HandoffClient: Sendable {
         var attempt = 0
         var reloadedKey = false
         refreshKeys(live)
+        let hedge = hedging(live)
         while true {
             let remaining = deadline.remainingMs
             guard remaining > 0 else {
                 return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
             }
             let sentWith = live.transport.secretsVersion
-            let http = live.transport.get(HTTPRequest(url: address, timeoutMs: remaining))
+            let http = live.transport.get(HTTPRequest(url: address, timeoutMs: remaining, hedge: hedge))
             requests += 1
             // Redacted here already: the retry line below logs it.
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
@@ -316,6 +317,20 @@ public final class HandoffClient: Sendable {
             Self.sleep(milliseconds: backoff)
             attempt += 1
         }
+    }
+
+    /// hedge_after_ms > 0: this lookup earns its share of the budget, and
+    /// its request may be raced by a second one, never while the breaker
+    /// counts failures (a struggling API gets no extra load).
+    private func hedging(_ live: ClientRuntime) -> Hedge? {
+        guard config.hedgeAfterMs > 0 else { return nil }
+        let (budget, breaker, stats) = (live.hedgeBudget, live.breaker, live.stats)
+        budget.earn()
+        return Hedge(afterMs: config.hedgeAfterMs, mayStart: {
+            guard !breaker.isCountingFailures, budget.spend() else { return false }
+            stats.recordHedge()
+            return true
+        }, won: { stats.recordHedgeWon() })
     }
 
     /// A refusal that a rotated secret may cure: the API's 401 or 403, or

@@ -66,6 +66,17 @@ final class ClientStats: Sendable {
         counters.withLock { $0.connectionsWarmed &+= UInt64(clamping: kept) }
     }
 
+    /// A hedged request sent (it counts as a request), and one that
+    /// answered before the request it raced.
+    func recordHedge() {
+        counters.withLock { counters in
+            counters.hedges &+= 1
+            counters.requests &+= 1
+        }
+    }
+
+    func recordHedgeWon() { counters.withLock { $0.hedgeWins &+= 1 } }
+
     func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 
@@ -106,6 +117,9 @@ public struct StatsSnapshot: Sendable {
     /// connections they left open for lookups.
     var warmUps: UInt64 = 0
     var connectionsWarmed: UInt64 = 0
+    /// Hedged requests sent, and those that answered first.
+    var hedges: UInt64 = 0
+    var hedgeWins: UInt64 = 0
     /// Cumulative: lookups that took at most each of ClientStats.bucketsMs.
     var buckets = [UInt64](repeating: 0, count: ClientStats.bucketsMs.count)
 
@@ -127,6 +141,8 @@ public struct StatsSnapshot: Sendable {
         reservations &+= other.reservations
         reservationRequests &+= other.reservationRequests
         warmUps &+= other.warmUps
+        hedges &+= other.hedges
+        hedgeWins &+= other.hedgeWins
         connectionsWarmed &+= other.connectionsWarmed
         for index in reservationsByStatus.indices { reservationsByStatus[index] &+= other.reservationsByStatus[index] }
         for index in buckets.indices { buckets[index] &+= other.buckets[index] }
@@ -151,6 +167,8 @@ public struct StatsSnapshot: Sendable {
         case "connections_http2": return connectionsHTTP2
         case "warmups": return warmUps
         case "connections_warmed": return connectionsWarmed
+        case "hedges": return hedges
+        case "hedge_wins": return hedgeWins
         default: break
         }
         if name.hasPrefix("reservation_status."),
@@ -186,6 +204,8 @@ public struct StatsSnapshot: Sendable {
             ("rejected_in_flight_total", "Lookups refused by max_in_flight.", rejectedInFlight),
             ("warmups_total", "Warm-ups (handoff_client_warm, warm_connections).", warmUps),
             ("connections_warmed_total", "Connections warm-ups left open for lookups.", connectionsWarmed),
+            ("hedges_total", "Hedged requests sent (hedge_after_ms), also in requests_total.", hedges),
+            ("hedge_wins_total", "Hedged requests that answered before the request they raced.", hedgeWins),
         ]
         for (name, help, value) in counters {
             out += "# HELP polyai_handoff_\(name) \(help)\n# TYPE polyai_handoff_\(name) counter\npolyai_handoff_\(name) \(value)\n"

@@ -43,6 +43,12 @@ final class CircuitBreaker: Sendable {
 
     var isOpen: Bool { open.load(ordering: .acquiring) }
 
+    /// Failures are being counted (or it is open): the API may be in
+    /// trouble, and a hedged request would only add to it.
+    var isCountingFailures: Bool {
+        threshold > 0 && (failing.load(ordering: .acquiring) || open.load(ordering: .acquiring))
+    }
+
     /// `now` nil: the clock is read only when the breaker is open, so the
     /// closed fast path makes no system call.
     func permit(now: ContinuousClock.Instant? = nil) -> Permit {

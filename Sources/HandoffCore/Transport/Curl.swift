@@ -426,7 +426,91 @@ final class TransferSlot: @unchecked Sendable {
     var isUsable: Bool { transfer.configured && multi != nil }
 
     func perform(_ request: HTTPRequest) -> HTTPOutcome {
-        drive(request, on: transfer, done: transfer.outcome(rawCode:), timedOut: .timedOut) { .failed($0, retryable: false) }
+        if let hedge = request.hedge, hedge.afterMs < request.timeoutMs { return performHedged(request, hedge) }
+        return drive(request, on: transfer, done: transfer.outcome(rawCode:), timedOut: .timedOut) { .failed($0, retryable: false) }
+    }
+
+    /// The request, and after `hedge.afterMs` without an answer a second one
+    /// on a handle of its own in the same multi handle (over HTTP/2 a second
+    /// stream, over HTTP/1.1 a second connection), both inside the one
+    /// deadline. The first answer wins; a failure waits for the other
+    /// request while it runs. The loser is cancelled (removed from the multi
+    /// handle: libcurl resets its stream, or closes its HTTP/1.1 connection).
+    private func performHedged(_ request: HTTPRequest, _ hedge: Hedge) -> HTTPOutcome {
+        let deadline = Deadline(milliseconds: request.timeoutMs)
+        let hedgeAt = ContinuousClock.now.advanced(by: .milliseconds(hedge.afterMs))
+        var plain = request
+        plain.hedge = nil
+        guard transfer.prepare(plain), let multi = dropConnectionsTheServerClosed() else {
+            return .failed("could not create a libcurl handle", retryable: false)
+        }
+        guard curl_multi_add_handle(multi, transfer.easy) == CURLM_OK else { return .failed("could not start the transfer", retryable: false) }
+        var second: CurlTransfer? = nil
+        var firstDone: HTTPOutcome? = nil, secondDone: HTTPOutcome? = nil
+        defer {
+            finish(transfer, multi, warmOnly: false)
+            if let second { finish(second, multi, warmOnly: false) }
+        }
+        while true {
+            var running: Int32 = 0
+            guard ForkGuard.sheltered({ curl_multi_perform(multi, &running) }) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
+            var queued: Int32 = 0
+            while let message = curl_multi_info_read(multi, &queued) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result.rawValue
+                if easy == transfer.easy {
+                    firstDone = transfer.outcome(rawCode: code)
+                } else if let second, easy == second.easy {
+                    secondDone = second.outcome(rawCode: code)
+                }
+            }
+            // An answer wins at once; a failure only once the other is done too.
+            if let outcome = firstDone, Self.isAnswer(outcome) || second == nil || secondDone != nil { return outcome }
+            if let outcome = secondDone, Self.isAnswer(outcome) || firstDone != nil {
+                if Self.isAnswer(outcome) { hedge.won() }
+                return outcome
+            }
+            let remaining = deadline.remainingMs
+            guard remaining > 0 else { return .timedOut }
+            var waitMs = remaining
+            if second == nil {
+                let untilHedge = hedgeAt - ContinuousClock.now
+                if untilHedge <= .zero {
+                    if remaining >= Limits.minRetryAttemptMs, hedge.mayStart(), let extra = make(), extra.prepare(plain),
+                       curl_multi_add_handle(multi, extra.easy) == CURLM_OK {
+                        second = extra
+                        continue
+                    }
+                    // No budget (or no handle): this request alone, as usual.
+                    second = nil
+                    return waitAlone(multi, deadline: deadline, firstDone: firstDone)
+                }
+                let (seconds, attoseconds) = untilHedge.components
+                waitMs = min(remaining, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000) + 1)
+            }
+            _ = curl_multi_poll(multi, nil, 0, Int32(clamping: waitMs), nil)
+        }
+    }
+
+    /// The rest of a hedged lookup that sent no second request.
+    private func waitAlone(_ multi: UnsafeMutableRawPointer, deadline: Deadline, firstDone: HTTPOutcome?) -> HTTPOutcome {
+        if let firstDone { return firstDone }
+        while true {
+            var running: Int32 = 0
+            guard ForkGuard.sheltered({ curl_multi_perform(multi, &running) }) == CURLM_OK else { return .failed("transfer failed", retryable: false) }
+            if let code = finishedCode(multi) { return transfer.outcome(rawCode: code.rawValue) }
+            let remaining = deadline.remainingMs
+            guard remaining > 0 else { return .timedOut }
+            _ = curl_multi_poll(multi, nil, 0, Int32(clamping: remaining), nil)
+        }
+    }
+
+    /// An HTTP answer, whatever its status: what a hedged lookup takes.
+    private static func isAnswer(_ outcome: HTTPOutcome) -> Bool {
+        switch outcome {
+        case .response, .bodyTooLarge: true
+        default: false
+        }
     }
 
     /// Makes the connection `request` would use, and sends nothing. Only on

@@ -7,6 +7,18 @@ struct HTTPRequest: Sendable {
     /// A warm-up: the connection is made (DNS, TCP, TLS, the proxy's
     /// tunnel, HTTP/2's settings) and the request is never sent.
     var warmOnly = false
+    /// A lookup's GET that may race a second request against the first.
+    var hedge: Hedge? = nil
+}
+
+/// When a second request may join the first: after `afterMs` without an
+/// answer, if `mayStart` agrees (the budget holds one, the breaker counts no
+/// failures; it records the hedge). `won` runs when the second answered
+/// first.
+struct Hedge: Sendable {
+    let afterMs: Int
+    let mayStart: @Sendable () -> Bool
+    let won: @Sendable () -> Void
 }
 
 enum HTTPOutcome: Sendable {

@@ -1,0 +1,122 @@
+/*
+ * test_hedge.c -- hedged requests (hedge_after_ms, hedge_max_percent)
+ * against the sandboxes on loopback.
+ *
+ * What it proves: when the first request is slow (fault-slow-then-fast: 3 s
+ * for a key's first request, at once after), the hedge sent after
+ * hedge_after_ms answers and wins, and the lookup does not wait for the
+ * first; the budget is exact (every lookup earns hedge_max_percent / 100 of
+ * a hedge: 40 slow lookups at 10% send exactly 4 hedges); no hedge while the
+ * breaker counts failures; a DNI reservation is never hedged.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LOOKUP_MS ((int)(10000 * test_time_scale()))
+
+static const char *value_of(handoff_result *r, const char *key) {
+  const char *value = handoff_result_get(r, key);
+  return value != NULL ? value : "(none)";
+}
+
+/* Looks up fault-slow-then-fast~<variant>-<pid> and checks who answered:
+ * "first" (the request that took 3 s) or "second". The sandbox counts the
+ * requests of each key for as long as it runs, and run.sh runs this test
+ * twice against one sandbox (natively, then under valgrind): the pid makes
+ * each run's keys new. */
+static void expect_answer(handoff_client *client, const char *variant, const char *expected) {
+  char id[96];
+  handoff_result *r;
+  snprintf(id, sizeof id, "fault-slow-then-fast~%s-%ld", variant, (long)getpid());
+  r = handoff_client_lookup(client, id, LOOKUP_MS);
+  CHECK_STATUS(HANDOFF_OK, r);
+  if (!CHECK_STR(expected, value_of(r, "answered_by"))) fprintf(stderr, "    (shared_id %s)\n", id);
+  handoff_result_free(r);
+}
+
+static void the_hedge_wins_the_tail(void) {
+  handoff_client *client = sandbox_client_with("hedge_after_ms", "50", "hedge_max_percent", "100", "retries", "0", NULL);
+  expect_answer(client, "win", "second");
+  CHECK_INT(1, client_stat(client, "hedges"));
+  CHECK_INT(1, client_stat(client, "hedge_wins"));
+  CHECK_INT(2, client_stat(client, "requests"));
+  CHECK_INT(0, client_stat(client, "retries"));
+  handoff_client_free(client);
+
+  /* Off by default: the same tail is waited for. */
+  client = sandbox_client_with("retries", "0", NULL);
+  expect_answer(client, "off", "first");
+  CHECK_INT(0, client_stat(client, "hedges"));
+  CHECK_INT(1, client_stat(client, "requests"));
+  handoff_client_free(client);
+}
+
+/* Every answer of the slow sandbox is 100 ms late: each of these lookups
+ * would hedge after 20 ms if the budget let it. */
+static void the_budget_is_exact(void) {
+  handoff_config *config = sandbox_config_with("hedge_after_ms", "20", "hedge_max_percent", "10", "retries", "0", NULL);
+  handoff_client *client;
+  int i;
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "base_url", test_env("HANDOFF_TEST_SLOW_BASE_URL")));
+  client = sandbox_client_from(config);
+  for (i = 0; i < 40; i++) {
+    char id[48];
+    handoff_result *r;
+    snprintf(id, sizeof id, "acme-call-123~budget-%d", i);
+    r = handoff_client_lookup(client, id, LOOKUP_MS);
+    CHECK_STATUS(HANDOFF_OK, r);
+    handoff_result_free(r);
+  }
+  CHECK_INT(4, client_stat(client, "hedges"));
+  CHECK_INT(44, client_stat(client, "requests"));
+  CHECK_INT(40, client_stat(client, "status.ok"));
+  handoff_client_free(client);
+}
+
+static void no_hedge_while_the_breaker_counts_failures(void) {
+  handoff_client *client = sandbox_client_with("hedge_after_ms", "50", "hedge_max_percent", "100", "retries", "0",
+                                               "breaker_failures", "3", NULL);
+  handoff_result *r = handoff_client_lookup(client, "fault-500", LOOKUP_MS);
+  CHECK_STATUS(HANDOFF_SERVER_ERROR, r);
+  handoff_result_free(r);
+  expect_answer(client, "breaker-1", "first"); /* its success clears the count */
+  CHECK_INT(0, client_stat(client, "hedges"));
+  expect_answer(client, "breaker-2", "second");
+  CHECK_INT(1, client_stat(client, "hedges"));
+  handoff_client_free(client);
+}
+
+static void a_reservation_is_never_hedged(void) {
+  handoff_config *config = sandbox_config_with("hedge_after_ms", "20", "hedge_max_percent", "100", "dni_api_key",
+                                               SANDBOX_API_KEY, NULL);
+  handoff_client *client;
+  handoff_reservation *reservation;
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "base_url", test_env("HANDOFF_TEST_SLOW_BASE_URL")));
+  client = sandbox_client_from(config);
+  reservation = handoff_client_reserve_dni(client, "hedge-shared-1", NULL, LOOKUP_MS);
+  CHECK_INT(HANDOFF_OK, handoff_reservation_status(reservation));
+  handoff_reservation_free(reservation);
+  CHECK_INT(1, client_stat(client, "reservation_requests"));
+  CHECK_INT(0, client_stat(client, "hedges"));
+  handoff_client_free(client);
+}
+
+int main(void) {
+  handoff_config *config = handoff_config_new();
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_after_ms", "600000"));
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "hedge_after_ms", "600001"));
+  CHECK_CONTAINS(handoff_config_error(config), "hedge_after_ms");
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_max_percent", "100"));
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "hedge_max_percent", "101"));
+  CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "hedge_max_percent", "-1"));
+  CHECK_CONTAINS(handoff_config_error(config), "hedge_max_percent");
+  handoff_config_free(config);
+
+  the_hedge_wins_the_tail();
+  the_budget_is_exact();
+  no_hedge_while_the_breaker_counts_failures();
+  a_reservation_is_never_hedged();
+  return check_summary("test_hedge");
+}
