@@ -133,17 +133,24 @@ final class ConnectionPool: Sendable {
     static func warmUpTypes() {
         let outcomes = Locked([WarmOutcome?](repeating: nil, count: 1))
         outcomes.withLock { $0[0] = .ready }
-        var warmed: [(slot: TransferSlot?, outcome: WarmOutcome)] = [(nil, .timedOut)]
-        _ = warmed.map { ($0.outcome, $0.slot?.isConnected ?? false) }
-        warmed.removeAll()
-        var fresh = [TransferSlot]().compactMap { $0 }[...]
+        // Array storage is a generic class: its metadata is made the first
+        // time an array of that element type allocates.
+        allocate((slot: TransferSlot?, outcome: WarmOutcome).self)
+        allocate((outcome: WarmOutcome, kept: Bool).self)
+        allocate(TransferSlot?.self)
+        allocate(TransferSlot.self)
+        allocate(Idle.self)
+        allocate(ObjectIdentifier.self)
+        allocate(pthread_t.self)
+        var fresh = [TransferSlot]()[...]
         _ = fresh.popFirst()
-        var idle: [Idle] = []
+        let idle: [Idle] = []
         for (position, entry) in idle.enumerated().reversed() { _ = (position, entry) }
-        idle = idle.reversed()
-        _ = idle.firstIndex { _ in true }
-        _ = [ObjectIdentifier]().isEmpty
-        _ = [pthread_t]().isEmpty
+        _ = Array(idle.reversed())
+    }
+
+    private static func allocate<Element>(_: Element.Type) {
+        _ = [Element](unsafeUninitializedCapacity: 1) { _, count in count = 0 }
     }
 
     /// `count` new slots, warmed at once: the calling thread warms one and a
