@@ -278,13 +278,14 @@ void handoff_shutdown(void);
  *                       most timeout_ms (a failure is logged, the client is
  *                       still made), as handoff_client_warm() does; also how
  *                       many handoff_client_warm() makes. In a host that forks
- *                       after making its client, leave it at 0 or 1 and call
+ *                       after making its client, leave it at 0 and call
  *                       handoff_client_warm() in each child
- *   connection_max_idle_ms  100..600000 (default 45000): after a warm-up,
+ *   connection_max_idle_ms  100..110000 (default 45000): after a warm-up,
  *                       keep-warm replaces each warmed connection with a newly
  *                       warmed one (fresh DNS answer, no request) once it has
  *                       been idle 3/4 of this, before the server's idle
- *                       timeout or libcurl's (118 s) closes it
+ *                       timeout or libcurl's (118 s) closes it; replacements
+ *                       count in "connections" and "connections_warmed"
  *   hedge_after_ms      0..600000 (default 0: off): a synchronous lookup whose
  *                       request has no answer after this long sends a second
  *                       one, inside the same deadline; the first answer wins
@@ -397,7 +398,7 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  *
  * libcurl keeps a connection that has carried no request only when it is
  * multiplexed: over HTTP/1.1 it closes it, and a warm-up then leaves just the
- * DNS answer and the TLS session (which the first lookup resumes) behind;
+ * DNS answer behind (a TLS 1.3 session ticket comes too late to be kept);
  * "connections_warmed" says how many were kept. A forked child never uses
  * its parent's connections: call this in each child after the fork (Kamailio:
  * child_init) rather than in the parent. Safe from any thread; the calling

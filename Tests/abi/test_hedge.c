@@ -21,19 +21,23 @@ static const char *value_of(handoff_result *r, const char *key) {
   return value != NULL ? value : "(none)";
 }
 
-/* Looks up fault-slow-then-fast~<variant>-<pid> and checks who answered:
- * "first" (the request that took 3 s) or "second". The sandbox counts the
+/* Looks up <fixture>~<variant>-<pid> and checks who answered: "first" (the
+ * request that took 3 s) or "second". The sandbox counts the
  * requests of each key for as long as it runs, and run.sh runs this test
  * twice against one sandbox (natively, then under valgrind): the pid makes
  * each run's keys new. */
-static void expect_answer(handoff_client *client, const char *variant, const char *expected) {
+static void expect_answer_of(handoff_client *client, const char *fixture, const char *variant, const char *expected) {
   char id[96];
   handoff_result *r;
-  snprintf(id, sizeof id, "fault-slow-then-fast~%s-%ld", variant, (long)getpid());
+  snprintf(id, sizeof id, "%s~%s-%ld", fixture, variant, (long)getpid());
   r = handoff_client_lookup(client, id, LOOKUP_MS);
   CHECK_STATUS(HANDOFF_OK, r);
   if (!CHECK_STR(expected, value_of(r, "answered_by"))) fprintf(stderr, "    (shared_id %s)\n", id);
   handoff_result_free(r);
+}
+
+static void expect_answer(handoff_client *client, const char *variant, const char *expected) {
+  expect_answer_of(client, "fault-slow-then-fast", variant, expected);
 }
 
 static void the_hedge_wins_the_tail(void) {
@@ -43,6 +47,13 @@ static void the_hedge_wins_the_tail(void) {
   CHECK_INT(1, client_stat(client, "hedge_wins"));
   CHECK_INT(2, client_stat(client, "requests"));
   CHECK_INT(0, client_stat(client, "retries"));
+
+  /* Regression: the first request failed (reset at 300 ms) while the hedge
+   * (sent at 50 ms, answered at 650 ms) ran; its answer was dropped and the
+   * lookup failed with the first one's error. A failure now waits for it. */
+  expect_answer_of(client, "fault-reset-then-late", "late", "second");
+  CHECK_INT(2, client_stat(client, "hedges"));
+  CHECK_INT(2, client_stat(client, "hedge_wins"));
   handoff_client_free(client);
 
   /* Off by default: the same tail is waited for. */

@@ -108,7 +108,7 @@ static void warm_over_http2_sends_nothing_and_is_used(void) {
   handoff_client_free(client);
 }
 
-static void warm_over_http1_leaves_the_tls_session(void) {
+static void warm_over_http1_leaves_only_dns(void) {
   handoff_client *client = sandbox_client_from(tls_config(tls_port("HANDOFF_TEST_TLS_PORT")));
   log_line line;
   CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
@@ -230,6 +230,20 @@ static void failures_end_on_time(void) {
   CHECK_INT(1, client_stat(client, "warmups"));
   handoff_client_free(client);
 
+  /* warm_connections at creation: a failure is logged, the client is made. */
+  {
+    handoff_config *config = sandbox_config_with("base_url", url, "warm_connections", "2", NULL);
+    handoff_status status = HANDOFF_NOT_INITIALIZED;
+    client = handoff_client_new(config, &status);
+    CHECK_INT(HANDOFF_OK, status);
+    if (CHECK(client != NULL)) {
+      CHECK_INT(1, client_stat(client, "warmups"));
+      CHECK_INT(0, client_stat(client, "connections"));
+    }
+    handoff_client_free(client);
+    handoff_config_free(config);
+  }
+
   if (!CHECK_INT(0, test_server_start(&server, silent, NULL))) return;
   client = sandbox_client_from(tls_config(server.port));
   started = now_ms();
@@ -237,13 +251,17 @@ static void failures_end_on_time(void) {
   took = now_ms() - started;
   if (!CHECK(took >= DEADLINE_MS - 1 && took <= DEADLINE_MS + LATE_MS)) fprintf(stderr, "    took %.1f ms\n", took);
   CHECK_INT(1, test_server_accepted(&server));
+  /* Its connection spoke no HTTP: counted, but as neither version. */
+  CHECK_INT(1, client_stat(client, "connections"));
+  CHECK_INT(0, client_stat(client, "connections_http1"));
+  CHECK_INT(0, client_stat(client, "connections_warmed"));
   handoff_client_free(client);
   test_server_stop(&server);
 }
 
 int main(void) {
   warm_over_http2_sends_nothing_and_is_used();
-  warm_over_http1_leaves_the_tls_session();
+  warm_over_http1_leaves_only_dns();
   warm_plain_http_sends_nothing();
   warm_connections_at_client_new();
   warm_in_a_forked_child();

@@ -95,9 +95,15 @@ public enum Limits {
     /// connection beyond them would be closed at once).
     public static let warmConnectionsRange = 0...maxIdleConnections
     /// connection_max_idle_ms: below the idle timeouts in front of APIs
-    /// (AWS ALB 60 s, nginx 75 s) and libcurl's own maximum age (118 s).
-    public static let connectionMaxIdleRange = 100...600_000
+    /// (AWS ALB 60 s, nginx 75 s), and at most 110 s: libcurl 7.88 never
+    /// reuses a connection idle for 118 s (CURLOPT_MAXAGE_CONN).
+    public static let connectionMaxIdleRange = 100...110_000
     public static let defaultConnectionMaxIdleMs = 45_000
+    /// Keep-warm looks at the idle connections 8 times per
+    /// connection_max_idle_ms and replaces those idle for 6/8 of it, so none
+    /// is idle much past 7/8.
+    public static let keepWarmChecksPerMaxIdle = 8
+    public static let keepWarmReplaceEighths = 6
     /// keep_warm_ms: 0 turns keep-warm off; the default keeps a process
     /// that looks up every few minutes warm, and one left idle stops within
     /// ten minutes.
@@ -109,4 +115,7 @@ public enum Limits {
     public static let hedgePercentRange = 0...100
     public static let defaultHedgeMaxPercent = 5
     public static let hedgeBurst = 10
+    /// Less time than this left in the deadline: no hedge is sent (it could
+    /// not be answered in time).
+    public static let minHedgeMs = 20
 }

@@ -48,11 +48,14 @@ final class ClientRuntime: Sendable {
         let url = config.accountID.flatMap { account in
             config.projectID.map { RequestURL(base: config.effectiveBaseURL, accountID: account, projectID: $0).url(for: .sharedID("warm-up")) }
         }
-        keepWarm = KeepWarm(transport: transport, loop: loop, stats: stats, url: url, config: config)
+        keepWarm = KeepWarm(transport: transport, loop: loop, url: url, config: config)
         hedgeBudget = HedgeBudget(maxPercent: config.hedgeMaxPercent)
     }
 
     /// Only in the process that made it (a parent's runtime is abandoned in
     /// a child, never freed there), so the thread joined is this process's.
-    deinit { loop.stop() }
+    deinit {
+        keepWarm.stop()
+        loop.stop()
+    }
 }

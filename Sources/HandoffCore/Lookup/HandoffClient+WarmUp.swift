@@ -5,8 +5,8 @@
 ///
 /// libcurl keeps such a connection only when it is multiplexed (HTTP/2,
 /// which the API's load balancer offers by ALPN); an HTTP/1.1 one it
-/// closes, and the warm-up then leaves only the DNS answer and the TLS
-/// session (the lookup resumes it) behind.
+/// closes, and the warm-up then leaves only the DNS answer behind (a TLS
+/// 1.3 session ticket arrives after the handshake, too late to be kept).
 public struct WarmUpReport: Sendable, Equatable {
     public let status: HandoffStatus
     /// Connections made, and those of them kept open for lookups.
@@ -29,7 +29,7 @@ extension HandoffClient {
         let report = runtime.withValue { live -> WarmUpReport in
             let outcomes = live.transport.warm(HTTPRequest(url: address, timeoutMs: timeout), count: count)
             let report = Self.summary(outcomes, of: count, timeoutMs: timeout)
-            live.stats.recordWarmUp(kept: report.kept)
+            live.stats.recordWarmUp()
             if report.kept > 0 { live.keepWarm.start() }
             return report
         }
@@ -38,7 +38,7 @@ extension HandoffClient {
         case .ok where report.kept == report.made:
             log(.info, "warm-up: \(report.kept) of \(count) connections ready (\(ms) ms)")
         case .ok:
-            log(.info, "warm-up: \(report.made) of \(count) connections made in \(ms) ms; the server speaks HTTP/1.1, so libcurl closed them unused: only the DNS answer and the TLS session are kept")
+            log(.info, "warm-up: \(report.made) of \(count) connections made in \(ms) ms; the server speaks HTTP/1.1, so libcurl closed them unused: only the DNS answer is kept")
         default:
             log(.warning, "warm-up: \(report.status.nameString) \(redacted(report.message)) (\(report.made) of \(count) connections made, \(ms) ms)")
         }

@@ -326,11 +326,8 @@ public final class HandoffClient: Sendable {
         guard config.hedgeAfterMs > 0 else { return nil }
         let (budget, breaker, stats) = (live.hedgeBudget, live.breaker, live.stats)
         budget.earn()
-        return Hedge(afterMs: config.hedgeAfterMs, mayStart: {
-            guard !breaker.isCountingFailures, budget.spend() else { return false }
-            stats.recordHedge()
-            return true
-        }, won: { stats.recordHedgeWon() })
+        return Hedge(afterMs: config.hedgeAfterMs, mayStart: { !breaker.isCountingFailures && budget.spend() },
+                     sent: { stats.recordHedge() }, won: { stats.recordHedgeWon() })
     }
 
     /// A refusal that a rotated secret may cure: the API's 401 or 403, or

@@ -53,18 +53,8 @@ final class ClientStats: Sendable {
         }
     }
 
-    /// A warm-up: `kept` connections it left open for lookups.
-    func recordWarmUp(kept: Int) {
-        counters.withLock { counters in
-            counters.warmUps &+= 1
-            counters.connectionsWarmed &+= UInt64(clamping: kept)
-        }
-    }
-
-    /// Connections keep-warm put in place of idle ones.
-    func recordKeptWarm(_ kept: Int) {
-        counters.withLock { $0.connectionsWarmed &+= UInt64(clamping: kept) }
-    }
+    /// A warm-up (its connections are in the tally).
+    func recordWarmUp() { counters.withLock { $0.warmUps &+= 1 } }
 
     /// A hedged request sent (it counts as a request), and one that
     /// answered before the request it raced.
@@ -80,11 +70,12 @@ final class ClientStats: Sendable {
     func recordBreakerOpened() { counters.withLock { $0.breakerOpened &+= 1 } }
     func recordRejectedInFlight() { counters.withLock { $0.rejectedInFlight &+= 1 } }
 
-    func snapshot(breakerOpen: Bool, connections: (http1: UInt64, http2: UInt64, total: UInt64) = (0, 0, 0)) -> StatsSnapshot {
+    func snapshot(breakerOpen: Bool, connections: ConnectionCounts = ConnectionCounts()) -> StatsSnapshot {
         var snapshot = StatsSnapshot()
         for stripe in stripes { stripe.withLock { snapshot.add($0) } }
         snapshot.breakerOpen = breakerOpen
-        (snapshot.connectionsHTTP1, snapshot.connectionsHTTP2, snapshot.connections) = connections
+        (snapshot.connectionsHTTP1, snapshot.connectionsHTTP2, snapshot.connections) = (connections.http1, connections.http2, connections.total)
+        snapshot.connectionsWarmed = connections.warmed
         snapshot.inFlight = UInt64(clamping: InFlightLimit.current)
         return snapshot
     }
@@ -114,7 +105,8 @@ public struct StatsSnapshot: Sendable {
     var connectionsHTTP1: UInt64 = 0
     var connectionsHTTP2: UInt64 = 0
     /// handoff_client_warm calls (and warm-ups at creation), and the
-    /// connections they left open for lookups.
+    /// connections warm-ups and keep-warm left open for lookups (from the
+    /// connection tally).
     var warmUps: UInt64 = 0
     var connectionsWarmed: UInt64 = 0
     /// Hedged requests sent, and those that answered first.
@@ -143,7 +135,6 @@ public struct StatsSnapshot: Sendable {
         warmUps &+= other.warmUps
         hedges &+= other.hedges
         hedgeWins &+= other.hedgeWins
-        connectionsWarmed &+= other.connectionsWarmed
         for index in reservationsByStatus.indices { reservationsByStatus[index] &+= other.reservationsByStatus[index] }
         for index in buckets.indices { buckets[index] &+= other.buckets[index] }
     }

@@ -47,7 +47,7 @@ final class ConnectionPool: Sendable {
     }
 
     /// The connections opened so far, by HTTP version (the loop's too).
-    var connections: (http1: UInt64, http2: UInt64, total: UInt64) { state.withLock { $0.share }.connections.counts }
+    var connections: ConnectionCounts { state.withLock { $0.share }.connections.counts }
 
     var secretsVersion: Int { headers.version }
 
@@ -70,8 +70,26 @@ final class ConnectionPool: Sendable {
     func warm(_ request: HTTPRequest, count: Int) -> [(outcome: WarmOutcome, kept: Bool)] {
         guard ForkGeneration.current == generation else { return [] }
         return warmedSlots(request, count: count).map { warmed in
-            if case .ready = warmed.outcome, let slot = warmed.slot { checkIn(slot) }
-            return (warmed.outcome, warmed.slot?.isConnected ?? false)
+            // Read before the slot is checked in: from then on another
+            // thread's lookup may take it.
+            let connected = warmed.slot?.isConnected ?? false
+            guard case .ready = warmed.outcome, let slot = warmed.slot else { return (warmed.outcome, false) }
+            return (warmed.outcome, checkIn(slot) && connected)
+        }
+    }
+
+    /// Keep-warm's check, on the I/O thread: is any of the `count` most
+    /// recently used idle slots idle for `idleFor`, or any other for
+    /// `dropAfter`? (A lock and a scan of at most 32 entries.)
+    func hasIdle(count: Int, idleFor: Duration, orDropAfter dropAfter: Duration) -> Bool {
+        guard ForkGeneration.current == generation else { return false }
+        return state.withLock { state in
+            let now = ContinuousClock.now
+            for (position, entry) in state.idle.enumerated() {
+                let recent = position >= state.idle.count - count
+                if now - entry.since >= (recent ? idleFor : dropAfter) { return true }
+            }
+            return false
         }
     }
 
@@ -83,47 +101,56 @@ final class ConnectionPool: Sendable {
     /// warmed connections went in.
     func refresh(_ request: HTTPRequest, count: Int, replaceAfter: Duration, dropAfter: Duration) -> Int {
         guard ForkGeneration.current == generation else { return 0 }
-        let (due, dropped) = state.withLock { state -> ([ObjectIdentifier], [TransferSlot]) in
+        let picked = state.withLock { state -> Picked in
             let now = ContinuousClock.now
-            var due: [ObjectIdentifier] = [], dropped: [TransferSlot] = []
+            var picked = Picked()
             var kept: [Idle] = []
             for (position, entry) in state.idle.enumerated().reversed() {
                 let idleFor = now - entry.since
                 if position >= state.idle.count - count {
-                    if idleFor >= replaceAfter { due.append(ObjectIdentifier(entry.slot)) }
+                    if idleFor >= replaceAfter { picked.due.append(ObjectIdentifier(entry.slot)) }
                     kept.append(entry)
                 } else if idleFor >= dropAfter {
-                    dropped.append(entry.slot)
+                    picked.dropped.append(entry.slot)
                 } else {
                     kept.append(entry)
                 }
             }
             state.idle = kept.reversed()
-            return (due, dropped)
+            return picked
         }
-        _ = dropped  // closed here, outside the lock
+        let due = picked.due  // picked.dropped are closed outside the lock, on return
         guard !due.isEmpty else { return 0 }
         let fresh = warmedSlots(request, count: due.count).compactMap { warmed -> TransferSlot? in
             guard case .ready = warmed.outcome, let slot = warmed.slot, slot.isConnected else { return nil }
             return slot
         }
-        let replaced: [TransferSlot] = state.withLock { state in
-            var replaced: [TransferSlot] = []
+        let placed = state.withLock { state -> Picked in
+            var placed = Picked()
             var fresh = fresh[...]
             for old in due {
                 guard let index = state.idle.firstIndex(where: { ObjectIdentifier($0.slot) == old }) else { continue }
                 guard let slot = fresh.popFirst() else { break }
-                replaced.append(state.idle[index].slot)
+                placed.dropped.append(state.idle[index].slot)
                 state.idle[index] = Idle(slot: slot, thread: state.idle[index].thread, since: .now)
+                placed.due.append(ObjectIdentifier(slot))
             }
-            // Those whose old slot a lookup took: kept while there is room.
+            // Those whose old slot a lookup took: kept while there is room
+            // (the rest are closed on return).
             for slot in fresh where state.idle.count < Limits.maxIdleConnections {
                 state.idle.append(Idle(slot: slot, thread: pthread_self(), since: .now))
+                placed.due.append(ObjectIdentifier(slot))
             }
-            return replaced
+            return placed
         }
-        _ = replaced
-        return fresh.count
+        return placed.due.count
+    }
+
+    /// Slots picked under the lock: those due for replacement (or placed),
+    /// and those to close once it is released.
+    private struct Picked {
+        var due: [ObjectIdentifier] = []
+        var dropped: [TransferSlot] = []
     }
 
     /// The generic types warm-ups and keep-warm use on library threads,
@@ -141,6 +168,7 @@ final class ConnectionPool: Sendable {
         allocate(TransferSlot.self)
         allocate(Idle.self)
         allocate(ObjectIdentifier.self)
+        _ = Picked()
         allocate(pthread_t.self)
         var fresh = [TransferSlot]()[...]
         _ = fresh.popFirst()
@@ -198,21 +226,23 @@ final class ConnectionPool: Sendable {
         return reused ?? TransferSlot(settings: settings, headers: headers, share: share)
     }
 
-    private func checkIn(_ slot: TransferSlot) {
+    /// True when the slot was kept idle.
+    @discardableResult
+    private func checkIn(_ slot: TransferSlot) -> Bool {
         // A lookup that was running when its thread forked cannot return in
         // the child, but if one ever did, its slot stays the parent's.
         guard ForkGeneration.current == generation else {
             Abandoned.keep(slot)
-            return
+            return false
         }
         // A slot over the idle cap, or one that cannot work, is released
         // outside the lock.
-        guard slot.isUsable else { return }
+        guard slot.isUsable else { return false }
         let surplus: TransferSlot? = state.withLock { state in
             guard state.idle.count < Limits.maxIdleConnections else { return slot }
             state.idle.append(Idle(slot: slot, thread: pthread_self(), since: .now))
             return nil
         }
-        _ = surplus
+        return surplus == nil
     }
 }

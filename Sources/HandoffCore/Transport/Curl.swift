@@ -307,13 +307,14 @@ final class CurlTransfer: @unchecked Sendable {
     /// Returns the HTTP version of the new connection, nil if none was made.
     /// `version`: the HTTP version of a warm-up's connection, which libcurl
     /// only learns from a response.
-    func finish(version known: Int? = nil) -> Int? {
+    /// `warmedAndKept`: a warm-up whose connection stays open for lookups.
+    func finish(version known: Int? = nil, warmedAndKept: Bool = false) -> Int? {
         var connects = 0
         _ = handoff_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
         guard connects > 0 else { return nil }
         var version = known ?? 0
         if known == nil { _ = handoff_curl_get_long(easy, CURLINFO_HTTP_VERSION, &version) }
-        share.connections.record(httpVersion: version, count: connects)
+        share.connections.record(httpVersion: version, count: connects, warmedAndKept: warmedAndKept)
         ForkGuard.sheltered { curl_easy_reset(easy) }
         abortsBeforeRequest = false
         configured = configure()
@@ -464,21 +465,24 @@ final class TransferSlot: @unchecked Sendable {
                     secondDone = second.outcome(rawCode: code)
                 }
             }
-            // An answer wins at once; a failure only once the other is done too.
-            if let outcome = firstDone, Self.isAnswer(outcome) || second == nil || secondDone != nil { return outcome }
-            if let outcome = secondDone, Self.isAnswer(outcome) || firstDone != nil {
-                if Self.isAnswer(outcome) { hedge.won() }
+            // An answer wins at once; a failure only once the other request
+            // is done too (or never started).
+            if let outcome = firstDone, Self.isAnswer(outcome) { return outcome }
+            if let outcome = secondDone, Self.isAnswer(outcome) {
+                hedge.won()
                 return outcome
             }
+            if let outcome = firstDone, second == nil || secondDone != nil { return outcome }
             let remaining = deadline.remainingMs
             guard remaining > 0 else { return .timedOut }
             var waitMs = remaining
             if second == nil {
                 let untilHedge = hedgeAt - ContinuousClock.now
                 if untilHedge <= .zero {
-                    if remaining >= Limits.minRetryAttemptMs, hedge.mayStart(), let extra = make(), extra.prepare(plain),
+                    if remaining >= Limits.minHedgeMs, hedge.mayStart(), let extra = make(), extra.prepare(plain),
                        curl_multi_add_handle(multi, extra.easy) == CURLM_OK {
                         second = extra
+                        hedge.sent()
                         continue
                     }
                     // No budget (or no handle): this request alone, as usual.
@@ -556,9 +560,10 @@ final class TransferSlot: @unchecked Sendable {
         ForkGuard.sheltered { _ = curl_multi_remove_handle(multi, transfer.easy) }
         // A warm-up's connection that libcurl kept is multiplexed: it keeps
         // only those when a transfer stops before its request (HTTP/1.1
-        // ones it closes).
-        let known = warmOnly ? Int(isConnected ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_1_1) : nil
-        guard let version = transfer.finish(version: known) else { return }
+        // ones it closes). One that failed before it was ready spoke no HTTP.
+        let ready = warmOnly && transfer.reachedRequest
+        let known = ready ? Int(isConnected ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_1_1) : nil
+        guard let version = transfer.finish(version: known, warmedAndKept: ready && isConnected) else { return }
         // HTTP/2 servers send frames (PING, SETTINGS, GOAWAY) to idle
         // connections, which libcurl reads and handles itself.
         idleReadsMeanClosed = version < Int(CURL_HTTP_VERSION_2_0)

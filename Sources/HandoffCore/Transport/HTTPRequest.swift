@@ -12,12 +12,13 @@ struct HTTPRequest: Sendable {
 }
 
 /// When a second request may join the first: after `afterMs` without an
-/// answer, if `mayStart` agrees (the budget holds one, the breaker counts no
-/// failures; it records the hedge). `won` runs when the second answered
-/// first.
+/// answer, if `mayStart` agrees (the breaker counts no failures and the
+/// budget holds a hedge, which it spends). `sent` runs once the second
+/// request is under way, `won` when it answered first.
 struct Hedge: Sendable {
     let afterMs: Int
     let mayStart: @Sendable () -> Bool
+    let sent: @Sendable () -> Void
     let won: @Sendable () -> Void
 }
 

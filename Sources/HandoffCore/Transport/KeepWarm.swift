@@ -23,21 +23,20 @@ import Synchronization
 final class KeepWarm: Sendable {
     private let transport: Transport
     private let loop: CurlLoop
-    private let stats: ClientStats
     private let request: HTTPRequest?
     private let count: Int
     private let maxIdleMs: Int
     private let keepForMs: Int
     private let enabled = Atomic<Bool>(false)
     private let armed = Atomic<Bool>(false)
-    private let refreshing = Atomic<Bool>(false)
     private let lastUseMs = Atomic<Int>(0)
+    /// The replacement running now, if any; `stop` joins it.
+    private let refresher = Locked<(thread: pthread_t?, stopped: Bool)>((nil, false))
 
     /// `url`: nil for a client without lookups (nothing to keep warm).
-    init(transport: Transport, loop: CurlLoop, stats: ClientStats, url: String?, config: HandoffConfig) {
+    init(transport: Transport, loop: CurlLoop, url: String?, config: HandoffConfig) {
         self.transport = transport
         self.loop = loop
-        self.stats = stats
         request = url.map { HTTPRequest(url: $0, timeoutMs: config.connectTimeoutMs ?? config.timeoutMs) }
         count = max(config.warmConnections, 1)
         maxIdleMs = config.connectionMaxIdleMs
@@ -59,10 +58,22 @@ final class KeepWarm: Sendable {
         arm()
     }
 
+    /// With the client, in the process that made it: no replacement starts
+    /// after this, and one running is waited for (its handshakes end by its
+    /// timeout), so nothing of the client is used once it is freed.
+    func stop() {
+        let running = refresher.withLock { state -> pthread_t? in
+            state.stopped = true
+            defer { state.thread = nil }
+            return state.thread
+        }
+        if let running { pthread_join(running, nil) }
+    }
+
     /// How often the slots are looked at, and the idle time that gets one
     /// replaced: no connection is idle much past 7/8 of the maximum.
-    private var periodMs: Int { max(maxIdleMs / 8, 1) }
-    private var replaceAfterMs: Int { maxIdleMs * 3 / 4 }
+    private var periodMs: Int { max(maxIdleMs / Limits.keepWarmChecksPerMaxIdle, 1) }
+    private var replaceAfter: Duration { .milliseconds(maxIdleMs * Limits.keepWarmReplaceEighths / 8) }
 
     private func arm() {
         if !loop.schedule(at: .now.advanced(by: .milliseconds(periodMs)), { [self] in tick() }) {
@@ -70,7 +81,7 @@ final class KeepWarm: Sendable {
         }
     }
 
-    /// On the I/O thread.
+    /// On the I/O thread: a replacement thread only when a slot is due.
     private func tick() {
         guard let request else { return }
         if Self.nowMs - lastUseMs.load(ordering: .relaxed) > keepForMs {
@@ -80,18 +91,31 @@ final class KeepWarm: Sendable {
                !armed.exchange(true, ordering: .acquiringAndReleasing) { arm() }
             return
         }
-        if !refreshing.exchange(true, ordering: .acquiringAndReleasing) {
-            let (transport, stats, count) = (transport, stats, count)
-            let replaceAfter = Duration.milliseconds(replaceAfterMs), dropAfter = Duration.milliseconds(maxIdleMs)
-            let started = LibraryThread.start(name: "polyai-keepwarm") { [self] in
-                let kept = transport.refresh(request, count: count, replaceAfter: replaceAfter, dropAfter: dropAfter)
-                if kept > 0 { stats.recordKeptWarm(kept) }
-                refreshing.store(false, ordering: .releasing)
-            }
-            if let started { pthread_detach(started) } else { refreshing.store(false, ordering: .releasing) }
-        }
+        let dropAfter = Duration.milliseconds(maxIdleMs)
+        if transport.hasIdle(count: count, idleFor: replaceAfter, orDropAfter: dropAfter) { startRefresher(request, dropAfter) }
         arm()
     }
+
+    private func startRefresher(_ request: HTTPRequest, _ dropAfter: Duration) {
+        let (transport, count, replaceAfter) = (transport, count, replaceAfter)
+        refresher.withLock { state in
+            guard !state.stopped else { return }
+            // The last one ended: joined here (quickly), the next started.
+            if let previous = state.thread {
+                guard finished.load(ordering: .acquiring) else { return }
+                pthread_join(previous, nil)
+                state.thread = nil
+            }
+            finished.store(false, ordering: .releasing)
+            state.thread = LibraryThread.start(name: "polyai-keepwarm") { [self] in
+                _ = transport.refresh(request, count: count, replaceAfter: replaceAfter, dropAfter: dropAfter)
+                finished.store(true, ordering: .releasing)
+            }
+            if state.thread == nil { finished.store(true, ordering: .releasing) }
+        }
+    }
+
+    private let finished = Atomic<Bool>(true)
 
     private static var nowMs: Int {
         var now = timespec()

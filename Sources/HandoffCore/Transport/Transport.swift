@@ -13,7 +13,7 @@ final class Transport: Sendable {
         pool.replaceHeaders(lookup: lookup, reservation: reservation, proxyCredentials: proxyCredentials)
     }
 
-    var connections: (http1: UInt64, http2: UInt64, total: UInt64) { pool.connections }
+    var connections: ConnectionCounts { pool.connections }
 
     /// Bumped each time rotated secrets are installed: a request compares
     /// it, after a refusal, with the value it went out with.
@@ -22,6 +22,11 @@ final class Transport: Sendable {
     /// Connections made ahead of lookups, sending nothing (see ConnectionPool.warm).
     func warm(_ request: HTTPRequest, count: Int) -> [(outcome: WarmOutcome, kept: Bool)] {
         pool.warm(request, count: count)
+    }
+
+    /// Whether keep-warm has anything to do (see ConnectionPool.hasIdle).
+    func hasIdle(count: Int, idleFor: Duration, orDropAfter dropAfter: Duration) -> Bool {
+        pool.hasIdle(count: count, idleFor: idleFor, orDropAfter: dropAfter)
     }
 
     /// Keep-warm's replacement of idle connections (see ConnectionPool.refresh).
