@@ -162,7 +162,9 @@ run_group() {   # interval count kind [proto-ka pairs...]
         --url "https://10.201.2.2:$(port $proto $ka ${kind/fixed/})" --ca "$TMP/ca.crt" \
         --interval-ms $interval --count $count --max-seconds $max_s --rtt-ms $RTT \
         --id-prefix "s1~$tag" "${extra[@]}" >"$file" 2>"$file.err" &
-      if [ "${BENCH_WAN_SERIAL:-0}" = 1 ]; then wait $! || true; else pids+=($!); fi
+      # Side by side, started 0.25 s apart so that their cold starts (TLS
+      # handshakes on 2 busy cores) do not all coincide.
+      if [ "${BENCH_WAN_SERIAL:-0}" = 1 ]; then wait $! || true; else pids+=($!); sleep 0.25; fi
       ROWS+=("$mode $proto $ka $interval $kind $file $tag")
     done
   done
