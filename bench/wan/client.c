@@ -17,7 +17,8 @@
  * "connections" counter went up.
  *
  * Prints one line of key=value pairs on stdout (bench/wan/run.sh parses it);
- * with --verbose, one line per lookup on stderr.
+ * with --verbose, one line per lookup on stderr (--curl-verbose: and raw's
+ * libcurl trace).
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -38,7 +39,7 @@ static struct {
     const char *mode, *url, *account, *project, *api_key, *ca_file, *id_prefix, *slow_prefix;
     long interval_ms, count, max_seconds, timeout_ms, slow_every;
     double rtt_ms;
-    int warm, verbose;
+    int warm, verbose, curl_verbose;
 } opt = {.account = "wan", .project = "bench", .api_key = "wan-key", .id_prefix = "s1~wan",
          .interval_ms = 1000, .count = 10, .max_seconds = 60, .timeout_ms = 5000, .rtt_ms = 50};
 
@@ -104,6 +105,7 @@ static int raw_init(struct raw *r) {
              curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->body) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error) == CURLE_OK;
     if (ok && opt.ca_file) ok = curl_easy_setopt(e, CURLOPT_CAINFO, opt.ca_file) == CURLE_OK;
+    if (ok && opt.curl_verbose) ok = curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) == CURLE_OK;
     return ok ? 0 : -1;
 }
 
@@ -197,7 +199,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: client --mode raw|lib --url https://HOST:PORT [--account A] [--project P] [--api-key K]\n"
             "              [--ca FILE] [--interval-ms N] [--count N] [--max-seconds S] [--timeout-ms N]\n"
-            "              [--id-prefix P] [--slow-prefix P --slow-every N] [--rtt-ms N] [--warm] [--verbose]\n");
+            "              [--id-prefix P] [--slow-prefix P --slow-every N] [--rtt-ms N] [--warm] [--verbose]\n"
+            "              [--curl-verbose]\n");
     exit(2);
 }
 
@@ -213,6 +216,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--warm")) { opt.warm = 1; continue; }
         if (!strcmp(a, "--verbose")) { opt.verbose = 1; continue; }
+        if (!strcmp(a, "--curl-verbose")) { opt.curl_verbose = opt.verbose = 1; continue; }
         if (i + 1 >= argc) usage();
         const char *v = argv[++i];
         if (!strcmp(a, "--mode")) opt.mode = v;

@@ -20,6 +20,8 @@
 #   BENCH_WAN_WARM=1      pass --warm to lib (handoff_client_warm, if the library has it)
 #   BENCH_WAN_SERIAL=1    run the rows of one gap one after another, not side by side
 #   BENCH_WAN_OUT         default bench/results/wan/latest.md
+# Exits 1 when a row has no result, speaks the wrong protocol, or the
+# library fails a lookup (raw libcurl's failures are reported, not fatal).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -189,7 +191,7 @@ val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p; s/^$2=\([^ ]*\).*/\1/p" "$1" | head -1
 gap() { case $1 in 1) echo "1 ms" ;; 1000) echo "1 s" ;; 10000) echo "10 s" ;; 90000) echo "90 s" ;; *) echo "$1 ms" ;; esac; }
 
 mkdir -p "$(dirname "$OUT")"
-FAILED=0
+FAILED=0 RAW_ERRORS=0 RAW_RETRY_BUG=0
 {
   echo "# Simulated WAN: lookup latency at ${RTT} ms RTT"
   echo
@@ -214,7 +216,12 @@ FAILED=0
       continue
     fi
     lookups=$(val "$file" lookups) errors=$(val "$file" errors)
-    [ "$errors" = 0 ] || FAILED=1
+    # The library failing a lookup fails the run; raw libcurl's failures are
+    # results, reported under the table.
+    if [ "$errors" != 0 ]; then
+      if [ "$mode" = raw ]; then RAW_ERRORS=1; else FAILED=1; fi
+      grep -q 'Connection died, tried 5 times' "$file" && RAW_RETRY_BUG=1
+    fi
     # Requests and distinct connections nginx saw for this row's ids.
     read -r sreq sconn < <(awk -v t="$tag-" 'index($8, t) { n++; c[$2 " " $3] = 1 } END { print n + 0, length(c) + 0 }' "$TMP/access.log")
     h2=$(val "$file" h2_lookups)
@@ -233,7 +240,12 @@ FAILED=0
     fi
   done
   echo
+  if [ "$RAW_RETRY_BUG" = 1 ]; then
+    echo "\"Connection died, tried 5 times before giving up\": libcurl (7.88.1 here) retries a request once on a new connection when a reused one turns out dead, but counts those retries per easy handle and does not reset the count after a success (reported upstream as curl/curl PR #19066, October 2025), so a long-lived handle fails at once, without a request sent, the 6th time it finds its connection closed by the server. Over HTTP/1.1 with TLS it finds that every time the server dropped the connection: libcurl reuses it (the server's close_notify, unread in the socket, apparently passes its liveness check) and only then sees it dead (\`--curl-verbose\` shows \"Connection died, retrying a fresh connect (retry count: N)\")."
+    echo
+  fi
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
+[ "$RAW_ERRORS" = 0 ] || log "raw libcurl failed some lookups (reported in $OUT)"
 [ "$FAILED" = 0 ] || { log "some rows failed (see $OUT)"; exit 1; }
