@@ -55,9 +55,10 @@ fi
 
 TMP=$(mktemp -d /tmp/phwan-XXXXXX)
 chmod 755 "$TMP"
-PIDS=()
+PIDS=() CLIENTS=()
 cleanup() {
   local i
+  for i in "${CLIENTS[@]}"; do kill "$i" 2>/dev/null || true; done
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null || true; done
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do wait "${PIDS[i]}" 2>/dev/null || true; done
   WAN_QUEUE=$QUEUE "$WAN/netns.sh" down
@@ -166,6 +167,7 @@ run_group() {   # interval count kind [proto-ka pairs...]
         --id-prefix "s1~$tag" "${extra[@]}" >"$file" 2>"$file.err" &
       # Side by side, started 0.25 s apart so that their cold starts (TLS
       # handshakes on 2 busy cores) do not all coincide.
+      CLIENTS+=($!)
       if [ "${BENCH_WAN_SERIAL:-0}" = 1 ]; then wait $! || true; else pids+=($!); sleep 0.25; fi
       ROWS+=("$mode $proto $ka $interval $kind $file $tag")
     done
