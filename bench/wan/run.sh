@@ -12,7 +12,7 @@
 #
 # Knobs (environment):
 #   BENCH_WAN_RTT_MS      round trip of the line (default 50)
-#   BENCH_WAN_QUICK=1     small counts (a run of about 2 minutes)
+#   BENCH_WAN_QUICK=1     small counts (a run of about 1.5 minutes)
 #   BENCH_WAN_N_1MS, BENCH_WAN_N_1S, BENCH_WAN_N_10S, BENCH_WAN_N_90S, BENCH_WAN_N_TAIL
 #                         lookups per row at each gap (default 200, 30, 12, 6, 200)
 #   BENCH_WAN_LONG=1      also the 90 s rows (about 10 more minutes)
