@@ -26,7 +26,7 @@ DEBIAN_PACKAGES := libcurl4-openssl-dev libjansson-dev libssl-dev pkg-config val
                    groff-base man-db
 
 .PHONY: all deps build lib sandbox cli install demo test test-swift test-abi test-install test-fuzz \
-        test-sanitizers test-sandbox e2e deb test-deb bench bench-kamailio clean
+        test-sanitizers test-sandbox e2e deb test-deb bench bench-kamailio bench-wan clean
 
 all: build
 
@@ -142,6 +142,11 @@ bench: build
 # Our Kamailio module against Kamailio's own http_client + jansson.
 bench-kamailio: build
 	$(STAGED_ENV) examples/kamailio/bench.sh
+
+# Lookup latency over a simulated 50 ms WAN (network namespaces and an
+# NFQUEUE delay line; needs root). BENCH_WAN_QUICK=1: a run of a few minutes.
+bench-wan: build
+	bench/wan/run.sh
 
 clean:
 	rm -rf $(BUILD) .build .build-asan .build-tsan .build-asan-lib .build-tsan-lib
