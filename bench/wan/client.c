@@ -40,6 +40,8 @@ static struct {
     long interval_ms, count, max_seconds, timeout_ms, slow_every;
     double rtt_ms;
     int warm, verbose, curl_verbose;
+    const char *sets[8]; /* --set key=value for lib */
+    int set_count;
 } opt = {.account = "wan", .project = "bench", .api_key = "wan-key", .id_prefix = "s1~wan",
          .interval_ms = 1000, .count = 10, .max_seconds = 60, .timeout_ms = 5000, .rtt_ms = 50};
 
@@ -147,7 +149,24 @@ static uint64_t counter(handoff_client *client, const char *name) {
     return v;
 }
 
+/* Connections no warm-up made (read in this order: the library counts a
+ * warmed one as warmed first). */
+static uint64_t unwarmed(handoff_client *client) {
+    uint64_t all = counter(client, "connections");
+    return all - counter(client, "connections_warmed");
+}
+
+static void log_line(handoff_log_level level, const char *message, void *userdata) {
+    (void)userdata;
+    fprintf(stderr, "library %s: %s\n", level == HANDOFF_LOG_ERROR ? "error" : level == HANDOFF_LOG_WARNING ? "warning"
+                                                                 : level == HANDOFF_LOG_INFO ? "info" : "debug", message);
+}
+
 static handoff_client *lib_init(void) {
+    if (opt.verbose) {
+        handoff_set_log_callback(log_line, NULL);
+        handoff_set_log_level(HANDOFF_LOG_DEBUG);
+    }
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%ld", opt.timeout_ms);
     const char *keys[][2] = {{"base_url", opt.url},       {"account_id", opt.account}, {"project_id", opt.project},
@@ -157,6 +176,22 @@ static handoff_client *lib_init(void) {
         if (!keys[i][1]) continue;
         if (handoff_config_set(config, keys[i][0], keys[i][1]) != HANDOFF_OK) {
             fprintf(stderr, "client: %s: %s\n", keys[i][0], handoff_config_error(config));
+            handoff_config_free(config);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < opt.set_count; i++) {
+        char key[128];
+        const char *eq = strchr(opt.sets[i], '=');
+        if (!eq || (size_t)(eq - opt.sets[i]) >= sizeof key) {
+            fprintf(stderr, "client: --set %s: expected key=value\n", opt.sets[i]);
+            handoff_config_free(config);
+            return NULL;
+        }
+        memcpy(key, opt.sets[i], (size_t)(eq - opt.sets[i]));
+        key[eq - opt.sets[i]] = '\0';
+        if (handoff_config_set(config, key, eq + 1) != HANDOFF_OK) {
+            fprintf(stderr, "client: --set %s: %s\n", key, handoff_config_error(config));
             handoff_config_free(config);
             return NULL;
         }
@@ -200,7 +235,7 @@ static void usage(void) {
             "usage: client --mode raw|lib --url https://HOST:PORT [--account A] [--project P] [--api-key K]\n"
             "              [--ca FILE] [--interval-ms N] [--count N] [--max-seconds S] [--timeout-ms N]\n"
             "              [--id-prefix P] [--slow-prefix P --slow-every N] [--rtt-ms N] [--warm] [--verbose]\n"
-            "              [--curl-verbose]\n");
+            "              [--curl-verbose] [--set key=value]...\n");
     exit(2);
 }
 
@@ -219,7 +254,8 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--curl-verbose")) { opt.curl_verbose = opt.verbose = 1; continue; }
         if (i + 1 >= argc) usage();
         const char *v = argv[++i];
-        if (!strcmp(a, "--mode")) opt.mode = v;
+        if (!strcmp(a, "--set") && opt.set_count < 8) opt.sets[opt.set_count++] = v;
+        else if (!strcmp(a, "--mode")) opt.mode = v;
         else if (!strcmp(a, "--url")) opt.url = v;
         else if (!strcmp(a, "--account")) opt.account = v;
         else if (!strcmp(a, "--project")) opt.project = v;
@@ -265,7 +301,6 @@ int main(int argc, char **argv) {
     double *lat = calloc((size_t)opt.count, sizeof *lat);
     if (!lat) return 1;
     long done = 0, errors = 0, handshakes = 0, h2 = 0;
-    uint64_t conns_before = client ? counter(client, "connections") : 0;
     double start = now_ms(), bound = start + (double)opt.max_seconds * 1e3;
     char first_error[512] = "";
     for (long i = 0; i < opt.count; i++) {
@@ -276,6 +311,9 @@ int main(int argc, char **argv) {
         char id[256], err[512] = "";
         make_id(id, sizeof id, i);
         int new_conn = 0, is_h2 = 0, rc;
+        /* The lookup's own connections: keep-warm's replacements (counted
+         * as warmed) between lookups are not a handshake a lookup paid. */
+        uint64_t conns_before = client ? unwarmed(client) : 0;
         double t0 = now_ms();
         if (raw_mode) {
             rc = raw_lookup(&r, id, &new_conn, &is_h2, err, sizeof err);
@@ -283,11 +321,7 @@ int main(int argc, char **argv) {
             rc = lib_lookup(client, id, err, sizeof err);
         }
         double ms = now_ms() - t0;
-        if (client) {
-            uint64_t c = counter(client, "connections");
-            new_conn = c > conns_before;
-            conns_before = c;
-        }
+        if (client) new_conn = unwarmed(client) > conns_before;
         handshakes += new_conn;
         h2 += is_h2;
         if (rc == 0) {

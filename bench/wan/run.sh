@@ -16,10 +16,15 @@
 #   BENCH_WAN_N_1MS, BENCH_WAN_N_1S, BENCH_WAN_N_10S, BENCH_WAN_N_90S, BENCH_WAN_N_TAIL
 #                         lookups per row at each gap (default 200, 30, 12, 6, 200)
 #   BENCH_WAN_LONG=1      also the 90 s rows (about 10 more minutes)
-#   BENCH_WAN_MODES       default "lib raw"
+#   BENCH_WAN_MODES       default "lib warm raw"; warm: the library with
+#                         handoff_client_warm and keep-warm (connection_max_idle_ms
+#                         4/5 of the server's idle timeout), and on the tail rows
+#                         hedged requests (BENCH_WAN_HEDGE_MS, default 75, 10 %)
 #   BENCH_WAN_WARM=1      pass --warm to lib (handoff_client_warm, if the library has it)
 #   BENCH_WAN_SERIAL=1    run the rows of one gap one after another, not side by side
 #   BENCH_WAN_OUT         default bench/results/wan/latest.md
+#   BENCH_WAN_VERBOSE=1   a line per lookup (and the library's log) in each row's .err
+#   BENCH_WAN_KEEP=1      keep the run's files in /tmp/phwan-kept
 # Exits 1 when a row has no result, speaks the wrong protocol, or the
 # library fails a lookup (raw libcurl's failures are reported, not fatal).
 set -euo pipefail
@@ -34,7 +39,8 @@ N_1S=${BENCH_WAN_N_1S:-${q[1]}}
 N_10S=${BENCH_WAN_N_10S:-${q[2]}}
 N_90S=${BENCH_WAN_N_90S:-${q[3]}}
 N_TAIL=${BENCH_WAN_N_TAIL:-${q[4]}}
-MODES=${BENCH_WAN_MODES:-lib raw}
+MODES=${BENCH_WAN_MODES:-lib warm raw}
+HEDGE_MS=${BENCH_WAN_HEDGE_MS:-75}
 OUT=${BENCH_WAN_OUT:-$ROOT/bench/results/wan/latest.md}
 NICE=(nice -n 19 ionice -c3)
 C=phwan-client R=phwan-router S=phwan-server
@@ -62,6 +68,7 @@ cleanup() {
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null || true; done
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do wait "${PIDS[i]}" 2>/dev/null || true; done
   WAN_QUEUE=$QUEUE "$WAN/netns.sh" down
+  if [ "${BENCH_WAN_KEEP:-0}" = 1 ]; then rm -rf /tmp/phwan-kept && cp -r "$TMP" /tmp/phwan-kept; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -98,7 +105,7 @@ log "network: $C -- $R -- $S, ${RTT} ms round trip"
 WAN_QUEUE=$QUEUE "$WAN/netns.sh" up
 
 # The longest the whole run can take, as a bound for every server process.
-BOUND=$((600 + (N_1MS + N_TAIL) * 2 + N_1S * 2 + N_10S * 11 + N_90S * 91 * ${BENCH_WAN_LONG:-0}))
+BOUND=$((600 + (N_1MS + N_TAIL * 2) * 2 + N_1S * 2 + N_10S * 11 + N_90S * 91 * ${BENCH_WAN_LONG:-0}))
 ip netns exec $R "${NICE[@]}" "$TMP/delay" --queue $QUEUE --delay-ms $((RTT / 2)) --max-seconds $BOUND \
   2>"$TMP/delay.log" &
 PIDS+=($!)
@@ -107,8 +114,14 @@ ip netns exec $S "${NICE[@]}" "$BUILD/bin/polyai-handoff-sandbox" --fixtures "$W
   --port-file "$TMP/sandbox.port" >"$TMP/sandbox.log" 2>&1 &
 PIDS+=($!)
 wait_for 100 test -s "$TMP/sandbox.port" || { log "sandbox did not start"; cat "$TMP/sandbox.log" >&2; exit 1; }
+# The slow backend of the backend rows: every answer 400 ms late.
+ip netns exec $S "${NICE[@]}" "$BUILD/bin/polyai-handoff-sandbox" --fixtures "$WAN/fixtures.json" --delay-ms 400 \
+  --port-file "$TMP/slow-sandbox.port" >"$TMP/slow-sandbox.log" 2>&1 &
+PIDS+=($!)
+wait_for 100 test -s "$TMP/slow-sandbox.port" || { log "slow sandbox did not start"; cat "$TMP/slow-sandbox.log" >&2; exit 1; }
 
 sed -e "s|@TMP@|$TMP|g" -e "s|@WAN@|$WAN|g" -e "s|@SANDBOX_PORT@|$(cat "$TMP/sandbox.port")|g" \
+  -e "s|@SLOW_SANDBOX_PORT@|$(cat "$TMP/slow-sandbox.port")|g" \
   "$WAN/nginx.conf.in" >"$TMP/nginx.conf"
 ip netns exec $S "${NICE[@]}" nginx -c "$TMP/nginx.conf" -p "$TMP" 2>"$TMP/nginx.stderr" &
 PIDS+=($!)
@@ -143,6 +156,7 @@ port() {
   case "$1-$2-${3:-}" in
     h1-5-) echo 8443 ;; h1-60-) echo 8444 ;; h2-5-) echo 9443 ;; h2-60-) echo 9444 ;;
     h1-60-tail) echo 8445 ;; h2-60-tail) echo 9445 ;;
+    h1-60-backend) echo 8446 ;; h2-60-backend) echo 9446 ;;
   esac
 }
 
@@ -161,7 +175,12 @@ run_group() {   # interval count kind [proto-ka pairs...]
       extra=()
       [ "$kind" = tail ] && extra=(--slow-prefix "slow~$tag" --slow-every 20)
       [ "$mode" = lib ] && [ "${BENCH_WAN_WARM:-0}" = 1 ] && extra+=(--warm)
-      ip netns exec $C "${NICE[@]}" "$TMP/client" --mode $mode \
+      [ "${BENCH_WAN_VERBOSE:-0}" = 1 ] && extra+=(--verbose)
+      if [ "$mode" = warm ]; then
+        extra+=(--warm --set "connection_max_idle_ms=$((ka * 800))")
+        [ "$kind" = fixed ] || extra+=(--set "hedge_after_ms=$HEDGE_MS" --set hedge_max_percent=10)
+      fi
+      ip netns exec $C "${NICE[@]}" "$TMP/client" --mode "${mode/warm/lib}" \
         --url "https://10.201.2.2:$(port $proto $ka ${kind/fixed/})" --ca "$TMP/ca.crt" \
         --interval-ms $interval --count $count --max-seconds $max_s --rtt-ms $RTT \
         --id-prefix "s1~$tag" "${extra[@]}" >"$file" 2>"$file.err" &
@@ -182,6 +201,7 @@ run_group 1000 "$N_1S" fixed "${ALL[@]}"
 run_group 10000 "$N_10S" fixed "${ALL[@]}"
 [ "${BENCH_WAN_LONG:-0}" = 1 ] && run_group 90000 "$N_90S" fixed "${ALL[@]}"
 run_group 1 "$N_TAIL" tail h1-60 h2-60
+run_group 1 "$N_TAIL" backend h1-60 h2-60
 ELAPSED=$(($(date +%s) - START))
 
 # Stop the delay line first: its exit line has the lateness figures.
@@ -202,7 +222,7 @@ FAILED=0 RAW_ERRORS=0 RAW_RETRY_BUG=0
   echo "- line: client -- router -- server namespaces, every packet held $((RTT / 2)) ms each way by bench/wan/delay.c (NFQUEUE)"
   echo "- round trip check (no ping here): $RTT_CHECK"
   echo "- $(tail -1 "$TMP/delay.log")"
-  echo "- server: $(nginx -v 2>&1 | sed 's/.*: //'), TLS 1.3, ECDSA P-256 throwaway CA; tail rows via the sandbox (5 % of ids answered 400 ms late)"
+  echo "- server: $(nginx -v 2>&1 | sed 's/.*: //'), TLS 1.3, ECDSA P-256 throwaway CA; tail rows via the sandbox (5 % of ids answered 400 ms late); backend rows: 5 % of requests, at random, to a sandbox answering 400 ms late"
   echo "- client: $(curl-config --version 2>/dev/null || echo libcurl), polyai-handoff $(sed -n 's/^#define HANDOFF_VERSION "\(.*\)"/\1/p' "$ROOT/include/polyai_handoff.h"), lib warm: ${BENCH_WAN_WARM:-0}"
   echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; every process under nice -n 19"
   echo
@@ -235,7 +255,8 @@ FAILED=0 RAW_ERRORS=0 RAW_RETRY_BUG=0
       FAILED=1
     fi
     answers=fixed
-    [ "$kind" = tail ] && answers="5 % +400 ms"
+    [ "$kind" = tail ] && answers="5 % of ids +400 ms"
+    [ "$kind" = backend ] && answers="5 % of requests +400 ms"
     echo "| $mode | $spoke | $ka s | $(gap $interval) | $answers | $lookups | $(val "$file" p50_ms) | $(val "$file" p99_ms) | $(val "$file" max_ms) | $(val "$file" p50_rtt) | $(val "$file" p99_rtt) | $(val "$file" max_rtt) | $(val "$file" handshakes) | $sconn | $errors |"
     if [ "$errors" != 0 ]; then
       echo "| | first error: $(sed -n 's/.* first_error="\(.*\)"$/\1/p' "$file" | tr '|' '/') |||||||||||||"

@@ -64,6 +64,15 @@ enum Descriptors {
         return UInt(info.st_ino)
     }
 
+    /// The inode of `fd` when it is a socket; nil when it is closed or
+    /// something else. Sockets' inodes are unique while they are open, so
+    /// it tells a socket from a later descriptor with the same number.
+    static func socketInode(_ fd: Int32) -> UInt? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        return UInt(info.st_ino)
+    }
+
     /// True when the peer of `fd` has shut down its side (FIN: POLLRDHUP,
     /// even with unread bytes before it) or the socket failed, now.
     static func isHungUpNow(_ fd: Int32) -> Bool {

@@ -608,23 +608,43 @@ enum CurlMulti {
     }
 }
 
-/// The connection sockets of one slot, opened close-on-exec by `openSocket`.
+/// The connection sockets of one slot, opened close-on-exec by `openSocket`,
+/// each with its inode.
+///
+/// libcurl 7.88 closes a socket whose connect it abandons (a transfer
+/// removed or timed out before TCP connected, a hedge cancelled then) with
+/// close() rather than the close-socket callback, so the ledger never hears
+/// of it. Its number is soon another descriptor's (the host's, often): taken
+/// for ours, a regular file is always "readable", and every lookup of the
+/// slot dropped its connection as closed by the server and paid a handshake.
+/// An entry whose descriptor is gone or is no longer that socket is
+/// therefore forgotten before the ledger is read.
 final class SocketLedger: @unchecked Sendable {
     // @unchecked: used by the one thread that has the slot checked out (or tears it down).
-    fileprivate var open: [Int32] = []
+    fileprivate var open: [(fd: Int32, inode: UInt)] = []
     /// errno of the last socket() that failed during a transfer, else 0.
     fileprivate var openError: Int32 = 0
+
     /// The connections open now.
-    var count: Int { open.count }
+    var count: Int {
+        forgetClosed()
+        return open.count
+    }
 
     /// True when an idle connection has something to read: the server closed it.
     fileprivate func anyReadable() -> Bool {
-        open.contains { Descriptors.isReadableNow($0) }
+        forgetClosed()
+        return open.contains { Descriptors.isReadableNow($0.fd) }
     }
 
     /// True when the server shut down an idle connection (its FIN came).
     fileprivate func anyHungUp() -> Bool {
-        open.contains { Descriptors.isHungUpNow($0) }
+        forgetClosed()
+        return open.contains { Descriptors.isHungUpNow($0.fd) }
+    }
+
+    fileprivate func forgetClosed() {
+        open.removeAll { Descriptors.socketInode($0.fd) != $0.inode }
     }
 }
 
@@ -638,14 +658,15 @@ private let openSocket: handoff_curl_open_socket_fn = { user, _, address in
         ledger.openError = errno
         return CURL_SOCKET_BAD
     }
-    ledger.open.append(fd)
+    ledger.forgetClosed()
+    ledger.open.append((fd, Descriptors.socketInode(fd) ?? 0))
     return fd
 }
 
 private let closeSocket: handoff_curl_close_socket_fn = { user, fd in
     if let user {
         let ledger = Unmanaged<SocketLedger>.fromOpaque(user).takeUnretainedValue()
-        if let index = ledger.open.firstIndex(of: fd) { ledger.open.remove(at: index) }
+        if let index = ledger.open.firstIndex(where: { $0.fd == fd }) { ledger.open.remove(at: index) }
     }
     return close(fd)
 }
