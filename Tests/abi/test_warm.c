@@ -161,6 +161,29 @@ static void warm_connections_at_client_new(void) {
   handoff_client_free(client);
 }
 
+/* Over HTTP/2 a hedge is a second stream on the warm connection: no new
+ * connection, and its answer wins (fault-slow-then-fast answers a key's
+ * first request after 3 s). */
+static void a_hedge_over_http2_is_a_second_stream(void) {
+  handoff_config *config = tls_config(tls_port("HANDOFF_TEST_TLS_H2_PORT"));
+  handoff_client *client;
+  handoff_result *r;
+  char id[96];
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_after_ms", "50"));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_max_percent", "100"));
+  client = sandbox_client_from(config);
+  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+  snprintf(id, sizeof id, "fault-slow-then-fast~h2-%ld", (long)getpid());
+  r = handoff_client_lookup(client, id, LOOKUP_MS);
+  CHECK_STATUS(HANDOFF_OK, r);
+  CHECK_STR("second", handoff_result_get(r, "answered_by"));
+  handoff_result_free(r);
+  CHECK_INT(1, client_stat(client, "hedges"));
+  CHECK_INT(1, client_stat(client, "hedge_wins"));
+  CHECK_INT(1, client_stat(client, "connections")); /* the warmed one, for both streams */
+  handoff_client_free(client);
+}
+
 /* A child warms its own connection: the parent's stats do not move, and the
  * child's lookup uses what the child warmed. */
 static void warm_in_a_forked_child(void) {
@@ -265,6 +288,7 @@ int main(void) {
   warm_plain_http_sends_nothing();
   warm_connections_at_client_new();
   warm_in_a_forked_child();
+  a_hedge_over_http2_is_a_second_stream();
   refusals();
   failures_end_on_time();
   return check_summary("test_warm");
