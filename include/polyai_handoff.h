@@ -448,8 +448,8 @@ void handoff_client_free(handoff_client *client);
  *   - Results outlive their queue and client.
  *   - Fork: a queue, its I/O thread and its descriptor belong to the process
  *     that made them. The thread starts with the first queued lookup of a
- *     client, so a process that only creates clients and queues, then forks
- *     workers, never runs it; each worker should make its own queue. In a
+ *     client (or its first warm-up, for keep-warm), so a process that only
+ *     creates clients and queues, then forks workers, never runs it; each worker should make its own queue. In a
  *     child, an inherited queue admits nothing (HANDOFF_INVALID_ARGUMENT),
  *     has no descriptor (-1), gives no results, and handoff_queue_free()
  *     only closes the child's copy of the descriptor.
