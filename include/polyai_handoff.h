@@ -407,7 +407,9 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * After a warm-up the client keeps the connections warm (keep_warm_ms,
  * connection_max_idle_ms): its I/O thread (the one of queued lookups,
  * started here if they have not) times the replacements, and a short-lived
- * library thread makes them; neither calls host code. */
+ * library thread makes them; neither calls host code. handoff_client_free()
+ * waits for a replacement under way (at most connect_timeout_ms, else
+ * timeout_ms). */
 handoff_status handoff_client_warm(handoff_client *client, int timeout_ms);
 
 /* Frees a client. NULL is a no-op. Must not be called while another thread

@@ -29,18 +29,22 @@ static handoff_client *idle_client(const char *keep_warm_ms) {
   return sandbox_client_from(config);
 }
 
-/* Connections this client made that no warm-up made: a lookup's own. */
+/* Connections this client made that no warm-up made: a lookup's own. The
+ * library counts a warmed connection as warmed before it counts it at all;
+ * read in that order too (warmed first), a replacement finishing between
+ * the two reads can only make the difference look larger for a moment,
+ * never hide a lookup's own connection. */
 static long long unwarmed(handoff_client *client) {
-  return (long long)client_stat(client, "connections") - (long long)client_stat(client, "connections_warmed");
+  long long warmed = (long long)client_stat(client, "connections_warmed");
+  long long all = (long long)client_stat(client, "connections");
+  return all - warmed;
 }
 
 /* A lookup after the silence; returns how many connections it made itself
- * (every one before it was a warm-up's). The tally counts a warmed
- * connection as warmed before it counts it at all, and the two counters are
- * read in the other order, so a replacement finishing meanwhile can only
- * make the difference look smaller for a moment, never larger: it is waited
- * on (bounded) to come back to 0, which a lookup's own connection never
- * lets it do. */
+ * (every one before it was a warm-up's). A replacement finishing meanwhile
+ * can make the difference look larger for a moment (see unwarmed): it is
+ * waited on (bounded) to come back to 0, which a lookup's own connection
+ * never lets it do. */
 static long long connections_of_a_lookup_after_silence(handoff_client *client) {
   long long after;
   handoff_result *r;

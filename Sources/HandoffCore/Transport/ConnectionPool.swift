@@ -168,6 +168,7 @@ final class ConnectionPool: Sendable {
         allocate(TransferSlot.self)
         allocate(Idle.self)
         allocate(ObjectIdentifier.self)
+        allocate(SocketLedger.Entry.self)
         _ = Picked()
         allocate(pthread_t.self)
         var fresh = [TransferSlot]()[...]

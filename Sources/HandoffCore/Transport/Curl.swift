@@ -621,7 +621,15 @@ enum CurlMulti {
 /// therefore forgotten before the ledger is read.
 final class SocketLedger: @unchecked Sendable {
     // @unchecked: used by the one thread that has the slot checked out (or tears it down).
-    fileprivate var open: [(fd: Int32, inode: UInt)] = []
+    fileprivate var open: [Entry] = []
+
+    /// A struct, not a tuple: its array's metadata is made once on the
+    /// creating thread (ConnectionPool.warmUpTypes), never first on a
+    /// library thread a fork could catch inside the runtime's locks.
+    struct Entry {
+        let fd: Int32
+        let inode: UInt
+    }
     /// errno of the last socket() that failed during a transfer, else 0.
     fileprivate var openError: Int32 = 0
 
@@ -658,8 +666,11 @@ private let openSocket: handoff_curl_open_socket_fn = { user, _, address in
         ledger.openError = errno
         return CURL_SOCKET_BAD
     }
-    ledger.forgetClosed()
-    ledger.open.append((fd, Descriptors.socketInode(fd) ?? 0))
+    // The kernel just handed out this number: an entry still holding it is
+    // one libcurl closed behind the ledger's back. (No fstat sweep here: the
+    // I/O thread's ledger can hold hundreds of connections.)
+    ledger.open.removeAll { $0.fd == fd }
+    ledger.open.append(SocketLedger.Entry(fd: fd, inode: Descriptors.socketInode(fd) ?? 0))
     return fd
 }
 
