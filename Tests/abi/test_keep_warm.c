@@ -56,14 +56,21 @@ static long long connections_of_a_lookup_after_silence(handoff_client *client) {
   return after;
 }
 
+/* libcurl 7.88 can take an idle HTTP/2 connection for dead when its socket
+ * holds only part of a TLS record (see test_warm.c, REUSE_TRIES): rare, so
+ * up to 2 tries, one of which must make no connection of its own. */
 static void replaced_before_the_server_closes_them(void) {
-  handoff_client *client = idle_client("60000");
-  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
-  CHECK_INT(0, connections_of_a_lookup_after_silence(client));
-  /* 5 s at most 1 s idle each: several replacements. */
-  CHECK(client_stat(client, "connections_warmed") >= 3);
-  CHECK_INT(1, client_stat(client, "requests")); /* the lookup's: replacing sends nothing */
-  handoff_client_free(client);
+  int try, reused = 0;
+  for (try = 0; try < 2 && !reused; try++) {
+    handoff_client *client = idle_client("60000");
+    CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+    reused = connections_of_a_lookup_after_silence(client) == 0;
+    /* 5 s at most 1 s idle each: several replacements. */
+    CHECK(client_stat(client, "connections_warmed") >= 3);
+    CHECK_INT(1, client_stat(client, "requests")); /* the lookup's: replacing sends nothing */
+    handoff_client_free(client);
+  }
+  CHECK(reused);
 }
 
 static void without_keep_warm_the_lookup_connects(void) {
