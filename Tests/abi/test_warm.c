@@ -86,8 +86,8 @@ static int wait_line(const char *tag, log_line *out) {
 
 /* libcurl 7.88's liveness check of an idle HTTP/2 connection reads what is
  * waiting on its socket and takes "nothing yet" (SSL_read wanting more of a
- * TLS record) for a dead connection; the lookup then connects anew. That is
- * rare (0 in 30 single warm-ups here, 1 in 30 with 3 at once), so the
+ * TLS record) for a dead connection (http2_connisdead); the likely cause of
+ * a lookup that now and then connects anew after a warm-up. That is rare (0 in 30 single warm-ups here, 1 in 30 with 3 at once), so the
  * "first lookup reuses the warmed connection" checks get up to 3 tries, of
  * which one must succeed: a warm-up that never worked fails every try. */
 #define REUSE_TRIES 3
