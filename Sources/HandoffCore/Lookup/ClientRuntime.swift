@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Everything of a client that changes as it works: connections, breaker,
 /// single-flight table, cache and counters. A client holds it per process
 /// (`PerProcess`), so a forked worker starts with its own, empty, and never
@@ -21,6 +23,9 @@ final class ClientRuntime: Sendable {
     let rotatedSecrets = Locked<SecretRedactor?>(nil)
     /// Armed by a warm-up.
     let keepWarm: KeepWarm
+    /// A queue was made on the client in this process: warm-ups warm the
+    /// I/O thread's connection too.
+    let queued = Atomic<Bool>(false)
     /// What hedged requests may still spend (hedge_max_percent).
     let hedgeBudget: HedgeBudget
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Connections made before the first lookup: DNS, TCP, TLS, a proxy's
 /// tunnel and HTTP/2's settings, so that the lookup costs one round trip.
 /// Nothing is sent: libcurl's pre-request callback stops each transfer
@@ -24,14 +30,23 @@ extension HandoffClient {
         guard let url else { return refusedWarmUp(Self.noLookupsRefusal) }
         guard let timeout = effectiveTimeout(timeoutMs) else { return refusedWarmUp(Self.timeoutRefusal(timeoutMs)) }
         let started = ContinuousClock.now
-        let count = max(config.warmConnections, 1)
         let address = url.url(for: .sharedID("warm-up"))
+        let request = HTTPRequest(url: address, timeoutMs: timeout)
+        let slots = max(config.warmConnections, 1)
+        var count = slots
         let report = runtime.withValue { live -> WarmUpReport in
-            let outcomes = live.transport.warm(HTTPRequest(url: address, timeoutMs: timeout), count: count)
-            let report = Self.summary(outcomes, of: count, timeoutMs: timeout)
+            // The I/O thread's connection warms on its thread meanwhile.
+            let loopWarm = live.queued.load(ordering: .acquiring) ? QueueWarmUp(live.loop, request) : nil
+            var outcomes = live.transport.warm(request, count: slots)
+            if outcomes.contains(where: \.kept) { live.keepWarm.start() }
+            if let loopWarm {
+                let warmed = loopWarm.wait()
+                outcomes.append(warmed)
+                count += 1
+                if warmed.kept { live.keepWarm.start(queued: true) }
+            }
             live.stats.recordWarmUp()
-            if report.kept > 0 { live.keepWarm.start() }
-            return report
+            return Self.summary(outcomes, of: count, timeoutMs: timeout)
         }
         let ms = Self.microseconds(since: started) / 1000
         switch report.status {
@@ -43,6 +58,24 @@ extension HandoffClient {
             log(.warning, "warm-up: \(report.status.nameString) \(redacted(report.message)) (\(report.made) of \(count) connections made, \(ms) ms)")
         }
         return WarmUpReport(status: report.status, made: report.made, kept: report.kept, message: redacted(report.message))
+    }
+
+    /// A queue was made on this client (handoff_queue_new): from now on the
+    /// warm-ups of this process also warm the I/O thread's connection, which
+    /// carries queued lookups (over HTTP/2 all of them). With
+    /// `warm_connections` > 0 that warm-up starts now, on the I/O thread,
+    /// and the caller does not wait for it (the queue API never blocks).
+    func queueMade() {
+        runtime.withValue { live in
+            guard !live.queued.exchange(true, ordering: .acquiringAndReleasing), config.warmConnections > 0,
+                  let address = url?.url(for: .sharedID("warm-up")) else { return }
+            let keepWarm = live.keepWarm
+            let stats = live.stats
+            _ = live.loop.warm(HTTPRequest(url: address, timeoutMs: config.timeoutMs), deadline: Deadline(milliseconds: config.timeoutMs)) { _, kept in
+                stats.recordWarmUp()
+                if kept { keepWarm.start(queued: true) }
+            }
+        }
     }
 
     /// `warm_connections` > 0: the warm-up handoff_client_new and
@@ -78,5 +111,40 @@ extension HandoffClient {
             return WarmUpReport(status: .timeout, made: made, kept: kept, message: "not every connection was made within \(timeoutMs) ms")
         }
         return WarmUpReport(status: .network, made: made, kept: kept, message: why ?? "no connection could be made")
+    }
+}
+
+/// The I/O thread's warm-up, started before the slots' and waited for after.
+private struct QueueWarmUp {
+    private let box: Locked<(outcome: WarmOutcome, kept: Bool)?>
+    private let lock: Lock
+    private let condition: Condition
+    private let until: timespec
+    private let started: Bool
+
+    init(_ loop: CurlLoop, _ request: HTTPRequest) {
+        let box = Locked<(outcome: WarmOutcome, kept: Bool)?>(nil)
+        let lock = Lock(), condition = Condition()
+        self.box = box
+        self.lock = lock
+        self.condition = condition
+        until = Condition.deadline(inMilliseconds: request.timeoutMs)
+        started = loop.warm(request, deadline: Deadline(milliseconds: request.timeoutMs)) { outcome, kept in
+            lock.withLock {
+                box.withLock { $0 = (outcome, kept) }
+                condition.broadcast()
+            }
+        }
+    }
+
+    /// Its outcome, or `.timedOut` once the warm-up's time has passed.
+    func wait() -> (outcome: WarmOutcome, kept: Bool) {
+        guard started else { return (.failed("the library's I/O thread could not be started"), false) }
+        return lock.withLock {
+            while box.withLock({ $0 }) == nil {
+                if !condition.wait(lock, until: until) { break }
+            }
+            return box.withLock { $0 } ?? (.timedOut, false)
+        }
     }
 }

@@ -61,6 +61,7 @@ public final class HandoffClient: Sendable {
             maxResponseBytes: config.maxResponseBytes,
             allowsPlainHTTP: !base.isHTTPS,
             maxConnections: config.maxConnections,
+            connectionMaxIdleMs: config.connectionMaxIdleMs,
             // A plain-HTTP request never goes through a proxy: it would see the key.
             proxy: base.isHTTPS ? config.egress.effectiveProxy(environment: Self.environment()) : nil,
             proxyCredentials: config.egress.proxyCredentials,
@@ -321,8 +322,9 @@ public final class HandoffClient: Sendable {
 
     /// hedge_after_ms > 0: this lookup earns its share of the budget, and
     /// its request may be raced by a second one, never while the breaker
-    /// counts failures (a struggling API gets no extra load).
-    private func hedging(_ live: ClientRuntime) -> Hedge? {
+    /// counts failures (a struggling API gets no extra load). Synchronous
+    /// and queued lookups alike.
+    func hedging(_ live: ClientRuntime) -> Hedge? {
         guard config.hedgeAfterMs > 0 else { return nil }
         let (budget, breaker, stats) = (live.hedgeBudget, live.breaker, live.stats)
         budget.earn()

@@ -36,11 +36,14 @@ public final class LookupQueue: Sendable {
 
     private let state = Locked(State())
 
-    /// nil if no descriptor could be made (errno says why).
-    public init?(client: HandoffClient) {
+    /// nil if no descriptor could be made (errno says why). `announced`:
+    /// the client learns that this process queues lookups, and warms the
+    /// I/O thread's connection with its slots (PathWarmUp's own queue is not).
+    public init?(client: HandoffClient, announced: Bool = true) {
         guard let notifier = EventNotifier() else { return nil }
         self.client = client
         self.notifier = notifier
+        if announced { client.queueMade() }
     }
 
     public var belongsToThisProcess: Bool { ForkGeneration.current == generation }

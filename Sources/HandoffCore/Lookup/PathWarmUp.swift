@@ -71,7 +71,7 @@ public enum PathWarmUp {
     /// and closed; nothing is sent, no thread started).
     static func warmUpQueue(_ client: HandoffClient) {
         guard !queueWarmed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        guard let queue = LookupQueue(client: client) else { return }
+        guard let queue = LookupQueue(client: client, announced: false) else { return }
         _ = queue.lookup(nil, as: .sharedID, timeoutMs: nil, tag: 0, quietly: true)
         _ = queue.next()
         queue.close()

@@ -56,6 +56,7 @@ final class QueuedLookup: @unchecked Sendable {
             return complete(client.inFlightRefusal(), live)
         }
         holdsPlace.store(true, ordering: .releasing)
+        live.keepWarm.noteUse()
         join(live)
     }
 
@@ -90,7 +91,7 @@ final class QueuedLookup: @unchecked Sendable {
             return complete(refusal, live)
         }
         leading.store(true, ordering: .releasing)
-        attempt(0, flight, permit, live)
+        attempt(0, flight, permit, live, hedge: client.hedging(live))
     }
 
     /// The result of the leader this lookup followed.
@@ -107,13 +108,13 @@ final class QueuedLookup: @unchecked Sendable {
     /// One attempt of 1 + `retries`, like the synchronous lookup's; the key
     /// files are checked on the I/O thread, before the request goes out.
     private func attempt(_ number: Int, _ flight: Flight, _ permit: CircuitBreaker.Permit, _ live: ClientRuntime,
-                         reloadedKey: Bool = false) {
+                         hedge: Hedge?, reloadedKey: Bool = false) {
         let remaining = deadline.remainingMs
         guard remaining > 0 else { return conclude(.init(status: .timeout, errorMessage: timeoutMessage), flight, permit, live) }
         guard let url = client.url?.url(for: target) else {
             return conclude(.init(status: .invalidArgument, errorMessage: HandoffClient.noLookupsRefusal), flight, permit, live)
         }
-        let request = HTTPRequest(url: url, timeoutMs: remaining)
+        let request = HTTPRequest(url: url, timeoutMs: remaining, hedge: hedge)
         live.stats.recordRequest(retry: number > 0)
         let queue = self.queue
         // The secrets' version the request goes out with; set and read on
@@ -129,14 +130,14 @@ final class QueuedLookup: @unchecked Sendable {
             if HandoffClient.isSecretRefusal(outcome.status, http), !reloadedKey,
                client.secretsRotated(since: sentWith.withLock { $0 }, live, logTo: queue),
                deadline.remainingMs >= Limits.minRetryAttemptMs {
-                return self.attempt(number, flight, permit, live, reloadedKey: true)
+                return self.attempt(number, flight, permit, live, hedge: hedge, reloadedKey: true)
             }
             if number < client.config.retries, http.isRetryable {
                 let backoff = HandoffClient.backoffMs(attempt: number)
                 if deadline.remainingMs >= backoff + Limits.minRetryAttemptMs {
                     client.log(.info, "lookup \(target.logDescription): \(outcome.status.nameString) (\(outcome.errorMessage)); retrying in \(backoff) ms", to: queue)
                     let due = ContinuousClock.now.advanced(by: .milliseconds(backoff))
-                    if live.loop.schedule(at: due, { [self] in self.attempt(number + 1, flight, permit, live, reloadedKey: reloadedKey) }) { return }
+                    if live.loop.schedule(at: due, { [self] in self.attempt(number + 1, flight, permit, live, hedge: hedge, reloadedKey: reloadedKey) }) { return }
                 }
             }
             conclude(outcome, flight, permit, live)

@@ -138,12 +138,19 @@ final class CurlTransfer: @unchecked Sendable {
     private var abortsBeforeRequest = false
     fileprivate var reachedRequest = false
 
+    /// The I/O thread's: never reuses a connection idle for
+    /// connection_max_idle_ms (it cannot look for a server's FIN first, as
+    /// a slot does, and its keep-warm leaves the replaced connection to age out).
+    private let limitsIdleAge: Bool
+
     /// `reserveBody`: room for a typical answer up front, for a slot that a
     /// lookup reuses; the I/O thread's transfers, by the thousand, grow theirs
     /// as answers come.
-    init?(settings: TransportSettings, headers: RequestHeaders, share: CurlShare, sockets: SocketLedger, reserveBody: Bool = true) {
+    init?(settings: TransportSettings, headers: RequestHeaders, share: CurlShare, sockets: SocketLedger, reserveBody: Bool = true,
+          limitsIdleAge: Bool = false) {
         guard CurlRuntime.isReady, let easy = curl_easy_init() else { return nil }
         self.easy = easy
+        self.limitsIdleAge = limitsIdleAge
         self.headers = headers
         (lists, listsVersion) = headers.snapshot
         self.share = share
@@ -175,6 +182,12 @@ final class CurlTransfer: @unchecked Sendable {
             (CURLOPT_MAXFILESIZE, settings.maxResponseBytes),
         ]
         var ok = longs.allSatisfy { handoff_curl_set_long(easy, $0.0, $0.1) == CURLE_OK }
+        if limitsIdleAge {
+            // libcurl drops a connection idle for more than this many whole
+            // seconds: ceil(max idle) - 1 never cuts sooner than asked.
+            let seconds = (settings.connectionMaxIdleMs + 999) / 1000 - 1
+            ok = ok && handoff_curl_set_long(easy, CURLOPT_MAXAGE_CONN, seconds) == CURLE_OK
+        }
         ok = ok && handoff_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, settings.allowsPlainHTTP ? "http,https" : "https") == CURLE_OK
         if let proxy = settings.proxy {
             // Chosen by the configuration: https tunnels through it with
@@ -236,7 +249,8 @@ final class CurlTransfer: @unchecked Sendable {
         reachedRequest = false
         errorText[0] = 0
         sockets.openError = 0
-        guard configured, setWarmOnly(request.warmOnly) else { return false }
+        guard configured, setWarmOnly(request.warmOnly),
+              !request.freshConnection || handoff_curl_set_long(easy, CURLOPT_FRESH_CONNECT, 1) == CURLE_OK else { return false }
         // The library's deadline decides; libcurl's own timers, which round
         // to whole milliseconds, are set past it so they never fire first.
         let curlTimeoutMs = request.timeoutMs + Limits.curlTimerSlackMs
@@ -319,6 +333,28 @@ final class CurlTransfer: @unchecked Sendable {
         abortsBeforeRequest = false
         configured = configure()
         return version
+    }
+
+    /// A GET that failed on a kept-alive connection before any answer
+    /// came: the connection was dead when it was taken (an HTTP/2 one the
+    /// server had shut while idle, which libcurl 7.88 takes for alive and
+    /// fails with "Error in the HTTP2 framing layer"; a GOAWAY's refused
+    /// stream). Nothing reached the API's handler: worth one attempt on a
+    /// new connection, at once. Read before `finish`.
+    func failedOnReusedConnection(rawCode: UInt32) -> Bool {
+        let code = CURLcode(rawValue: rawCode)
+        guard [CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING].contains(code),
+              !posting, body.isEmpty, responseStatus == 0 else { return false }
+        var connects = 0
+        _ = handoff_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+        return connects == 0
+    }
+
+    /// After a warm-up's transfer ended: libcurl kept its connection (it is
+    /// multiplexed; an HTTP/1.1 one it closed).
+    var connectionKept: Bool {
+        var socket: curl_socket_t = CURL_SOCKET_BAD
+        return handoff_curl_get_socket(easy, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK && socket != CURL_SOCKET_BAD
     }
 
     /// A failure that was the proxy's, said so: an operator must not go

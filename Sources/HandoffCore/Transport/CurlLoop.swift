@@ -23,9 +23,12 @@ final class CurlLoop: @unchecked Sendable {
     // other threads only under the inbox lock.
     typealias Completion = @Sendable (HTTPOutcome) -> Void
     typealias Action = @Sendable () -> Void
+    /// A warm-up's end, and whether libcurl kept its connection.
+    typealias WarmCompletion = @Sendable (WarmOutcome, _ kept: Bool) -> Void
 
     private enum Command {
         case transfer(HTTPRequest, Deadline, Action?, Completion)
+        case warm(HTTPRequest, Deadline, WarmCompletion)
         case timer(ContinuousClock.Instant, Action)
     }
 
@@ -44,12 +47,44 @@ final class CurlLoop: @unchecked Sendable {
     // Loop thread only.
     private struct Running {
         let transfer: CurlTransfer
-        let completion: Completion
         let token: UInt64
+        let request: HTTPRequest
+        let deadline: Deadline
+        let job: Job
+    }
+    /// What a running transfer is for. `retried`: it already went again
+    /// on a new connection after a dead kept-alive one.
+    private enum Job {
+        case lookup(Completion, retried: Bool)
+        /// One of a hedged lookup's two requests (`hedge`: the second).
+        case raced(Race, hedge: Bool, retried: Bool)
+        /// A warm-up; nil: keep-warm's own replacement.
+        case warm(WarmCompletion?)
+    }
+    /// A hedged lookup: its first request, and the second one sent after
+    /// `hedge.afterMs` without an answer. The first answer completes it,
+    /// the other request is cancelled; a failure waits for the other
+    /// request while that one runs.
+    private final class Race {
+        let hedge: Hedge
+        let completion: Completion
+        /// The keys of the two requests while they run.
+        var first: Int?
+        var second: Int?
+        /// The first request's failure, kept while the second runs.
+        var firstFailure: HTTPOutcome?
+        var hedgeDue = true
+        var done = false
+
+        init(hedge: Hedge, completion: @escaping Completion) {
+            self.hedge = hedge
+            self.completion = completion
+        }
     }
     private enum Due {
         case deadline(key: Int, token: UInt64)
         case pendingDeadline(token: UInt64)
+        case hedge(Race)
         case action(Action)
     }
     /// A transfer waiting for room: at most `maxConnections` are handed to
@@ -69,6 +104,13 @@ final class CurlLoop: @unchecked Sendable {
     private var idle: [CurlTransfer] = []
     private var timers = TimerHeap<Due>()
     private var tokens: UInt64 = 0
+    /// The multi handle, for timer actions (keep-warm) that start transfers.
+    private var currentMulti: UnsafeMutableRawPointer? = nil
+    /// When a transfer last ended on a connection of the loop, and whether
+    /// a warm-up here kept one (HTTP/2): keep-warm's state.
+    private var lastUse: ContinuousClock.Instant? = nil
+    private var warmed = false
+    private var refreshing = false
     /// Every connection socket of the loop's multi handle; outlives it.
     private let sockets = SocketLedger()
 
@@ -86,6 +128,29 @@ final class CurlLoop: @unchecked Sendable {
     /// (a key file check: file I/O that must not happen on the caller's).
     func start(_ request: HTTPRequest, deadline: Deadline, before: Action? = nil, _ completion: @escaping Completion) -> Bool {
         submit(.transfer(request, deadline, before, completion))
+    }
+
+    /// Makes a connection for queued lookups, sending nothing (see
+    /// TransferSlot.warm); `completion` runs once on the loop thread, by
+    /// `deadline` at the latest. Over HTTP/2 every queued lookup then shares
+    /// it. False if the loop could not be started.
+    func warm(_ request: HTTPRequest, deadline: Deadline, _ completion: @escaping WarmCompletion) -> Bool {
+        var warmOnly = request
+        warmOnly.warmOnly = true
+        return submit(.warm(warmOnly, deadline, completion))
+    }
+
+    /// Keep-warm, on the loop thread (a timer action): once a warm-up here
+    /// kept a connection, and no transfer has used one for `idleFor`, a new
+    /// connection is warmed (a fresh DNS answer too). The idle one is left
+    /// to age out: libcurl never reuses it past connection_max_idle_ms.
+    func refreshIfIdle(_ request: HTTPRequest, idleFor: Duration) {
+        guard warmed, !refreshing, running.isEmpty, pendingHead == pendingOrder.count, let multi = currentMulti,
+              let lastUse, ContinuousClock.now - lastUse >= idleFor else { return }
+        var fresh = request
+        fresh.warmOnly = true
+        fresh.freshConnection = true
+        refreshing = launch(fresh, Deadline(milliseconds: request.timeoutMs), job: .warm(nil), multi) != nil
     }
 
     /// Runs `action` on the loop thread once `due` has come.
@@ -137,6 +202,7 @@ final class CurlLoop: @unchecked Sendable {
     // MARK: the loop thread
 
     private func run(_ multi: UnsafeMutableRawPointer) {
+        currentMulti = multi
         while true {
             let (commands, stopping) = inbox.withLock { inbox -> ([Command], Bool) in
                 defer { inbox.commands.removeAll(keepingCapacity: true) }
@@ -159,6 +225,7 @@ final class CurlLoop: @unchecked Sendable {
         pending.removeAll()
         idle.removeAll()
         timers.removeAll()
+        currentMulti = nil
         // The transfers are gone; closing the connections calls back into
         // `sockets`, which this object still holds.
         ForkGuard.sheltered { _ = curl_multi_cleanup(multi) }
@@ -180,6 +247,11 @@ final class CurlLoop: @unchecked Sendable {
         commands.removeAll(keepingCapacity: true)
         var idle: [CurlTransfer] = []
         _ = idle.popLast()
+        let race = Race(hedge: Hedge(afterMs: 0, mayStart: { false }, sent: {}, won: {}), completion: { _ in })
+        timers.push(.hedge(race), due: .now)
+        _ = [race.first, race.second].compactMap { $0 }
+        var expired: [(transfer: CurlTransfer, reusable: Bool)] = []
+        expired.removeAll()
     }
 
     /// Every loop whose thread runs, from its start to its end. In a forked
@@ -195,6 +267,10 @@ final class CurlLoop: @unchecked Sendable {
         switch command {
         case .timer(let due, let action):
             timers.push(.action(action), due: due)
+        case .warm(let request, let deadline, let completion):
+            if launch(request, deadline, job: .warm(completion), multi) == nil {
+                completion(.failed("could not start the warm-up's transfer"), false)
+            }
         case .transfer(let request, let deadline, let before, let completion):
             guard running.count < settings.maxConnections else {
                 tokens &+= 1
@@ -224,33 +300,131 @@ final class CurlLoop: @unchecked Sendable {
         }
     }
 
+    /// A queued lookup's GET: hedged when it asks to be and its deadline
+    /// leaves room past the hedge delay.
     private func launch(_ request: HTTPRequest, _ deadline: Deadline, _ before: Action?, _ completion: @escaping Completion,
                         _ multi: UnsafeMutableRawPointer) {
         before?()
-        guard let transfer = idle.popLast()
-            ?? CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets, reserveBody: false) else {
-            completion(.failed("could not create a libcurl handle", retryable: false))
+        var plain = request
+        plain.hedge = nil
+        guard let hedge = request.hedge, hedge.afterMs < request.timeoutMs else {
+            if launch(plain, deadline, job: .lookup(completion, retried: false), multi) == nil {
+                completion(.failed("could not start the transfer", retryable: false))
+            }
             return
         }
-        guard transfer.prepare(request), curl_multi_add_handle(multi, transfer.easy) == CURLM_OK else {
-            completion(.failed("could not start the transfer", retryable: false))
-            return
+        let race = Race(hedge: hedge, completion: completion)
+        guard let key = launch(plain, deadline, job: .raced(race, hedge: false, retried: false), multi) else {
+            return completion(.failed("could not start the transfer", retryable: false))
         }
+        race.first = key
+        timers.push(.hedge(race), due: ContinuousClock.now.advanced(by: .milliseconds(hedge.afterMs)))
+    }
+
+    /// Hands one transfer to libcurl, with its deadline timer; its key, or
+    /// nil if no handle could take it. A warm-up's handle is its own, never
+    /// one the lookups reuse (it carries the pre-request stop).
+    private func launch(_ request: HTTPRequest, _ deadline: Deadline, job: Job, _ multi: UnsafeMutableRawPointer) -> Int? {
+        let transfer: CurlTransfer?
+        if case .warm = job {
+            transfer = makeTransfer()
+        } else {
+            transfer = idle.popLast() ?? makeTransfer()
+        }
+        guard let transfer, transfer.prepare(request), curl_multi_add_handle(multi, transfer.easy) == CURLM_OK else { return nil }
         tokens &+= 1
         let key = Int(bitPattern: transfer.easy)
-        running[key] = Running(transfer: transfer, completion: completion, token: tokens)
+        running[key] = Running(transfer: transfer, token: tokens, request: request, deadline: deadline, job: job)
         timers.push(.deadline(key: key, token: tokens), due: deadline.end)
+        return key
+    }
+
+    private func makeTransfer() -> CurlTransfer? {
+        CurlTransfer(settings: settings, headers: headers, share: share, sockets: sockets, reserveBody: false, limitsIdleAge: true)
     }
 
     private func finishDone(_ multi: UnsafeMutableRawPointer) {
         var queued: Int32 = 0
         while let message = curl_multi_info_read(multi, &queued) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
-            let code = message.pointee.data.result
+            let code = message.pointee.data.result.rawValue
             guard let entry = running.removeValue(forKey: Int(bitPattern: easy)) else { continue }
-            let outcome = entry.transfer.outcome(rawCode: code.rawValue)
-            release(entry.transfer, multi)
-            entry.completion(outcome)
+            switch entry.job {
+            case .warm(let completion):
+                let outcome = entry.transfer.warmOutcome(rawCode: code)
+                var kept = false
+                if case .ready = outcome { kept = entry.transfer.connectionKept }
+                detachWarmUp(entry.transfer, multi, ready: { if case .ready = outcome { true } else { false } }(), kept: kept)
+                if kept {
+                    warmed = true
+                    lastUse = .now
+                }
+                if let completion { completion(outcome, kept) } else { refreshing = false }
+            case .lookup(let completion, let retried):
+                if !retried, let _ = againOnNewConnection(entry, code, job: .lookup(completion, retried: true), multi) { continue }
+                let outcome = entry.transfer.outcome(rawCode: code)
+                release(entry.transfer, multi)
+                lastUse = .now
+                completion(outcome)
+            case .raced(let race, let isHedge, let retried):
+                if !retried, !race.done, let key = againOnNewConnection(entry, code, job: .raced(race, hedge: isHedge, retried: true), multi) {
+                    if isHedge { race.second = key } else { race.first = key }
+                    continue
+                }
+                let outcome = entry.transfer.outcome(rawCode: code)
+                release(entry.transfer, multi)
+                lastUse = .now
+                settle(race, hedge: isHedge, outcome, multi)
+            }
+        }
+    }
+
+    /// A GET that found its kept-alive connection dead before any answer
+    /// (see CurlTransfer.failedOnReusedConnection) goes again at once on a
+    /// new one, once, inside its deadline: the slots look for the server's
+    /// FIN before a lookup, which the loop, holding hundreds of
+    /// connections, cannot. The new transfer's key, or nil.
+    private func againOnNewConnection(_ entry: Running, _ code: UInt32, job: Job, _ multi: UnsafeMutableRawPointer) -> Int? {
+        guard entry.request.body == nil, entry.transfer.failedOnReusedConnection(rawCode: code) else { return nil }
+        let remaining = entry.deadline.remainingMs
+        guard remaining > 0 else { return nil }
+        release(entry.transfer, multi)
+        var again = entry.request
+        again = HTTPRequest(url: again.url, timeoutMs: remaining)
+        again.freshConnection = true
+        return launch(again, entry.deadline, job: job, multi)
+    }
+
+    /// One request of a race ended with `outcome`.
+    private func settle(_ race: Race, hedge isHedge: Bool, _ outcome: HTTPOutcome, _ multi: UnsafeMutableRawPointer) {
+        if isHedge { race.second = nil } else { race.first = nil }
+        guard !race.done else { return }
+        let answered = Self.isAnswer(outcome)
+        if !answered, (isHedge ? race.first : race.second) != nil {
+            if !isHedge { race.firstFailure = outcome }
+            return
+        }
+        race.done = true
+        if isHedge, answered { race.hedge.won() }
+        cancel(race, multi)
+        race.completion(isHedge && !answered ? race.firstFailure ?? outcome : outcome)
+    }
+
+    /// The other request of a race that is over: libcurl resets its stream
+    /// (HTTP/2) or closes its connection (HTTP/1.1).
+    private func cancel(_ race: Race, _ multi: UnsafeMutableRawPointer) {
+        for key in [race.first, race.second].compactMap({ $0 }) {
+            if let entry = running.removeValue(forKey: key) { release(entry.transfer, multi) }
+        }
+        race.first = nil
+        race.second = nil
+    }
+
+    /// An HTTP answer, whatever its status: what a hedged lookup takes.
+    private static func isAnswer(_ outcome: HTTPOutcome) -> Bool {
+        switch outcome {
+        case .response, .bodyTooLarge: true
+        default: false
         }
     }
 
@@ -260,7 +434,7 @@ final class CurlLoop: @unchecked Sendable {
     /// last completion is not kept waiting behind a thousand teardowns.
     private func fireDue(_ multi: UnsafeMutableRawPointer) {
         let now = ContinuousClock.now
-        var expired: [CurlTransfer] = []
+        var expired: [(transfer: CurlTransfer, reusable: Bool)] = []
         while let due = timers.popDue(at: now) {
             switch due {
             case .action(let action):
@@ -268,14 +442,49 @@ final class CurlLoop: @unchecked Sendable {
             case .pendingDeadline(let token):
                 // Never handed to libcurl: it times out where it waited.
                 pending.removeValue(forKey: token)?.completion(.timedOut)
+            case .hedge(let race):
+                sendHedge(race, multi)
             case .deadline(let key, let token):
                 guard let entry = running[key], entry.token == token else { continue }
                 running.removeValue(forKey: key)
-                expired.append(entry.transfer)
-                entry.completion(.timedOut)
+                switch entry.job {
+                case .lookup(let completion, _):
+                    expired.append((entry.transfer, true))
+                    completion(.timedOut)
+                case .warm(let completion):
+                    expired.append((entry.transfer, false))
+                    if let completion { completion(.timedOut, false) } else { refreshing = false }
+                case .raced(let race, let isHedge, _):
+                    expired.append((entry.transfer, true))
+                    if isHedge { race.second = nil } else { race.first = nil }
+                    guard !race.done else { continue }
+                    race.done = true
+                    for other in [race.first, race.second].compactMap({ $0 }) {
+                        if let entry = running.removeValue(forKey: other) { expired.append((entry.transfer, true)) }
+                    }
+                    race.first = nil
+                    race.second = nil
+                    race.completion(.timedOut)
+                }
             }
         }
-        for transfer in expired { release(transfer, multi) }
+        for (transfer, reusable) in expired {
+            if reusable { release(transfer, multi) } else { detachWarmUp(transfer, multi, ready: false, kept: false) }
+        }
+    }
+
+    /// The hedge delay passed without an answer: the second request goes
+    /// out if the first still runs, the deadline leaves room, the loop has
+    /// room for one more transfer and the budget (and breaker) allow it.
+    private func sendHedge(_ race: Race, _ multi: UnsafeMutableRawPointer) {
+        guard race.hedgeDue, !race.done, let first = race.first, let entry = running[first] else { return }
+        race.hedgeDue = false
+        let remaining = entry.deadline.remainingMs
+        guard remaining >= Limits.minHedgeMs, running.count < settings.maxConnections, race.hedge.mayStart() else { return }
+        guard let key = launch(HTTPRequest(url: entry.request.url, timeoutMs: remaining), entry.deadline,
+                               job: .raced(race, hedge: true, retried: false), multi) else { return }
+        race.second = key
+        race.hedge.sent()
     }
 
     /// Detaches a transfer and keeps it for the next request, up to the cap.
@@ -283,6 +492,14 @@ final class CurlLoop: @unchecked Sendable {
         ForkGuard.sheltered { _ = curl_multi_remove_handle(multi, transfer.easy) }
         _ = transfer.finish()
         if transfer.configured, idle.count < Limits.maxIdleConnections { idle.append(transfer) }
+    }
+
+    /// A warm-up's transfer, done: its connection counted (HTTP/2 when
+    /// libcurl kept it), the handle freed.
+    private func detachWarmUp(_ transfer: CurlTransfer, _ multi: UnsafeMutableRawPointer, ready: Bool, kept: Bool) {
+        ForkGuard.sheltered { _ = curl_multi_remove_handle(multi, transfer.easy) }
+        let version = ready ? Int(kept ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_1_1) : nil
+        _ = transfer.finish(version: version, warmedAndKept: kept)
     }
 
     /// Until the next timer, at most a second (libcurl shortens it to its

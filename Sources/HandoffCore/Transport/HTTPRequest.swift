@@ -7,6 +7,9 @@ struct HTTPRequest: Sendable {
     /// A warm-up: the connection is made (DNS, TCP, TLS, the proxy's
     /// tunnel, HTTP/2's settings) and the request is never sent.
     var warmOnly = false
+    /// Never reuse a kept-alive connection (keep-warm's replacement on the
+    /// I/O thread, which must make a new one).
+    var freshConnection = false
     /// A lookup's GET that may race a second request against the first.
     var hedge: Hedge? = nil
 }
@@ -85,6 +88,9 @@ struct TransportSettings: Sendable {
     let allowsPlainHTTP: Bool
     /// Connections the I/O thread of queued lookups opens at once.
     var maxConnections = Limits.defaultMaxConnections
+    /// connection_max_idle_ms: the I/O thread never reuses a connection
+    /// idle that long (libcurl counts whole seconds: rounded up).
+    var connectionMaxIdleMs = Limits.defaultConnectionMaxIdleMs
     /// The https proxy (a CONNECT tunnel) and its no_proxy list; nil: none.
     var proxy: (url: String, noProxy: String)? = nil
     var proxyCredentials: String? = nil

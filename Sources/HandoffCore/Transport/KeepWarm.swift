@@ -15,9 +15,10 @@ import Synchronization
 ///
 /// Only once the client has warmed (handoff_client_warm, warm_connections):
 /// a client that never asked has no timer and no thread. The timer runs on
-/// the client's I/O thread (the one of queued lookups); the replacement,
-/// which blocks for its handshakes, on a short-lived library thread, so the
-/// I/O thread never waits. Neither calls host code (no log lines). Per
+/// the client's I/O thread (the one of queued lookups); a slot's
+/// replacement, which blocks for its handshakes, on a short-lived library
+/// thread, so the I/O thread never waits. The I/O thread's own connection
+/// (queued lookups) is replaced in its multi handle, without blocking. Neither calls host code (no log lines). Per
 /// process, like the rest of `ClientRuntime`: a forked child starts with
 /// none of it armed.
 final class KeepWarm: Sendable {
@@ -27,7 +28,10 @@ final class KeepWarm: Sendable {
     private let count: Int
     private let maxIdleMs: Int
     private let keepForMs: Int
+    /// Armed by a warm-up of the slots (synchronous lookups), and of the
+    /// I/O thread's connection (queued lookups).
     private let enabled = Atomic<Bool>(false)
+    private let loopEnabled = Atomic<Bool>(false)
     private let armed = Atomic<Bool>(false)
     private let lastUseMs = Atomic<Int>(0)
     /// The replacement running now, if any; `stop` joins it.
@@ -44,15 +48,21 @@ final class KeepWarm: Sendable {
     }
 
     /// After a warm-up: from now on, until `keep_warm_ms` without lookups.
-    func start() {
+    /// `queued`: the I/O thread's connection, rather than the slots.
+    func start(queued: Bool = false) {
         guard request != nil, keepForMs > 0 else { return }
-        enabled.store(true, ordering: .releasing)
+        if queued {
+            loopEnabled.store(true, ordering: .releasing)
+        } else {
+            enabled.store(true, ordering: .releasing)
+        }
         noteUse()
     }
 
-    /// Each synchronous lookup: one relaxed load for a client that never warmed.
+    /// Each lookup, synchronous or queued: two relaxed loads for a client
+    /// that never warmed.
     func noteUse() {
-        guard enabled.load(ordering: .relaxed) else { return }
+        guard enabled.load(ordering: .relaxed) || loopEnabled.load(ordering: .relaxed) else { return }
         lastUseMs.store(Self.nowMs, ordering: .relaxed)
         guard !armed.load(ordering: .relaxed), !armed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         arm()
@@ -92,7 +102,12 @@ final class KeepWarm: Sendable {
             return
         }
         let dropAfter = Duration.milliseconds(maxIdleMs)
-        if transport.hasIdle(count: count, idleFor: replaceAfter, orDropAfter: dropAfter) { startRefresher(request, dropAfter) }
+        if enabled.load(ordering: .acquiring), transport.hasIdle(count: count, idleFor: replaceAfter, orDropAfter: dropAfter) {
+            startRefresher(request, dropAfter)
+        }
+        // On this thread already, and it blocks on nothing: the handshakes
+        // run in the loop's multi handle.
+        if loopEnabled.load(ordering: .acquiring) { loop.refreshIfIdle(request, idleFor: replaceAfter) }
         arm()
     }
 
