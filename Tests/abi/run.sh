@@ -39,10 +39,10 @@ VALGRIND=${VALGRIND:-0}
 CC=${CC:-cc}
 # Every test_*.c is its own program; test_dns_stall, test_deadline_floor and
 # test_unload need a network namespace and run through dns_stall.sh,
-# test_tls and test_connections need nginx in front of the sandbox and run
-# through tls_front.sh.
+# test_tls, test_connections, test_warm, test_keep_warm and test_queue_warm
+# need nginx in front of the sandbox and run through tls_front.sh.
 TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' |
-  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_warm -e test_keep_warm -e test_egress)
+  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_warm -e test_keep_warm -e test_queue_warm -e test_egress)
 ONLY=${ONLY:-}
 # wanted NAME: NAME is to run (every part when ONLY is empty).
 wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
@@ -203,6 +203,7 @@ run_through test_tls tls_front.sh
 run_through test_connections tls_front.sh
 run_through test_warm tls_front.sh
 run_through test_keep_warm tls_front.sh
+run_through test_queue_warm tls_front.sh
 # Real proxies (tinyproxy) in front of that nginx.
 run_through test_egress egress_front.sh "tinyproxy is not installed"
 

@@ -7,12 +7,14 @@
  * hedge_after_ms answers and wins, and the lookup does not wait for the
  * first; the budget is exact (every lookup earns hedge_max_percent / 100 of
  * a hedge: 40 slow lookups at 10% send exactly 4 hedges); no hedge while the
- * breaker counts failures; a DNI reservation is never hedged.
+ * breaker counts failures; a DNI reservation is never hedged. Queued
+ * lookups hedge the same way, on the I/O thread, with the same budget.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <unistd.h>
 
 #include "harness.h"
+#include "queue_wait.h"
 
 #define LOOKUP_MS ((int)(10000 * test_time_scale()))
 
@@ -114,6 +116,70 @@ static void a_reservation_is_never_hedged(void) {
   handoff_client_free(client);
 }
 
+/* A queued lookup of <fixture>~<variant>-<pid>: who answered. */
+static void expect_queued_answer_of(handoff_queue *queue, const char *fixture, const char *variant, const char *expected) {
+  char id[96];
+  uint64_t tag = 0;
+  handoff_result *r;
+  snprintf(id, sizeof id, "%s~%s-%ld", fixture, variant, (long)getpid());
+  CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, id, LOOKUP_MS, 9));
+  r = take(queue, &tag, 20000);
+  if (!CHECK(r != NULL)) return;
+  CHECK_STATUS(HANDOFF_OK, r);
+  if (!CHECK_STR(expected, value_of(r, "answered_by"))) fprintf(stderr, "    (queued shared_id %s)\n", id);
+  handoff_result_free(r);
+}
+
+static void queued_lookups_hedge_too(void) {
+  handoff_client *client = sandbox_client_with("hedge_after_ms", "50", "hedge_max_percent", "100", "retries", "0", NULL);
+  handoff_queue *queue = new_queue(client);
+  expect_queued_answer_of(queue, "fault-slow-then-fast", "qwin", "second");
+  CHECK_INT(1, client_stat(client, "hedges"));
+  CHECK_INT(1, client_stat(client, "hedge_wins"));
+  CHECK_INT(2, client_stat(client, "requests"));
+  /* The first request fails while the hedge runs: the hedge's answer wins. */
+  expect_queued_answer_of(queue, "fault-reset-then-late", "qlate", "second");
+  CHECK_INT(2, client_stat(client, "hedges"));
+  CHECK_INT(2, client_stat(client, "hedge_wins"));
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+
+  client = sandbox_client_with("retries", "0", NULL);
+  queue = new_queue(client);
+  expect_queued_answer_of(queue, "fault-slow-then-fast", "qoff", "first");
+  CHECK_INT(0, client_stat(client, "hedges"));
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
+/* 40 queued lookups at once on the slow sandbox, 10%: exactly 4 hedges. */
+static void the_queued_budget_is_exact(void) {
+  handoff_config *config = sandbox_config_with("hedge_after_ms", "20", "hedge_max_percent", "10", "retries", "0", NULL);
+  handoff_client *client;
+  handoff_queue *queue;
+  int i, ok = 0;
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "base_url", test_env("HANDOFF_TEST_SLOW_BASE_URL")));
+  client = sandbox_client_from(config);
+  queue = new_queue(client);
+  for (i = 0; i < 40; i++) {
+    char id[64];
+    snprintf(id, sizeof id, "acme-call-123~qbudget-%d-%ld", i, (long)getpid());
+    CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, id, LOOKUP_MS, (uint64_t)i));
+  }
+  for (i = 0; i < 40; i++) {
+    uint64_t tag;
+    handoff_result *r = take(queue, &tag, 20000);
+    if (!CHECK(r != NULL)) break;
+    if (handoff_result_status(r) == HANDOFF_OK) ok++;
+    handoff_result_free(r);
+  }
+  CHECK_INT(40, ok);
+  CHECK_INT(4, client_stat(client, "hedges"));
+  CHECK_INT(44, client_stat(client, "requests"));
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
 int main(void) {
   handoff_config *config = handoff_config_new();
   CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_after_ms", "600000"));
@@ -129,5 +195,7 @@ int main(void) {
   the_budget_is_exact();
   no_hedge_while_the_breaker_counts_failures();
   a_reservation_is_never_hedged();
+  queued_lookups_hedge_too();
+  the_queued_budget_is_exact();
   return check_summary("test_hedge");
 }

@@ -139,8 +139,8 @@ final class CurlTransfer: @unchecked Sendable {
     fileprivate var reachedRequest = false
 
     /// The I/O thread's: never reuses a connection idle for
-    /// connection_max_idle_ms (it cannot look for a server's FIN first, as
-    /// a slot does, and its keep-warm leaves the replaced connection to age out).
+    /// connection_max_idle_ms (its keep-warm leaves a replaced connection
+    /// to age out, and a server may close one idle past it).
     private let limitsIdleAge: Bool
 
     /// `reserveBody`: room for a typical answer up front, for a slot that a
@@ -333,21 +333,6 @@ final class CurlTransfer: @unchecked Sendable {
         abortsBeforeRequest = false
         configured = configure()
         return version
-    }
-
-    /// A GET that failed on a kept-alive connection before any answer
-    /// came: the connection was dead when it was taken (an HTTP/2 one the
-    /// server had shut while idle, which libcurl 7.88 takes for alive and
-    /// fails with "Error in the HTTP2 framing layer"; a GOAWAY's refused
-    /// stream). Nothing reached the API's handler: worth one attempt on a
-    /// new connection, at once. Read before `finish`.
-    func failedOnReusedConnection(rawCode: UInt32) -> Bool {
-        let code = CURLcode(rawValue: rawCode)
-        guard [CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING].contains(code),
-              !posting, body.isEmpty, responseStatus == 0 else { return false }
-        var connects = 0
-        _ = handoff_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
-        return connects == 0
     }
 
     /// After a warm-up's transfer ended: libcurl kept its connection (it is

@@ -52,12 +52,11 @@ final class CurlLoop: @unchecked Sendable {
         let deadline: Deadline
         let job: Job
     }
-    /// What a running transfer is for. `retried`: it already went again
-    /// on a new connection after a dead kept-alive one.
+    /// What a running transfer is for.
     private enum Job {
-        case lookup(Completion, retried: Bool)
+        case lookup(Completion)
         /// One of a hedged lookup's two requests (`hedge`: the second).
-        case raced(Race, hedge: Bool, retried: Bool)
+        case raced(Race, hedge: Bool)
         /// A warm-up; nil: keep-warm's own replacement.
         case warm(WarmCompletion?)
     }
@@ -308,13 +307,13 @@ final class CurlLoop: @unchecked Sendable {
         var plain = request
         plain.hedge = nil
         guard let hedge = request.hedge, hedge.afterMs < request.timeoutMs else {
-            if launch(plain, deadline, job: .lookup(completion, retried: false), multi) == nil {
+            if launch(plain, deadline, job: .lookup(completion), multi) == nil {
                 completion(.failed("could not start the transfer", retryable: false))
             }
             return
         }
         let race = Race(hedge: hedge, completion: completion)
-        guard let key = launch(plain, deadline, job: .raced(race, hedge: false, retried: false), multi) else {
+        guard let key = launch(plain, deadline, job: .raced(race, hedge: false), multi) else {
             return completion(.failed("could not start the transfer", retryable: false))
         }
         race.first = key
@@ -360,39 +359,18 @@ final class CurlLoop: @unchecked Sendable {
                     lastUse = .now
                 }
                 if let completion { completion(outcome, kept) } else { refreshing = false }
-            case .lookup(let completion, let retried):
-                if !retried, let _ = againOnNewConnection(entry, code, job: .lookup(completion, retried: true), multi) { continue }
+            case .lookup(let completion):
                 let outcome = entry.transfer.outcome(rawCode: code)
                 release(entry.transfer, multi)
                 lastUse = .now
                 completion(outcome)
-            case .raced(let race, let isHedge, let retried):
-                if !retried, !race.done, let key = againOnNewConnection(entry, code, job: .raced(race, hedge: isHedge, retried: true), multi) {
-                    if isHedge { race.second = key } else { race.first = key }
-                    continue
-                }
+            case .raced(let race, let isHedge):
                 let outcome = entry.transfer.outcome(rawCode: code)
                 release(entry.transfer, multi)
                 lastUse = .now
                 settle(race, hedge: isHedge, outcome, multi)
             }
         }
-    }
-
-    /// A GET that found its kept-alive connection dead before any answer
-    /// (see CurlTransfer.failedOnReusedConnection) goes again at once on a
-    /// new one, once, inside its deadline: the slots look for the server's
-    /// FIN before a lookup, which the loop, holding hundreds of
-    /// connections, cannot. The new transfer's key, or nil.
-    private func againOnNewConnection(_ entry: Running, _ code: UInt32, job: Job, _ multi: UnsafeMutableRawPointer) -> Int? {
-        guard entry.request.body == nil, entry.transfer.failedOnReusedConnection(rawCode: code) else { return nil }
-        let remaining = entry.deadline.remainingMs
-        guard remaining > 0 else { return nil }
-        release(entry.transfer, multi)
-        var again = entry.request
-        again = HTTPRequest(url: again.url, timeoutMs: remaining)
-        again.freshConnection = true
-        return launch(again, entry.deadline, job: job, multi)
     }
 
     /// One request of a race ended with `outcome`.
@@ -448,13 +426,13 @@ final class CurlLoop: @unchecked Sendable {
                 guard let entry = running[key], entry.token == token else { continue }
                 running.removeValue(forKey: key)
                 switch entry.job {
-                case .lookup(let completion, _):
+                case .lookup(let completion):
                     expired.append((entry.transfer, true))
                     completion(.timedOut)
                 case .warm(let completion):
                     expired.append((entry.transfer, false))
                     if let completion { completion(.timedOut, false) } else { refreshing = false }
-                case .raced(let race, let isHedge, _):
+                case .raced(let race, let isHedge):
                     expired.append((entry.transfer, true))
                     if isHedge { race.second = nil } else { race.first = nil }
                     guard !race.done else { continue }
@@ -482,7 +460,7 @@ final class CurlLoop: @unchecked Sendable {
         let remaining = entry.deadline.remainingMs
         guard remaining >= Limits.minHedgeMs, running.count < settings.maxConnections, race.hedge.mayStart() else { return }
         guard let key = launch(HTTPRequest(url: entry.request.url, timeoutMs: remaining), entry.deadline,
-                               job: .raced(race, hedge: true, retried: false), multi) else { return }
+                               job: .raced(race, hedge: true), multi) else { return }
         race.second = key
         race.hedge.sent()
     }
