@@ -101,14 +101,23 @@ in_server() { ip netns exec "$server" "$@"; }
   ip -n "$client" route add 10.77.1.0/24 dev "$if_b" metric 500 &&
   in_client sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$if_b.rp_filter=0"
 } || fail "could not set up the veths and addresses"
-# nodad makes the addresses usable at once; still, nothing starts while
-# one is tentative (a kernel that ignored nodad), for at most 10 s.
+# Ready when each veth end is operationally up (the kernel says so up to a
+# second after "link set up"; a neighbour solicitation sent before the other
+# end is ready goes unanswered for a second) and no IPv6 address is
+# tentative (nodad makes ours usable at once; the link-local ones go through
+# detection as the links come up). At most 10 s.
+links_ready() {
+  local pair
+  for pair in "$client $if_a" "$client $if_b" "$server $peer_a" "$server $peer_b"; do
+    ip -o -n "${pair% *}" link show dev "${pair#* }" 2>/dev/null | grep -q 'state UP' || return 1
+  done
+  [ -z "$(ip -n "$client" -6 addr show tentative)$(ip -n "$server" -6 addr show tentative)" ]
+}
 for _ in $(seq 1 100); do
-  [ -z "$(ip -n "$client" -6 addr show tentative)$(ip -n "$server" -6 addr show tentative)" ] && break
+  links_ready && break
   sleep 0.1
 done
-[ -z "$(ip -n "$client" -6 addr show tentative)$(ip -n "$server" -6 addr show tentative)" ] ||
-  fail "IPv6 addresses still tentative after 10 s"
+links_ready || fail "the veths are not up, or IPv6 addresses still tentative, after 10 s"
 
 # ----------------------------------------------------------------- sandbox
 in_server "$SANDBOX" --port 0 --port-file "$dir/sandbox-port" --fixtures "$FIXTURES" >"$dir/sandbox.log" 2>&1 &
