@@ -16,7 +16,8 @@
 # fd00:77:1::1, logging each request's peer address. The test runs in the
 # client namespace (under TEST_WRAPPER) and gets the addresses, names, port,
 # CA file and access log in HANDOFF_TEST_NETNS_* variables.
-# Needs root, ip(8), nginx, openssl; SANDBOX and FIXTURES from run.sh.
+# Needs root, ip(8) and ss(8) (iproute2), nginx, openssl; SANDBOX and
+# FIXTURES from run.sh.
 # Exit 3: no network namespace can be made here (a SKIP).
 set -u
 binary=$1
@@ -74,12 +75,17 @@ echo "nameserver 127.0.0.1" >"/etc/netns/$client/resolv.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' >"/etc/netns/$client/hosts"
 in_client() { ip netns exec "$client" "$@"; }
 in_server() { ip netns exec "$server" "$@"; }
+# ns_sysctl NAMESPACE KEY VALUE: /proc/sys/net is the writer's namespace's
+# (no sysctl(8): procps is not in every image).
+ns_sysctl() { ip netns exec "$1" sh -c 'echo "$1" >"/proc/sys/$2"' - "$3" "$(echo "$2" | tr . /)"; }
 {
   # Set before the veths exist, which take the defaults: no router
   # solicitations or duplicate address detection on the client's links, so
   # their packet counters count the test's traffic and little else.
-  in_client sysctl -qw net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_dad=0 &&
-  in_server sysctl -qw net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_dad=0 &&
+  ns_sysctl "$client" net.ipv6.conf.default.router_solicitations 0 &&
+  ns_sysctl "$client" net.ipv6.conf.default.accept_dad 0 &&
+  ns_sysctl "$server" net.ipv6.conf.default.router_solicitations 0 &&
+  ns_sysctl "$server" net.ipv6.conf.default.accept_dad 0 &&
   ip link add "$if_a" netns "$client" type veth peer name "$peer_a" netns "$server" &&
   ip link add "$if_b" netns "$client" type veth peer name "$peer_b" netns "$server" &&
   ip -n "$client" link set lo up && ip -n "$server" link set lo up &&
@@ -99,7 +105,7 @@ in_server() { ip netns exec "$server" "$@"; }
   # replies come back through hob, which strict reverse-path filtering
   # would drop).
   ip -n "$client" route add 10.77.1.0/24 dev "$if_b" metric 500 &&
-  in_client sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$if_b.rp_filter=0"
+  ns_sysctl "$client" net.ipv4.conf.all.rp_filter 0 && ns_sysctl "$client" "net.ipv4.conf.$if_b.rp_filter" 0
 } || fail "could not set up the veths and addresses"
 # Ready when each veth end is operationally up (the kernel says so up to a
 # second after "link set up"; a neighbour solicitation sent before the other
