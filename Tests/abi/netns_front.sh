@@ -80,8 +80,8 @@ in_server() { ip netns exec "$server" "$@"; }
 ns_sysctl() { ip netns exec "$1" sh -c 'echo "$1" >"/proc/sys/$2"' - "$3" "$(echo "$2" | tr . /)"; }
 {
   # Set before the veths exist, which take the defaults: no router
-  # solicitations or duplicate address detection on the client's links, so
-  # their packet counters count the test's traffic and little else.
+  # solicitations or duplicate address detection on the links, so the
+  # client's packet counters count the test's traffic and little else.
   ns_sysctl "$client" net.ipv6.conf.default.router_solicitations 0 &&
   ns_sysctl "$client" net.ipv6.conf.default.accept_dad 0 &&
   ns_sysctl "$server" net.ipv6.conf.default.router_solicitations 0 &&
@@ -110,8 +110,8 @@ ns_sysctl() { ip netns exec "$1" sh -c 'echo "$1" >"/proc/sys/$2"' - "$3" "$(ech
 # Ready when each veth end is operationally up (the kernel says so up to a
 # second after "link set up"; a neighbour solicitation sent before the other
 # end is ready goes unanswered for a second) and no IPv6 address is
-# tentative (nodad makes ours usable at once; the link-local ones go through
-# detection as the links come up). At most 10 s.
+# tentative (nodad and accept_dad make them usable at once; a link-local one
+# is, briefly, as its link comes up). At most 10 s.
 links_ready() {
   local pair
   for pair in "$client $if_a" "$client $if_b" "$server $peer_a" "$server $peer_b"; do
