@@ -1,5 +1,6 @@
-# Sourced by scripts that run nginx on loopback (Tests/abi/tls_front.sh,
-# bench/run.sh), after scripts/free-port.sh. Sets no shell options: it runs
+# Sourced by scripts that run nginx on loopback or in a network namespace of
+# their own (Tests/abi/tls_front.sh, Tests/abi/netns_front.sh, bench/run.sh),
+# after scripts/free-port.sh. Sets no shell options: it runs
 # under its caller's, and checks every step itself.
 
 # nginx_start NGINX DIR RENDER READY VAR...: picks a distinct free port into
@@ -42,4 +43,19 @@ nginx_start() {
   done
   cat "$dir/nginx-error.log" "$dir/nginx.out" >&2 2>/dev/null || true
   return 1
+}
+
+# nginx_stop: stops the nginx that nginx_start started (NGINX_PID), if any. A
+# graceful stop (QUIT) waits for open requests, such as a stall proxied for
+# 120 s: 5 s of it, then a fast one (TERM, which still stops the workers), and
+# KILL only if that hangs too.
+nginx_stop() {
+  local signal
+  [ -n "${NGINX_PID:-}" ] || return 0
+  for signal in QUIT TERM KILL; do
+    kill -"$signal" "$NGINX_PID" 2>/dev/null || break
+    for _ in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break 2; sleep 0.1; done
+  done
+  wait "$NGINX_PID" 2>/dev/null || true
+  NGINX_PID=
 }

@@ -10,7 +10,8 @@
 #   CLI          the built polyai-handoff CLI (default: built here from cli/)
 #   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_proxy_env,
 #                test_secrets, test_tls, test_connections, test_warm, test_hedge,
-#                test_soak (10,000 lookups) and the CLI under memcheck
+#                test_egress_netns (as root), test_soak (10,000 lookups) and
+#                the CLI under memcheck
 #   EXTRA_LDFLAGS  link flags put first for the tests and the CLI (a
 #                sanitizer's runtime, when LIB_DIR holds a sanitized build)
 #   TEST_WRAPPER a command every test binary and the CLI run under, e.g.
@@ -40,9 +41,13 @@ CC=${CC:-cc}
 # Every test_*.c is its own program; test_dns_stall, test_deadline_floor and
 # test_unload need a network namespace and run through dns_stall.sh,
 # test_tls, test_connections, test_warm, test_keep_warm and test_queue_warm
-# need nginx in front of the sandbox and run through tls_front.sh.
+# need nginx in front of the sandbox and run through tls_front.sh,
+# test_egress through egress_front.sh (tinyproxy in front of that), and
+# test_egress_netns through netns_front.sh (two network namespaces joined by
+# veths).
 TESTS=$(cd "$here" && ls test_*.c | sed 's/\.c$//' |
-  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_warm -e test_keep_warm -e test_queue_warm -e test_egress)
+  grep -v -x -e test_dns_stall -e test_deadline_floor -e test_unload -e test_tls -e test_connections -e test_warm \
+    -e test_keep_warm -e test_queue_warm -e test_egress -e test_egress_netns)
 ONLY=${ONLY:-}
 # wanted NAME: NAME is to run (every part when ONLY is empty).
 wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
@@ -160,7 +165,9 @@ done
 # run_through NAME SCRIPT [SKIP_REASON [BUILD]]: builds NAME.c (with BUILD,
 # default build) and runs it through SCRIPT, which
 # sets up what the test needs around it. SCRIPT exiting 3 means it cannot be
-# set up on this machine (a SKIP, with the reason given as $3).
+# set up on this machine (a SKIP, with the reason given as $3; the name goes
+# into $skipped, so valgrind does not run it either).
+skipped=" "
 run_through() {
   local name=$1 script=$2 skip_reason=${3:-} builder=${4:-build} rc summary
   wanted "$name" || return 0
@@ -176,6 +183,7 @@ run_through() {
     pass "$name" "${summary#"$name: "} ($(elapsed_since "$start"))"
   elif [ "$rc" = 3 ] && [ -n "$skip_reason" ]; then
     printf 'SKIP %-22s %s\n' "$name" "$skip_reason"
+    skipped="$skipped$name "
   else
     fail "$name" "exit $rc ${summary#"$name: "}" "$work/$name.log"
   fi
@@ -196,6 +204,17 @@ else
   }
   export HANDOFF_TEST_LIB=$LIB_DIR/libpolyai_handoff.so.1
   run_through test_unload dns_stall.sh "cannot create a network namespace here" build_for_dlopen
+fi
+# The egress keys between a client and a server namespace made for the test,
+# joined by two veths (needs root): nginx with TLS and the sandbox in one,
+# the test in the other.
+if ! wanted test_egress_netns; then
+  :
+elif [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1; then
+  printf 'SKIP %-22s %s\n' test_egress_netns "needs root and ip(8) for network namespaces"
+else
+  export SANDBOX FIXTURES
+  run_through test_egress_netns netns_front.sh "cannot create a network namespace here"
 fi
 
 # Real TLS: nginx with certificates made for this run, in front of the sandbox.
@@ -495,6 +514,9 @@ if [ "$VALGRIND" = 1 ]; then
       [ -x "$work/$t" ] &&
         vg_check "$t" 0 env TEST_WRAPPER="$valgrind_cmd" bash "$here/tls_front.sh" "$work/$t"
     done
+    # Sockets bound to an address or an interface, both address families.
+    [ -x "$work/test_egress_netns" ] && case $skipped in *" test_egress_netns "*) false ;; esac &&
+      vg_check test_egress_netns 0 env TEST_WRAPPER="$valgrind_cmd" bash "$here/netns_front.sh" "$work/test_egress_netns"
     # The soak keeps its full 10,000 lookups under valgrind.
     [ -x "$work/test_soak" ] && HANDOFF_TEST_SOAK=10000 vg test_soak 0 "$work/test_soak"
     if [ "$cli_build_failed" = 0 ]; then

@@ -9,18 +9,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 sandbox_port=${HANDOFF_TEST_BASE_URL##*:}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/handoff-tls.XXXXXX")
 NGINX_PID=
+# shellcheck source=../../scripts/free-port.sh
+. "$here/../../scripts/free-port.sh"
+# shellcheck source=../../scripts/nginx-start.sh
+. "$here/../../scripts/nginx-start.sh"
 cleanup() {
-  # A graceful stop (QUIT) waits for open requests, such as a stall proxied
-  # for 120 s: 5 s of it, then a fast one (TERM, which still stops the
-  # workers), and KILL only if that hangs too.
-  local signal
-  if [ -n "$NGINX_PID" ]; then
-    for signal in QUIT TERM KILL; do
-      kill -"$signal" "$NGINX_PID" 2>/dev/null || break
-      for _ in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break 2; sleep 0.1; done
-    done
-    wait "$NGINX_PID" 2>/dev/null
-  fi
+  nginx_stop
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -43,10 +37,6 @@ command -v openssl >/dev/null || { echo "tls_front: openssl is not installed" >&
 chmod 644 "$dir"/*.key
 
 # ------------------------------------------------------------------- nginx
-# shellcheck source=../../scripts/free-port.sh
-. "$here/../../scripts/free-port.sh"
-# shellcheck source=../../scripts/nginx-start.sh
-. "$here/../../scripts/nginx-start.sh"
 accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 render_conf() {
   sed -e "s|@DIR@|$dir|g" -e "s|@SANDBOX_PORT@|$sandbox_port|" -e "s|@TRUSTED_PORT@|$trusted|" \
