@@ -48,6 +48,7 @@ import Testing
         ("warm_connections", "-1", false), ("connection_max_idle_ms", "100", true),
         ("connection_max_idle_ms", "99", false), ("keep_warm_ms", "0", true), ("keep_warm_ms", "86400001", false),
         ("hedge_after_ms", "0", true), ("hedge_after_ms", "600000", true), ("hedge_after_ms", "600001", false),
+        ("hedge_after_ms", "auto", true), ("hedge_after_ms", "Auto", false), ("hedge_after_ms", "p95", false),
         ("hedge_max_percent", "100", true), ("hedge_max_percent", "101", false),
     ])
     func integerBoundaries(key: String, value: String, valid: Bool) {

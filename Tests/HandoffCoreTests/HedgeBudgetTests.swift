@@ -28,3 +28,46 @@ import Testing
         #expect(!budget.spend())
     }
 }
+
+/// hedge_after_ms = auto: the delay is the p95 of the recent answers.
+@Suite struct LatencyWindowTests {
+    @Test func noDelayUntilEnoughAnswers() {
+        let window = LatencyWindow()
+        for _ in 0..<(Limits.adaptiveHedgeMinSamples - 1) { window.record(ms: 100) }
+        #expect(window.delayMs == nil)
+        window.record(ms: 100)
+        #expect(window.delayMs == 100)
+    }
+
+    @Test func theDelayIsTheNinetyFifthPercentile() {
+        // 1..100 ms: 95% are at or below 95 ms.
+        #expect(LatencyWindow.percentile95(Array(1...100)) == 95)
+        #expect(LatencyWindow.percentile95([7]) == 7)
+        #expect(LatencyWindow.percentile95([0, 0]) == 1)
+        let window = LatencyWindow()
+        for ms in (1...100).reversed() { window.record(ms: ms) }
+        #expect(window.delayMs == 95)
+    }
+
+    @Test func neverBelowTheShortestHedge() {
+        let window = LatencyWindow()
+        for _ in 0..<Limits.adaptiveHedgeMinSamples { window.record(ms: 1) }
+        #expect(window.delayMs == Limits.minHedgeMs)
+    }
+
+    @Test func onlyTheLastWindowCounts() {
+        let window = LatencyWindow()
+        for _ in 0..<Limits.latencyWindowSize { window.record(ms: 500) }
+        // A full window of fast answers replaces the slow ones.
+        for _ in 0..<Limits.latencyWindowSize { window.record(ms: 30) }
+        #expect(window.delayMs == 30)
+    }
+
+    @Test func autoIsParsed() throws {
+        var config = HandoffConfig()
+        try config.set("hedge_after_ms", "auto")
+        #expect(config.hedgeAdaptive && config.hedgeAfterMs == 0)
+        try config.set("hedge_after_ms", "40")
+        #expect(!config.hedgeAdaptive && config.hedgeAfterMs == 40)
+    }
+}

@@ -116,6 +116,26 @@ static void a_reservation_is_never_hedged(void) {
   handoff_client_free(client);
 }
 
+/* hedge_after_ms = auto: no hedge until 50 answers came (the delay is
+ * unknown), then after their p95 (the sandbox answers within milliseconds:
+ * the shortest hedge, 20 ms). */
+static void an_adaptive_delay_follows_the_recent_answers(void) {
+  handoff_client *client = sandbox_client_with("hedge_after_ms", "auto", "hedge_max_percent", "100", "retries", "0", NULL);
+  int i;
+  expect_answer(client, "auto-early", "first");
+  CHECK_INT(0, client_stat(client, "hedges"));
+  for (i = 0; i < 60; i++) {
+    handoff_result *r = handoff_client_lookup(client, "acme-call-123", LOOKUP_MS);
+    CHECK_STATUS(HANDOFF_OK, r);
+    handoff_result_free(r);
+  }
+  CHECK_INT(0, client_stat(client, "hedges"));
+  expect_answer(client, "auto-late", "second");
+  CHECK_INT(1, client_stat(client, "hedges"));
+  CHECK_INT(1, client_stat(client, "hedge_wins"));
+  handoff_client_free(client);
+}
+
 /* A queued lookup of <fixture>~<variant>-<pid>: who answered. */
 static void expect_queued_answer_of(handoff_queue *queue, const char *fixture, const char *variant, const char *expected) {
   char id[96];
@@ -185,6 +205,8 @@ int main(void) {
   CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_after_ms", "600000"));
   CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "hedge_after_ms", "600001"));
   CHECK_CONTAINS(handoff_config_error(config), "hedge_after_ms");
+  CHECK_CONTAINS(handoff_config_error(config), "auto");
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_after_ms", "auto"));
   CHECK_INT(HANDOFF_OK, handoff_config_set(config, "hedge_max_percent", "100"));
   CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "hedge_max_percent", "101"));
   CHECK_INT(HANDOFF_INVALID_ARGUMENT, handoff_config_set(config, "hedge_max_percent", "-1"));
@@ -197,5 +219,6 @@ int main(void) {
   a_reservation_is_never_hedged();
   queued_lookups_hedge_too();
   the_queued_budget_is_exact();
+  an_adaptive_delay_follows_the_recent_answers();
   return check_summary("test_hedge");
 }

@@ -31,6 +31,8 @@ public struct HandoffConfig: Sendable, Equatable {
     /// Hedged requests: a second request for the same lookup after this long
     /// without an answer (0: never), within a budget of this many percent.
     public var hedgeAfterMs = 0
+    /// hedge_after_ms = auto: the delay is the p95 of recent answers.
+    public var hedgeAdaptive = false
     public var hedgeMaxPercent = Limits.defaultHedgeMaxPercent
     public var egress = Egress()
 
@@ -126,7 +128,16 @@ public struct HandoffConfig: Sendable, Equatable {
         case "warm_connections": warmConnections = try Self.integer(key, value, in: Limits.warmConnectionsRange)
         case "connection_max_idle_ms": connectionMaxIdleMs = try Self.integer(key, value, in: Limits.connectionMaxIdleRange)
         case "keep_warm_ms": keepWarmMs = try Self.integer(key, value, in: Limits.keepWarmRange)
-        case "hedge_after_ms": hedgeAfterMs = try Self.integer(key, value, in: Limits.hedgeAfterRange)
+        case "hedge_after_ms":
+            if TextRules.trimmed(value) == "auto" {
+                (hedgeAfterMs, hedgeAdaptive) = (0, true)
+            } else {
+                do {
+                    (hedgeAfterMs, hedgeAdaptive) = (try Self.integer(key, value, in: Limits.hedgeAfterRange), false)
+                } catch {
+                    throw .invalid(key, "must be auto or a whole number from \(Limits.hedgeAfterRange.lowerBound) to \(Limits.hedgeAfterRange.upperBound) (got \(TextRules.quoted(value)))")
+                }
+            }
         case "hedge_max_percent": hedgeMaxPercent = try Self.integer(key, value, in: Limits.hedgePercentRange)
         default:
             let prefix = Self.renamePrefix.utf8

@@ -118,4 +118,9 @@ public enum Limits {
     /// Less time than this left in the deadline: no hedge is sent (it could
     /// not be answered in time).
     public static let minHedgeMs = 20
+    /// hedge_after_ms = auto: the p95 of the last this many answers, known
+    /// once this many came, recomputed every this many.
+    public static let latencyWindowSize = 512
+    public static let adaptiveHedgeMinSamples = 50
+    public static let latencyResortEvery = 32
 }

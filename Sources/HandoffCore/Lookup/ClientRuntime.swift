@@ -28,6 +28,8 @@ final class ClientRuntime: Sendable {
     let queued = Atomic<Bool>(false)
     /// What hedged requests may still spend (hedge_max_percent).
     let hedgeBudget: HedgeBudget
+    /// hedge_after_ms = auto: recent answers' latencies (nil otherwise).
+    let latencies: LatencyWindow?
 
     init(config: HandoffConfig, transport settings: TransportSettings) {
         var settings = settings
@@ -55,6 +57,7 @@ final class ClientRuntime: Sendable {
         }
         keepWarm = KeepWarm(transport: transport, loop: loop, url: url, config: config)
         hedgeBudget = HedgeBudget(maxPercent: config.hedgeMaxPercent)
+        latencies = config.hedgeAdaptive ? LatencyWindow() : nil
     }
 
     /// Only in the process that made it (a parent's runtime is abandoned in

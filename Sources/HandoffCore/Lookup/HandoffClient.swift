@@ -302,8 +302,10 @@ public final class HandoffClient: Sendable {
                 return .init(status: .timeout, errorMessage: "no complete answer within \(timeoutMs) ms")
             }
             let sentWith = live.transport.secretsVersion
+            let sentAt = ContinuousClock.now
             let http = live.transport.get(HTTPRequest(url: address, timeoutMs: remaining, hedge: hedge))
             requests += 1
+            live.latencies.map { Self.recordLatency(http, since: sentAt, in: $0) }
             // Redacted here already: the retry line below logs it.
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: flattener)
             outcome.errorMessage = redacted(outcome.errorMessage)
@@ -324,12 +326,29 @@ public final class HandoffClient: Sendable {
     /// its request may be raced by a second one, never while the breaker
     /// counts failures (a struggling API gets no extra load). Synchronous
     /// and queued lookups alike.
+    /// With hedge_after_ms = auto the delay is the recent answers' p95, and
+    /// there is no hedge until enough answers came.
     func hedging(_ live: ClientRuntime) -> Hedge? {
-        guard config.hedgeAfterMs > 0 else { return nil }
+        let afterMs: Int
+        if let latencies = live.latencies {
+            live.hedgeBudget.earn()
+            guard let delay = latencies.delayMs else { return nil }
+            afterMs = delay
+        } else {
+            guard config.hedgeAfterMs > 0 else { return nil }
+            live.hedgeBudget.earn()
+            afterMs = config.hedgeAfterMs
+        }
         let (budget, breaker, stats) = (live.hedgeBudget, live.breaker, live.stats)
-        budget.earn()
-        return Hedge(afterMs: config.hedgeAfterMs, mayStart: { !breaker.isCountingFailures && budget.spend() },
+        return Hedge(afterMs: afterMs, mayStart: { !breaker.isCountingFailures && budget.spend() },
                      sent: { stats.recordHedge() }, won: { stats.recordHedgeWon() })
+    }
+
+    /// An answer's time, for hedge_after_ms = auto (failures say nothing
+    /// of the API's tail).
+    static func recordLatency(_ http: HTTPOutcome, since sentAt: ContinuousClock.Instant, in latencies: LatencyWindow) {
+        guard case .response = http else { return }
+        latencies.record(ms: Int(microseconds(since: sentAt) / 1000))
     }
 
     /// A refusal that a rotated secret may cure: the API's 401 or 403, or

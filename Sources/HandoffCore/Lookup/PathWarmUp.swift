@@ -61,6 +61,9 @@ public enum PathWarmUp {
         timers.push(1, due: .now)
         _ = timers.popDue(at: .now.advanced(by: .seconds(1)))
         _ = Deadline(milliseconds: 1).remainingMs
+        let latencies = LatencyWindow()
+        for ms in 0..<Limits.adaptiveHedgeMinSamples { latencies.record(ms: ms) }
+        _ = latencies.delayMs
         CurlLoop.warmUpTypes()
         ConnectionPool.warmUpTypes()
         return true

@@ -124,7 +124,9 @@ final class QueuedLookup: @unchecked Sendable {
             client.refreshKeys(live, logTo: queue)
             sentWith.withLock { $0 = live.transport.secretsVersion }
         }
+        let sentAt = ContinuousClock.now
         let started = live.loop.start(request, deadline: deadline, before: before) { [self] http in
+            live.latencies.map { HandoffClient.recordLatency(http, since: sentAt, in: $0) }
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: client.flattener)
             outcome.errorMessage = client.redacted(outcome.errorMessage)
             if HandoffClient.isSecretRefusal(outcome.status, http), !reloadedKey,
