@@ -11,9 +11,14 @@
  * warm_connections makes that many at handoff_client_new; a forked child
  * warms its own connections and never the parent's; refusals, an unreachable
  * server (HANDOFF_NETWORK) and a server that never answers the handshake
- * (HANDOFF_TIMEOUT, on time) end as the header says.
+ * (HANDOFF_TIMEOUT, on time) end as the header says; handoff_client_free
+ * waits for a keep-warm replacement stuck in its handshake, within its
+ * timeout, and leaves no thread behind.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* struct tcp_info */
+#include <dirent.h>
+#include <netinet/tcp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,6 +341,111 @@ static void failures_end_on_time(void) {
   test_server_stop(&server);
 }
 
+/* The threads of this process now (/proc/self/task). */
+static int thread_count(void) {
+  DIR *tasks = opendir("/proc/self/task");
+  struct dirent *entry;
+  int count = 0;
+  if (tasks == NULL) return -1;
+  while ((entry = readdir(tasks)) != NULL) count += entry->d_name[0] != '.';
+  closedir(tasks);
+  return count;
+}
+
+/* Connections a listener has queued and not accepted (Linux: a listening
+ * socket's TCP_INFO gives its accept queue as tcpi_unacked). */
+static int accept_queue(int listener) {
+  struct tcp_info info;
+  socklen_t size = sizeof info;
+  memset(&info, 0, sizeof info);
+  if (getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return -1;
+  return (int)info.tcpi_unacked;
+}
+
+/* A front for nginx's HTTP/2 port that relays its first connection and is
+ * busy with it for as long as it lasts, as an overloaded server is: a later
+ * connection completes TCP in the kernel, waits in the accept queue, and its
+ * TLS handshake gets no answer. Once the first one ends, later ones are
+ * accepted and closed. */
+typedef struct {
+  test_server server;
+  int upstream_port;
+  int relayed;
+} busy_front;
+
+static void relay_the_first(int fd, void *context) {
+  busy_front *front = context;
+  struct sockaddr_in address;
+  int upstream;
+  if (front->relayed++ > 0) return;
+  upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  memset(&address, 0, sizeof address);
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons((unsigned short)front->upstream_port);
+  if (upstream < 0 || connect(upstream, (struct sockaddr *)&address, sizeof address) != 0) {
+    if (upstream >= 0) close(upstream);
+    return;
+  }
+  while (!front->server.stopping) {
+    struct pollfd ends[2] = {{fd, POLLIN, 0}, {upstream, POLLIN, 0}};
+    char buffer[16384];
+    int i, done = 0;
+    if (poll(ends, 2, 50) <= 0) continue;
+    for (i = 0; i < 2 && !done; i++) {
+      ssize_t got;
+      if (ends[i].revents == 0) continue;
+      got = read(ends[i].fd, buffer, sizeof buffer);
+      done = got <= 0 || test_write_all(ends[1 - i].fd, buffer, (size_t)got) != 0;
+    }
+    if (done) break;
+  }
+  close(upstream);
+}
+
+/* handoff_client_free waits for a keep-warm replacement under way: the
+ * warmed connection goes through the busy front, so its replacement (due
+ * after 3/4 of connection_max_idle_ms idle) hangs in its TLS handshake until
+ * connect_timeout_ms. A free then returns once that replacement ended: not
+ * before (it took most of the timeout), not much after it, with every
+ * library thread gone, and (under valgrind) nothing used after it was
+ * freed. */
+static void free_waits_for_a_replacement(void) {
+  const int replacement_ms = (int)(1000 * test_time_scale());
+  char timeout[32];
+  busy_front front;
+  handoff_config *config;
+  handoff_client *client;
+  int threads, during;
+  double started, took;
+  memset(&front, 0, sizeof front);
+  front.upstream_port = tls_port("HANDOFF_TEST_TLS_H2_PORT");
+  if (!CHECK_INT(0, test_server_start(&front.server, relay_the_first, &front))) return;
+  threads = thread_count();
+  config = tls_config(front.server.port);
+  snprintf(timeout, sizeof timeout, "%d", replacement_ms);
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "connect_timeout_ms", timeout));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "connection_max_idle_ms", "400"));
+  client = sandbox_client_from(config);
+  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+  CHECK_INT(1, client_stat(client, "connections_warmed"));
+  /* The replacement's connection waits in the queue: it is in its handshake. */
+  WAIT_UNTIL(accept_queue(front.server.listener) == 1, 5000);
+  CHECK_INT(1, accept_queue(front.server.listener));
+  CHECK_INT(1, test_server_accepted(&front.server)); /* the warm-up's, relayed */
+  during = thread_count();
+  CHECK(during > threads); /* the I/O thread and the replacement's */
+
+  started = now_ms();
+  handoff_client_free(client);
+  took = now_ms() - started;
+  if (!CHECK(took >= replacement_ms / 2 && took <= replacement_ms + LATE_MS))
+    fprintf(stderr, "    handoff_client_free took %.1f ms (the replacement's timeout: %d ms)\n", took, replacement_ms);
+  WAIT_UNTIL(thread_count() == threads, 1000);
+  if (!CHECK_INT(threads, thread_count())) fprintf(stderr, "    (%d during the replacement)\n", during);
+  test_server_stop(&front.server);
+}
+
 int main(void) {
   warm_over_http2_sends_nothing_and_is_used();
   warm_over_http1_leaves_only_dns();
@@ -345,5 +455,6 @@ int main(void) {
   a_hedge_over_http2_is_a_second_stream();
   refusals();
   failures_end_on_time();
+  free_waits_for_a_replacement();
   return check_summary("test_warm");
 }
