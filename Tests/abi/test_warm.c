@@ -8,12 +8,13 @@
  * warm-up made) and over HTTP/2 the first lookup uses the warmed connection
  * (no new one); over HTTP/1.1, where libcurl closes an unused connection,
  * the lookup makes a new connection;
- * warm_connections makes that many at handoff_client_new; a forked child
- * warms its own connections and never the parent's; refusals, an unreachable
- * server (HANDOFF_NETWORK) and a server that never answers the handshake
- * (HANDOFF_TIMEOUT, on time) end as the header says; handoff_client_free
- * waits for a keep-warm replacement stuck in its handshake, within its
- * timeout, and leaves no thread behind.
+ * warm_connections makes that many at handoff_client_new and at
+ * handoff_init (the process-wide client, whose first lookup reuses the
+ * warmed connection); a forked child warms its own connections and never
+ * the parent's; refusals, an unreachable server (HANDOFF_NETWORK) and a
+ * server that never answers the handshake (HANDOFF_TIMEOUT, on time) end as
+ * the header says; handoff_client_free waits for a keep-warm replacement
+ * stuck in its handshake, within its timeout, and leaves no thread behind.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* struct tcp_info */
@@ -341,6 +342,80 @@ static void failures_end_on_time(void) {
   test_server_stop(&server);
 }
 
+/* Lines in nginx's access log so far. */
+static long log_lines(void) {
+  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
+  long lines = 0;
+  int c;
+  if (log == NULL) return -1;
+  while ((c = fgetc(log)) != EOF) lines += c == '\n';
+  fclose(log);
+  return lines;
+}
+
+static unsigned long long process_stat(const char *name) {
+  handoff_stats *stats = handoff_process_stats();
+  unsigned long long value;
+  if (!CHECK(stats != NULL)) return 0;
+  value = handoff_stats_get(stats, name);
+  handoff_stats_free(stats);
+  return value;
+}
+
+/* handoff_init warms as handoff_client_new does: with warm_connections = 1
+ * (from the environment) it returns with one HTTP/2 connection made and
+ * kept, nginx has logged nothing, and the first handoff_lookup goes over that
+ * connection as its first request. A reload (handoff_init again) makes a new
+ * client, warmed anew: the tries of REUSE_TRIES. */
+static void handoff_init_warms(void) {
+  static const char *const names[] = {
+    "POLYAI_HANDOFF_BASE_URL", "POLYAI_HANDOFF_ACCOUNT_ID", "POLYAI_HANDOFF_PROJECT_ID", "POLYAI_HANDOFF_API_KEY",
+    "POLYAI_HANDOFF_CA_FILE", "POLYAI_HANDOFF_RETRIES", "POLYAI_HANDOFF_BREAKER_FAILURES",
+    "POLYAI_HANDOFF_WARM_CONNECTIONS",
+  };
+  char url[64];
+  int try, used = 0;
+  size_t i;
+  snprintf(url, sizeof url, "https://127.0.0.1:%d", tls_port("HANDOFF_TEST_TLS_H2_PORT"));
+  setenv(names[0], url, 1);
+  setenv(names[1], SANDBOX_ACCOUNT, 1);
+  setenv(names[2], SANDBOX_PROJECT, 1);
+  setenv(names[3], SANDBOX_API_KEY, 1);
+  setenv(names[4], test_env("HANDOFF_TEST_TLS_CA"), 1);
+  setenv(names[5], "0", 1);
+  setenv(names[6], "0", 1);
+  setenv(names[7], "1", 1);
+  for (try = 0; try < REUSE_TRIES && !used; try++) {
+    char tag[32], id[96];
+    long lines = log_lines();
+    unsigned long long warmed;
+    handoff_result *r;
+    log_line line;
+    if (!CHECK_INT(HANDOFF_OK, handoff_init(NULL))) {
+      fprintf(stderr, "    handoff_init: %s\n", handoff_init_error());
+      break;
+    }
+    CHECK_INT(1, process_stat("warmups"));
+    CHECK_INT(1, process_stat("connections_warmed"));
+    CHECK_INT(1, process_stat("connections_http2"));
+    warmed = process_stat("connections");
+    CHECK_INT(1, warmed);
+    CHECK_INT(0, process_stat("requests"));
+    snprintf(tag, sizeof tag, "init-warm-%d", try);
+    snprintf(id, sizeof id, "acme-call-123~%s-%ld", tag, (long)getpid());
+    r = handoff_lookup(id);
+    CHECK_STATUS(HANDOFF_OK, r);
+    handoff_result_free(r);
+    if (CHECK(wait_line(tag, &line))) CHECK_INT(1, line.request);
+    /* nginx logged the lookup and nothing else: the warm-up sent nothing. */
+    CHECK_INT(lines + 1, log_lines());
+    used = warmed == 1 && process_stat("connections") == 1; /* the lookup made none */
+  }
+  CHECK(used);
+  handoff_shutdown();
+  for (i = 0; i < sizeof names / sizeof names[0]; i++) unsetenv(names[i]);
+}
+
 /* The threads of this process now (/proc/self/task). */
 static int thread_count(void) {
   DIR *tasks = opendir("/proc/self/task");
@@ -456,5 +531,6 @@ int main(void) {
   refusals();
   failures_end_on_time();
   free_waits_for_a_replacement();
+  handoff_init_warms();
   return check_summary("test_warm");
 }
