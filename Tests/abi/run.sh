@@ -9,8 +9,9 @@
 #   FIXTURES     the sandbox's fixtures (default Sources/Sandbox/fixtures.json)
 #   CLI          the built polyai-handoff CLI (default: built here from cli/)
 #   VALGRIND=1   also run test_lookup, test_threads, test_fork, test_proxy_env,
-#                test_secrets, test_tls, test_connections, test_warm, test_hedge,
-#                test_egress_netns (as root), test_soak (10,000 lookups) and
+#                test_secrets, test_queue, test_reservation, test_hedge, test_tls,
+#                test_connections, test_warm, test_egress_netns (as root),
+#                test_soak (10,000 lookups) and
 #                the CLI under memcheck
 #   EXTRA_LDFLAGS  link flags put first for the tests and the CLI (a
 #                sanitizer's runtime, when LIB_DIR holds a sanitized build)

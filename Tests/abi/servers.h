@@ -1,8 +1,8 @@
 /*
  * servers.h -- small loopback TCP servers that C tests start in-process:
  * each binds 127.0.0.1 port 0, reads the port back, counts the connections
- * it accepts and serves each with the test's handler on its own thread.
- * Include after harness.h.
+ * it accepts and serves them one after another with the test's handler, on
+ * a thread of its own. Include after harness.h.
  */
 #ifndef HANDOFF_TEST_SERVERS_H
 #define HANDOFF_TEST_SERVERS_H
@@ -42,9 +42,11 @@ static void *test_server_loop(void *arg) {
   return NULL;
 }
 
-/* Starts a server on 127.0.0.1, port 0; handler NULL closes each connection
- * at once. Returns 0 on success. */
-static inline int test_server_start(test_server *server, test_server_handler handler, void *context) {
+/* Listens on 127.0.0.1, port 0, with this backlog, but accepts nothing
+ * until test_server_serve(): connections queue (a full queue drops SYNs,
+ * as test_abandoned_connect needs). handler NULL closes each connection at
+ * once. Returns 0 on success. */
+static inline int test_server_listen(test_server *server, int backlog, test_server_handler handler, void *context) {
   struct sockaddr_in address;
   socklen_t size = sizeof address;
   int one = 1;
@@ -59,11 +61,21 @@ static inline int test_server_start(test_server *server, test_server_handler han
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(server->listener, (struct sockaddr *)&address, sizeof address) != 0 ||
-      listen(server->listener, 64) != 0 ||
+      listen(server->listener, backlog) != 0 ||
       getsockname(server->listener, (struct sockaddr *)&address, &size) != 0)
     return -1;
   server->port = ntohs(address.sin_port);
+  return 0;
+}
+
+/* Starts accepting what test_server_listen() listens for. */
+static inline int test_server_serve(test_server *server) {
   return pthread_create(&server->thread, NULL, test_server_loop, server) == 0 ? 0 : -1;
+}
+
+/* A server that accepts at once (backlog 64). */
+static inline int test_server_start(test_server *server, test_server_handler handler, void *context) {
+  return test_server_listen(server, 64, handler, context) == 0 ? test_server_serve(server) : -1;
 }
 
 static inline long test_server_accepted(test_server *server) {

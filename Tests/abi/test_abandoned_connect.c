@@ -20,50 +20,35 @@
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
 #include <pthread.h>
-#include <poll.h>
 
 #include "harness.h"
 #include "servers.h"
 
 #define BODY "{\"id\":\"c1\",\"shared_id\":\"s1\",\"data\":{\"k\":\"v\"}}"
 
-typedef struct {
-  int listener;
-  volatile int stopping;
-  pthread_mutex_t lock;
-  long serving; /* connections that carried a request */
-} server;
+/* Serves HTTP/1.1 keep-alive; counts the connections that carried a
+ * request (the queued filler connection carries none). */
+static test_server server;
+static pthread_mutex_t serving_lock = PTHREAD_MUTEX_INITIALIZER;
+static long serving;
 
-static void serve(server *s, int fd) {
+static void serve(int fd, void *context) {
   char head[4096];
   static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 45\r\n\r\n" BODY;
   int counted = 0;
+  (void)context;
   /* Idle connections stay open as long as a loaded machine may take between
    * two lookups; handoff_client_free closes ours. */
-  while (!s->stopping && test_read_head(fd, head, sizeof head, (int)(5000 * test_time_scale())) > 0) {
+  while (!server.stopping && test_read_head(fd, head, sizeof head, (int)(5000 * test_time_scale())) > 0) {
     if (strstr(head, "\r\n\r\n") == NULL) continue;
     if (!counted) {
-      pthread_mutex_lock(&s->lock);
-      s->serving++;
-      pthread_mutex_unlock(&s->lock);
+      pthread_mutex_lock(&serving_lock);
+      serving++;
+      pthread_mutex_unlock(&serving_lock);
       counted = 1;
     }
     if (test_write_all(fd, answer, sizeof answer - 1) != 0) break;
   }
-}
-
-static void *accept_loop(void *arg) {
-  server *s = arg;
-  while (!s->stopping) {
-    struct pollfd entry = {s->listener, POLLIN, 0};
-    int fd;
-    if (poll(&entry, 1, 50) <= 0) continue;
-    fd = accept(s->listener, NULL, NULL);
-    if (fd < 0) continue;
-    serve(s, fd);
-    close(fd);
-  }
-  return NULL;
 }
 
 /* A non-blocking connect to 127.0.0.1:port, left as it is. */
@@ -79,26 +64,13 @@ static int connect_to(int port) {
 }
 
 int main(void) {
-  server s;
-  struct sockaddr_in address;
-  socklen_t size = sizeof address;
   int port, filler[2], taken[8], i;
-  pthread_t thread;
   char url[64];
   handoff_client *client;
   handoff_result *r;
 
-  memset(&s, 0, sizeof s);
-  pthread_mutex_init(&s.lock, NULL);
-  s.listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  memset(&address, 0, sizeof address);
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (!CHECK_INT(0, bind(s.listener, (struct sockaddr *)&address, sizeof address)) ||
-      !CHECK_INT(0, listen(s.listener, 0)) ||
-      !CHECK_INT(0, getsockname(s.listener, (struct sockaddr *)&address, &size)))
-    return check_summary("test_abandoned_connect");
-  port = ntohs(address.sin_port);
+  if (!CHECK_INT(0, test_server_listen(&server, 0, serve, NULL))) return check_summary("test_abandoned_connect");
+  port = server.port;
   for (i = 0; i < 2; i++) filler[i] = connect_to(port);
   test_sleep_ms(100); /* the first is queued; the queue is full */
 
@@ -112,21 +84,19 @@ int main(void) {
 
   /* Now the listener serves. */
   for (i = 0; i < 2; i++) close(filler[i]);
-  if (!CHECK_INT(0, pthread_create(&thread, NULL, accept_loop, &s))) return check_summary("test_abandoned_connect");
+  if (!CHECK_INT(0, test_server_serve(&server))) return check_summary("test_abandoned_connect");
   for (i = 0; i < 5; i++) {
     r = handoff_client_lookup(client, "s1", (int)(5000 * test_time_scale()));
     CHECK_STATUS(HANDOFF_OK, r);
     handoff_result_free(r);
   }
-  pthread_mutex_lock(&s.lock);
-  CHECK_INT(1, s.serving); /* one connection for the five */
-  pthread_mutex_unlock(&s.lock);
+  pthread_mutex_lock(&serving_lock);
+  CHECK_INT(1, serving); /* one connection for the five */
+  pthread_mutex_unlock(&serving_lock);
   CHECK_INT(5, client_stat(client, "status.ok"));
 
   handoff_client_free(client);
-  s.stopping = 1;
-  pthread_join(thread, NULL);
-  close(s.listener);
+  test_server_stop(&server);
   for (i = 0; i < 8; i++) close(taken[i]);
   return check_summary("test_abandoned_connect");
 }

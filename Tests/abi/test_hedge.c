@@ -7,8 +7,10 @@
  * hedge_after_ms answers and wins, and the lookup does not wait for the
  * first; the budget is exact (every lookup earns hedge_max_percent / 100 of
  * a hedge: 40 slow lookups at 10% send exactly 4 hedges); no hedge while the
- * breaker counts failures; a DNI reservation is never hedged. Queued
- * lookups hedge the same way, on the I/O thread, with the same budget.
+ * breaker counts failures; a DNI reservation is never hedged; the
+ * Prometheus exposition's hedges_total and hedge_wins_total lines carry the
+ * counters' values. Queued lookups hedge the same way, on the I/O thread,
+ * with the same budget; hedge_after_ms = auto hedges after the recent p95.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <unistd.h>
@@ -42,6 +44,37 @@ static void expect_answer(handoff_client *client, const char *variant, const cha
   expect_answer_of(client, "fault-slow-then-fast", variant, expected);
 }
 
+/* The value on the line of the metric `name` (no labels) of a Prometheus
+ * text, or -1 when there is no such line. */
+static long long prometheus_value(const char *text, const char *name) {
+  size_t length = strlen(name);
+  const char *line = text;
+  while (line != NULL && *line != '\0') {
+    if (strncmp(line, name, length) == 0 && line[length] == ' ') return strtoll(line + length + 1, NULL, 10);
+    line = strchr(line, '\n');
+    if (line != NULL) line++;
+  }
+  return -1;
+}
+
+/* The exposition says what the counters say: polyai_handoff_hedges_total
+ * and polyai_handoff_hedge_wins_total, counters, with these values. */
+static void check_hedge_metrics(handoff_client *client, long long hedges, long long wins) {
+  handoff_stats *stats = handoff_client_stats(client);
+  const char *text = handoff_stats_prometheus(stats);
+  if (!CHECK(text != NULL)) {
+    handoff_stats_free(stats);
+    return;
+  }
+  CHECK_CONTAINS(text, "# TYPE polyai_handoff_hedges_total counter\n");
+  CHECK_CONTAINS(text, "# TYPE polyai_handoff_hedge_wins_total counter\n");
+  CHECK_INT(handoff_stats_get(stats, "hedges"), prometheus_value(text, "polyai_handoff_hedges_total"));
+  CHECK_INT(handoff_stats_get(stats, "hedge_wins"), prometheus_value(text, "polyai_handoff_hedge_wins_total"));
+  CHECK_INT(hedges, prometheus_value(text, "polyai_handoff_hedges_total"));
+  CHECK_INT(wins, prometheus_value(text, "polyai_handoff_hedge_wins_total"));
+  handoff_stats_free(stats);
+}
+
 static void the_hedge_wins_the_tail(void) {
   handoff_client *client = sandbox_client_with("hedge_after_ms", "50", "hedge_max_percent", "100", "retries", "0", NULL);
   expect_answer(client, "win", "second");
@@ -49,6 +82,7 @@ static void the_hedge_wins_the_tail(void) {
   CHECK_INT(1, client_stat(client, "hedge_wins"));
   CHECK_INT(2, client_stat(client, "requests"));
   CHECK_INT(0, client_stat(client, "retries"));
+  check_hedge_metrics(client, 1, 1);
 
   /* Regression: the first request failed (reset at 300 ms) while the hedge
    * (sent at 50 ms, answered at 650 ms) ran; its answer was dropped and the
@@ -56,6 +90,7 @@ static void the_hedge_wins_the_tail(void) {
   expect_answer_of(client, "fault-reset-then-late", "late", "second");
   CHECK_INT(2, client_stat(client, "hedges"));
   CHECK_INT(2, client_stat(client, "hedge_wins"));
+  check_hedge_metrics(client, 2, 2);
   handoff_client_free(client);
 
   /* Off by default: the same tail is waited for. */
@@ -63,6 +98,7 @@ static void the_hedge_wins_the_tail(void) {
   expect_answer(client, "off", "first");
   CHECK_INT(0, client_stat(client, "hedges"));
   CHECK_INT(1, client_stat(client, "requests"));
+  check_hedge_metrics(client, 0, 0);
   handoff_client_free(client);
 }
 

@@ -8,12 +8,18 @@
  * warm-up made) and over HTTP/2 the first lookup uses the warmed connection
  * (no new one); over HTTP/1.1, where libcurl closes an unused connection,
  * the lookup makes a new connection;
- * warm_connections makes that many at handoff_client_new; a forked child
- * warms its own connections and never the parent's; refusals, an unreachable
- * server (HANDOFF_NETWORK) and a server that never answers the handshake
- * (HANDOFF_TIMEOUT, on time) end as the header says.
+ * warm_connections makes that many at handoff_client_new and at
+ * handoff_init (the process-wide client, whose first lookup reuses the
+ * warmed connection); a forked child warms its own connections and never
+ * the parent's; refusals, an unreachable server (HANDOFF_NETWORK) and a
+ * server that never answers the handshake (HANDOFF_TIMEOUT, on time) end as
+ * the header says; handoff_client_free waits for a keep-warm replacement
+ * stuck in its handshake, within its timeout, and leaves no thread behind.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* struct tcp_info */
+#include <dirent.h>
+#include <netinet/tcp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,23 +112,37 @@ static int warmed_connection_used(const char *tag) {
   return used;
 }
 
-static void warm_over_http2_sends_nothing_and_is_used(void) {
-  handoff_client *client = sandbox_client_from(tls_config(tls_port("HANDOFF_TEST_TLS_H2_PORT")));
-  handoff_stats *stats;
-  log_line line;
+/* A new client on the TLS port named by port_variable, warmed once: one
+ * connection, speaking the protocol of protocol_counter, `kept` of them kept
+ * open, one warm-up. */
+static handoff_client *warmed_client(const char *port_variable, const char *protocol_counter, int kept) {
+  handoff_client *client = sandbox_client_from(tls_config(tls_port(port_variable)));
   CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
   CHECK_INT(1, client_stat(client, "connections"));
-  CHECK_INT(1, client_stat(client, "connections_http2"));
-  CHECK_INT(1, client_stat(client, "connections_warmed"));
+  if (!CHECK_INT(1, client_stat(client, protocol_counter))) fprintf(stderr, "    (%s)\n", protocol_counter);
+  CHECK_INT(kept, client_stat(client, "connections_warmed"));
   CHECK_INT(1, client_stat(client, "warmups"));
+  return client;
+}
+
+/* The first lookup after the warm-up is request 1 of its connection:
+ * nothing went before it. */
+static void first_lookup_is_a_first_request(handoff_client *client, const char *tag) {
+  log_line line;
+  lookup_ok(client, tag);
+  if (CHECK(wait_line(tag, &line))) CHECK_INT(1, line.request);
+}
+
+static void warm_over_http2_sends_nothing_and_is_used(void) {
+  handoff_client *client = warmed_client("HANDOFF_TEST_TLS_H2_PORT", "connections_http2", 1);
+  handoff_stats *stats;
   CHECK_INT(0, client_stat(client, "requests"));
   CHECK_INT(0, client_stat(client, "lookups"));
   stats = handoff_client_stats(client);
   CHECK_CONTAINS(handoff_stats_prometheus(stats), "polyai_handoff_connections_warmed_total 1\n");
   handoff_stats_free(stats);
 
-  lookup_ok(client, "warm-h2-first");
-  if (CHECK(wait_line("warm-h2-first", &line))) CHECK_INT(1, line.request); /* nothing went before it */
+  first_lookup_is_a_first_request(client, "warm-h2-first");
   handoff_client_free(client);
 
   /* The first lookup goes over the warmed connection, as its first request. */
@@ -137,17 +157,12 @@ static void warm_over_http2_sends_nothing_and_is_used(void) {
   }
 }
 
+/* Over HTTP/1.1 libcurl closes the unused connection: the lookup makes
+ * its own. */
 static void warm_over_http1_leaves_only_dns(void) {
-  handoff_client *client = sandbox_client_from(tls_config(tls_port("HANDOFF_TEST_TLS_PORT")));
-  log_line line;
-  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
-  CHECK_INT(1, client_stat(client, "connections"));
-  CHECK_INT(1, client_stat(client, "connections_http1"));
-  CHECK_INT(0, client_stat(client, "connections_warmed"));
-  CHECK_INT(1, client_stat(client, "warmups"));
-  lookup_ok(client, "warm-h1-first");
+  handoff_client *client = warmed_client("HANDOFF_TEST_TLS_PORT", "connections_http1", 0);
+  first_lookup_is_a_first_request(client, "warm-h1-first");
   CHECK_INT(2, client_stat(client, "connections"));
-  if (CHECK(wait_line("warm-h1-first", &line))) CHECK_INT(1, line.request);
   handoff_client_free(client);
 }
 
@@ -327,6 +342,185 @@ static void failures_end_on_time(void) {
   test_server_stop(&server);
 }
 
+/* Lines in nginx's access log so far. */
+static long log_lines(void) {
+  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
+  long lines = 0;
+  int c;
+  if (log == NULL) return -1;
+  while ((c = fgetc(log)) != EOF) lines += c == '\n';
+  fclose(log);
+  return lines;
+}
+
+static unsigned long long process_stat(const char *name) {
+  handoff_stats *stats = handoff_process_stats();
+  unsigned long long value;
+  if (!CHECK(stats != NULL)) return 0;
+  value = handoff_stats_get(stats, name);
+  handoff_stats_free(stats);
+  return value;
+}
+
+/* handoff_init warms as handoff_client_new does: with warm_connections = 1
+ * (from the environment) it returns with one HTTP/2 connection made and
+ * kept, nginx has logged nothing, and the first handoff_lookup goes over that
+ * connection as its first request. A reload (handoff_init again) makes a new
+ * client, warmed anew: the tries of REUSE_TRIES. */
+static void handoff_init_warms(void) {
+  static const char *const names[] = {
+    "POLYAI_HANDOFF_BASE_URL", "POLYAI_HANDOFF_ACCOUNT_ID", "POLYAI_HANDOFF_PROJECT_ID", "POLYAI_HANDOFF_API_KEY",
+    "POLYAI_HANDOFF_CA_FILE", "POLYAI_HANDOFF_RETRIES", "POLYAI_HANDOFF_BREAKER_FAILURES",
+    "POLYAI_HANDOFF_WARM_CONNECTIONS",
+  };
+  char url[64];
+  int try, used = 0;
+  size_t i;
+  snprintf(url, sizeof url, "https://127.0.0.1:%d", tls_port("HANDOFF_TEST_TLS_H2_PORT"));
+  setenv(names[0], url, 1);
+  setenv(names[1], SANDBOX_ACCOUNT, 1);
+  setenv(names[2], SANDBOX_PROJECT, 1);
+  setenv(names[3], SANDBOX_API_KEY, 1);
+  setenv(names[4], test_env("HANDOFF_TEST_TLS_CA"), 1);
+  setenv(names[5], "0", 1);
+  setenv(names[6], "0", 1);
+  setenv(names[7], "1", 1);
+  for (try = 0; try < REUSE_TRIES && !used; try++) {
+    char tag[32], id[96];
+    long lines = log_lines();
+    unsigned long long warmed;
+    handoff_result *r;
+    log_line line;
+    if (!CHECK_INT(HANDOFF_OK, handoff_init(NULL))) {
+      fprintf(stderr, "    handoff_init: %s\n", handoff_init_error());
+      break;
+    }
+    CHECK_INT(1, process_stat("warmups"));
+    CHECK_INT(1, process_stat("connections_warmed"));
+    CHECK_INT(1, process_stat("connections_http2"));
+    warmed = process_stat("connections");
+    CHECK_INT(1, warmed);
+    CHECK_INT(0, process_stat("requests"));
+    snprintf(tag, sizeof tag, "init-warm-%d", try);
+    snprintf(id, sizeof id, "acme-call-123~%s-%ld", tag, (long)getpid());
+    r = handoff_lookup(id);
+    CHECK_STATUS(HANDOFF_OK, r);
+    handoff_result_free(r);
+    if (CHECK(wait_line(tag, &line))) CHECK_INT(1, line.request);
+    /* nginx logged the lookup and nothing else: the warm-up sent nothing. */
+    CHECK_INT(lines + 1, log_lines());
+    used = warmed == 1 && process_stat("connections") == 1; /* the lookup made none */
+  }
+  CHECK(used);
+  handoff_shutdown();
+  for (i = 0; i < sizeof names / sizeof names[0]; i++) unsetenv(names[i]);
+}
+
+/* The threads of this process now (/proc/self/task). */
+static int thread_count(void) {
+  DIR *tasks = opendir("/proc/self/task");
+  struct dirent *entry;
+  int count = 0;
+  if (tasks == NULL) return -1;
+  while ((entry = readdir(tasks)) != NULL) count += entry->d_name[0] != '.';
+  closedir(tasks);
+  return count;
+}
+
+/* Connections a listener has queued and not accepted (Linux: a listening
+ * socket's TCP_INFO gives its accept queue as tcpi_unacked). */
+static int accept_queue(int listener) {
+  struct tcp_info info;
+  socklen_t size = sizeof info;
+  memset(&info, 0, sizeof info);
+  if (getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return -1;
+  return (int)info.tcpi_unacked;
+}
+
+/* A front for nginx's HTTP/2 port that relays its first connection and is
+ * busy with it for as long as it lasts, as an overloaded server is: a later
+ * connection completes TCP in the kernel, waits in the accept queue, and its
+ * TLS handshake gets no answer. Once the first one ends, later ones are
+ * accepted and closed. */
+typedef struct {
+  test_server server;
+  int upstream_port;
+  int relayed;
+} busy_front;
+
+static void relay_the_first(int fd, void *context) {
+  busy_front *front = context;
+  struct sockaddr_in address;
+  int upstream;
+  if (front->relayed++ > 0) return;
+  upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  memset(&address, 0, sizeof address);
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons((unsigned short)front->upstream_port);
+  if (upstream < 0 || connect(upstream, (struct sockaddr *)&address, sizeof address) != 0) {
+    if (upstream >= 0) close(upstream);
+    return;
+  }
+  while (!front->server.stopping) {
+    struct pollfd ends[2] = {{fd, POLLIN, 0}, {upstream, POLLIN, 0}};
+    char buffer[16384];
+    int i, done = 0;
+    if (poll(ends, 2, 50) <= 0) continue;
+    for (i = 0; i < 2 && !done; i++) {
+      ssize_t got;
+      if (ends[i].revents == 0) continue;
+      got = read(ends[i].fd, buffer, sizeof buffer);
+      done = got <= 0 || test_write_all(ends[1 - i].fd, buffer, (size_t)got) != 0;
+    }
+    if (done) break;
+  }
+  close(upstream);
+}
+
+/* handoff_client_free waits for a keep-warm replacement under way: the
+ * warmed connection goes through the busy front, so its replacement (due
+ * after 3/4 of connection_max_idle_ms idle) hangs in its TLS handshake until
+ * connect_timeout_ms. A free then returns once that replacement ended: not
+ * before (it took most of the timeout), not much after it, with every
+ * library thread gone, and (under valgrind) nothing used after it was
+ * freed. */
+static void free_waits_for_a_replacement(void) {
+  const int replacement_ms = (int)(1000 * test_time_scale());
+  char timeout[32];
+  busy_front front;
+  handoff_config *config;
+  handoff_client *client;
+  int threads, during;
+  double started, took;
+  memset(&front, 0, sizeof front);
+  front.upstream_port = tls_port("HANDOFF_TEST_TLS_H2_PORT");
+  if (!CHECK_INT(0, test_server_start(&front.server, relay_the_first, &front))) return;
+  threads = thread_count();
+  config = tls_config(front.server.port);
+  snprintf(timeout, sizeof timeout, "%d", replacement_ms);
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "connect_timeout_ms", timeout));
+  CHECK_INT(HANDOFF_OK, handoff_config_set(config, "connection_max_idle_ms", "400"));
+  client = sandbox_client_from(config);
+  CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+  CHECK_INT(1, client_stat(client, "connections_warmed"));
+  /* The replacement's connection waits in the queue: it is in its handshake. */
+  WAIT_UNTIL(accept_queue(front.server.listener) == 1, 5000);
+  CHECK_INT(1, accept_queue(front.server.listener));
+  CHECK_INT(1, test_server_accepted(&front.server)); /* the warm-up's, relayed */
+  during = thread_count();
+  CHECK(during > threads); /* the I/O thread and the replacement's */
+
+  started = now_ms();
+  handoff_client_free(client);
+  took = now_ms() - started;
+  if (!CHECK(took >= replacement_ms / 2 && took <= replacement_ms + LATE_MS))
+    fprintf(stderr, "    handoff_client_free took %.1f ms (the replacement's timeout: %d ms)\n", took, replacement_ms);
+  WAIT_UNTIL(thread_count() == threads, 1000);
+  if (!CHECK_INT(threads, thread_count())) fprintf(stderr, "    (%d during the replacement)\n", during);
+  test_server_stop(&front.server);
+}
+
 int main(void) {
   warm_over_http2_sends_nothing_and_is_used();
   warm_over_http1_leaves_only_dns();
@@ -336,5 +530,7 @@ int main(void) {
   a_hedge_over_http2_is_a_second_stream();
   refusals();
   failures_end_on_time();
+  free_waits_for_a_replacement();
+  handoff_init_warms();
   return check_summary("test_warm");
 }
