@@ -25,6 +25,7 @@
 
 #include "harness.h"
 #include "servers.h"
+#include "tls_log.h"
 
 /* A lookup or warm-up that must succeed: generous, stretched under valgrind
  * and the sanitizers. Nothing is timed against it. */
@@ -43,51 +44,14 @@ static handoff_config *tls_config(int port) {
   return config;
 }
 
-/* nginx's line for the request whose URI holds `tag` (the access log format
- * of tls/nginx.conf.in: port, connection serial, its request number, "r" for
- * a resumed TLS session, protocol, URI), waited for: nginx writes it after
- * the response has gone out. Returns 1 when found. */
-typedef struct {
-  long connection;
-  long request;
-  char reused[4];
-} log_line;
-
-static int find_line(const char *tag, log_line *out) {
-  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
-  char text[2048];
-  int found = 0;
-  if (log == NULL) return 0;
-  while (!found && fgets(text, sizeof text, log) != NULL) {
-    int port;
-    char protocol[16], uri[1024];
-    if (sscanf(text, "%d %ld %ld %3s %15s %1023s", &port, &out->connection, &out->request, out->reused, protocol,
-               uri) == 6 && strstr(uri, tag) != NULL)
-      found = 1;
-  }
-  fclose(log);
-  return found;
-}
-
 /* Looks up acme-call-123~<tag>-<pid>. run.sh runs this test twice against
  * one nginx (natively, then under valgrind): the pid keeps each run's log
  * lines apart. */
 static void lookup_ok(handoff_client *client, const char *tag) {
   char id[96];
-  handoff_result *r;
-  snprintf(id, sizeof id, "acme-call-123~%s-%ld", tag, (long)getpid());
-  r = handoff_client_lookup(client, id, LOOKUP_MS);
+  handoff_result *r = handoff_client_lookup(client, tagged_id(id, tag), LOOKUP_MS);
   CHECK_STATUS(HANDOFF_OK, r);
   handoff_result_free(r);
-}
-
-/* The log line of lookup_ok(client, tag) in this process. */
-static int wait_line(const char *tag, log_line *out) {
-  char id[96];
-  int found;
-  snprintf(id, sizeof id, "~%s-%ld", tag, (long)getpid());
-  WAIT_UNTIL((found = find_line(id, out)), 5000);
-  return found;
 }
 
 /* libcurl 7.88's liveness check of an idle HTTP/2 connection reads what is

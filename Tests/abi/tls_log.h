@@ -52,17 +52,4 @@ static inline int wait_line(const char *tag, log_line *out) {
   return found;
 }
 
-/* How many lines this process's requests left so far (tagged ids). */
-static inline int lines_of_this_process(void) {
-  FILE *log = fopen(test_env("HANDOFF_TEST_TLS_ACCESS_LOG"), "r");
-  char line[2048], mark[32];
-  int count = 0;
-  if (log == NULL) return 0;
-  snprintf(mark, sizeof mark, "-%ld", (long)getpid());
-  while (fgets(line, sizeof line, log) != NULL)
-    if (strstr(line, mark) != NULL) count++;
-  fclose(log);
-  return count;
-}
-
 #endif
