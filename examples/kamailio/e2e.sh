@@ -469,6 +469,8 @@ EOF
     STARTED_PIDS+=("$pid")
     if [ "$expect" = start ]; then
       wait_kamailio "$dir/kamailio.log" "$port" "$pid" || reasons+=("kamailio did not start")
+      # Children log after the main process listens (a warm-up, say).
+      for _ in $(seq 100); do grep -q "$text" "$dir/kamailio.log" && break; sleep 0.1; done
     else
       for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -0 "$pid" 2>/dev/null && reasons+=("kamailio still runs after 20 s")
@@ -762,6 +764,14 @@ modparam(\"polyai_handoff\", \"ip_version\", 5)"
 config_case "warm 1: the SIP worker makes its connection in child_init" start "warm-up: 1 of 1 connections" \
 "modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
 modparam(\"polyai_handoff\", \"log_level\", 2)
+modparam(\"polyai_handoff\", \"warm\", 1)"
+
+config_case "warm 1: the async process warms its connections once its queue exists (the I/O thread's too)" start \
+  "warm-up: 2 of 2 connections" \
+"loadmodule \"tm.so\"
+modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+modparam(\"polyai_handoff\", \"log_level\", 2)
+modparam(\"polyai_handoff\", \"async_workers\", 1)
 modparam(\"polyai_handoff\", \"warm\", 1)"
 
 config_case "an invalid value stops Kamailio at start, naming the key" refuse "modparam timeout_ms" \

@@ -602,6 +602,11 @@ static void ph_async_run(int index)
 		LM_ERR("no queue: %s\n", handoff_status_name(status));
 		return;
 	}
+	/* With the queue made, the warm-up covers the I/O thread's connection
+	 * (over HTTP/2 every queued lookup of this process shares it). Jobs
+	 * wait in the pipe meanwhile, at most timeout_ms. */
+	if(ph_warm)
+		(void)handoff_client_warm(ph_client, 0);
 	fds[0].fd = ph_pipes[index][0];
 	LM_INFO("async process %d of %d ready\n", index + 1, ph_async_workers);
 	for(;;) {

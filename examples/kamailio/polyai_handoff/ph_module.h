@@ -46,6 +46,10 @@ int ph_set_reservation(handoff_reservation *r, str *shared_id);
 
 /* ph_async.c */
 extern int ph_async_workers;
+/* modparam warm: each process that looks up warms its connections after
+ * the fork (SIP workers in child_init, async processes once their queue
+ * exists, so the I/O thread's connection is warmed too). */
+extern int ph_warm;
 extern int ph_async_max_pending;
 int ph_async_mod_init(void);
 int ph_async_child_init(int rank);

@@ -54,7 +54,7 @@ static int ph_strip_incoming = 1;
 static int ph_log_level = HANDOFF_LOG_WARNING;
 /* 1: each SIP worker makes its connection to the API in child_init, before
  * its first call (handoff_client_warm), rather than during it. */
-static int ph_warm = 0;
+int ph_warm = 0;
 
 /* Built in mod_init and inherited by every process at fork. */
 handoff_config *ph_config = NULL;
