@@ -285,22 +285,27 @@ void handoff_shutdown(void);
  *                       warmed one (fresh DNS answer, no request) once it has
  *                       been idle 3/4 of this, before the server's idle
  *                       timeout or libcurl's (118 s) closes it; replacements
- *                       count in "connections" and "connections_warmed"
- *   hedge_after_ms      0..600000 (default 0: off): a synchronous lookup whose
- *                       request has no answer after this long sends a second
- *                       one, inside the same deadline; the first answer wins
- *                       and the other request is cancelled. Never for a DNI
- *                       reservation, never while the circuit breaker counts
- *                       failures. Counted as "hedges" (also in "requests")
- *                       and "hedge_wins"
+ *                       count in "connections" and "connections_warmed".
+ *                       Queued lookups never reuse a connection idle this
+ *                       long (rounded up to whole seconds), warmed or not
+ *   hedge_after_ms      0..600000 or auto (default 0: off): a lookup
+ *                       (synchronous or queued) whose request has no answer
+ *                       after this long sends a second one, inside the same
+ *                       deadline; the first answer wins and the other
+ *                       request is cancelled. auto: the 95th percentile of
+ *                       the last 512 answers' times in this process (at
+ *                       least 20 ms; no hedge until 50 answers came). Never
+ *                       for a DNI reservation, never while the circuit
+ *                       breaker counts failures. Counted as "hedges" (also
+ *                       in "requests") and "hedge_wins"
  *   hedge_max_percent   0..100 (default 5): the hedge budget, a token bucket:
  *                       each lookup that sends a request earns this percent of
  *                       a hedge, a hedge spends a whole one, the budget starts
  *                       empty and holds at most 10. Hedges are therefore at
  *                       most lookups x hedge_max_percent / 100
  *   keep_warm_ms        0..86400000 (default 600000): keep-warm goes on this
- *                       long after the last synchronous lookup, and starts
- *                       again with the next one; 0: off
+ *                       long after the last lookup (synchronous or queued),
+ *                       and starts again with the next one; 0: off
  *
  * Unknown keys and invalid values are errors naming the key, and a failed
  * call changes nothing (a file is applied whole or not at all).
@@ -387,6 +392,11 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * sent: nothing reaches the API or its logs. The connections are kept idle
  * for the lookups of this process, the calling thread's first.
  *
+ * Once a queue has been made on the client in this process
+ * (handoff_queue_new), it also warms the connection of queued lookups, one,
+ * on the I/O thread and at the same time (over HTTP/2 every queued lookup of
+ * the process shares it): warm_connections + 1 connections in all.
+ *
  * Waits at most timeout_ms (<= 0: the client's timeout_ms; at most 600000).
  * Returns HANDOFF_OK when every connection was made, HANDOFF_TIMEOUT when
  * time ran out first, HANDOFF_NETWORK when one could not be made (the reason
@@ -407,7 +417,8 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * After a warm-up the client keeps the connections warm (keep_warm_ms,
  * connection_max_idle_ms): its I/O thread (the one of queued lookups,
  * started here if they have not) times the replacements, and a short-lived
- * library thread makes them; neither calls host code. handoff_client_free()
+ * library thread makes them (the I/O thread's own connection is replaced on
+ * that thread, without blocking it); neither calls host code. handoff_client_free()
  * waits for a replacement under way (at most connect_timeout_ms, else
  * timeout_ms). */
 handoff_status handoff_client_warm(handoff_client *client, int timeout_ms);
@@ -451,7 +462,8 @@ void handoff_client_free(handoff_client *client);
  *   - Fork: a queue, its I/O thread and its descriptor belong to the process
  *     that made them. The thread starts with the first queued lookup of a
  *     client (or its first warm-up, for keep-warm), so a process that only
- *     creates clients and queues, then forks workers, never runs it; each worker should make its own queue. In a
+ *     creates clients (warm_connections 0) and queues, then forks workers,
+ *     never runs it; each worker should make its own queue. In a
  *     child, an inherited queue admits nothing (HANDOFF_INVALID_ARGUMENT),
  *     has no descriptor (-1), gives no results, and handoff_queue_free()
  *     only closes the child's copy of the descriptor.
@@ -469,7 +481,12 @@ void handoff_client_free(handoff_client *client);
  * handoff_queue_free(); the client may be freed first (the queue keeps what
  * it needs). NULL on failure, with *status_out = HANDOFF_NOT_INITIALIZED (NULL
  * client and no process-wide one) or HANDOFF_UNAVAILABLE (no descriptor could
- * be made: ulimit -n). status_out may be NULL. */
+ * be made: ulimit -n). status_out may be NULL.
+ *
+ * The client's first queue in this process makes its warm-ups cover the
+ * I/O thread's connection (see handoff_client_warm). With warm_connections
+ * > 0 that warm-up starts here, on the I/O thread, and this call does not
+ * wait for it (since 1.2); statistics count it in "warmups" when it ends. */
 handoff_queue *handoff_queue_new(handoff_client *client, handoff_status *status_out);
 
 /* The queue's descriptor: an eventfd, non-blocking and close-on-exec,
