@@ -447,8 +447,8 @@ run_case() {
 # module and these modparams either starts (holds its port, forks its
 # workers) logging TEXT, or exits at start logging TEXT; each waited for up
 # to 20 s, as it happens.
-config_case() {
-  local name=$1 expect=$2 text=$3 params=$4 n=$((PASSED + FAILED + 1))
+config_case() { # NAME start|refuse TEXT MODPARAMS [MODULES_BEFORE]
+  local name=$1 expect=$2 text=$3 params=$4 before=${5:-} n=$((PASSED + FAILED + 1))
   local dir port pid reasons=() attempt
   dir=$WORK/cases/$(printf '%02d' "$n")-config
   mkdir -p "$dir"
@@ -459,6 +459,7 @@ config_case() {
 debug=2
 children=1
 listen=udp:127.0.0.1:$port
+$before
 loadmodule "polyai_handoff.so"
 $params
 request_route { drop; }
@@ -768,11 +769,10 @@ modparam(\"polyai_handoff\", \"warm\", 1)"
 
 config_case "warm 1: the async process warms its connections once its queue exists (the I/O thread's too)" start \
   "warm-up: 2 of 2 connections" \
-"loadmodule \"tm.so\"
-modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
+"modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
 modparam(\"polyai_handoff\", \"log_level\", 2)
 modparam(\"polyai_handoff\", \"async_workers\", 1)
-modparam(\"polyai_handoff\", \"warm\", 1)"
+modparam(\"polyai_handoff\", \"warm\", 1)" 'loadmodule "tm.so"'
 
 config_case "an invalid value stops Kamailio at start, naming the key" refuse "modparam timeout_ms" \
 "modparam(\"polyai_handoff\", \"config_file\", \"$WORK/polyai-handoff.conf\")
