@@ -15,7 +15,7 @@
 #   BENCH_WAN_QUICK=1     small counts (a run of about 1.5 minutes)
 #   BENCH_WAN_N_1MS, BENCH_WAN_N_1S, BENCH_WAN_N_10S, BENCH_WAN_N_90S, BENCH_WAN_N_TAIL
 #                         lookups per row at each gap (default 200, 30, 12, 6, 200)
-#   BENCH_WAN_LONG=1      also the 90 s rows and the idle rows (about 13 more minutes)
+#   BENCH_WAN_LONG=1      also the 90 s rows and the idle rows (about 11 more minutes)
 #   BENCH_WAN_GROUPS      which rows, of "1ms 1s 10s 90s tail backend idle" (default
 #                         "1ms 1s 10s tail backend", all of them with BENCH_WAN_LONG=1)
 #   BENCH_WAN_IDLE_S      the idle rows' idle spell (default 180, quick 45): one
