@@ -16,6 +16,19 @@
  * for a new connection: raw, CURLINFO_NUM_CONNECTS > 0; lib, the client's
  * "connections" counter went up.
  *
+ * lib also prints the client's counters at the end: requests, hedges and
+ * hedge_wins (hedged requests and those that answered first), connections
+ * and connections_warmed.
+ *
+ * --idle-ms N (lib): after the lookups, the process stays idle N ms, looking
+ * at the client's counters every --sample-ms (default 1000), then makes one
+ * more lookup. It prints what the idle spell cost: CPU time of the process
+ * (getrusage RUSAGE_SELF: every thread, the library's included, ended ones
+ * too), connections opened (keep-warm's replacements), requests sent, the
+ * first and last time a connection was opened, its start and end on the
+ * wall clock (for the server's log), and the same from --idle-split-ms on,
+ * to show keep-warm stopping keep_warm_ms after the last lookup.
+ *
  * Prints one line of key=value pairs on stdout (bench/wan/run.sh parses it);
  * with --verbose, one line per lookup on stderr (--curl-verbose: and raw's
  * libcurl trace).
@@ -28,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "polyai_handoff.h"
@@ -37,18 +51,33 @@
 
 static struct {
     const char *mode, *url, *account, *project, *api_key, *ca_file, *id_prefix, *slow_prefix;
-    long interval_ms, count, max_seconds, timeout_ms, slow_every;
+    long interval_ms, count, max_seconds, timeout_ms, slow_every, idle_ms, idle_split_ms, sample_ms;
     double rtt_ms;
     int warm, verbose, curl_verbose;
     const char *sets[8]; /* --set key=value for lib */
     int set_count;
 } opt = {.account = "wan", .project = "bench", .api_key = "wan-key", .id_prefix = "s1~wan",
-         .interval_ms = 1000, .count = 10, .max_seconds = 60, .timeout_ms = 5000, .rtt_ms = 50};
+         .interval_ms = 1000, .count = 10, .max_seconds = 60, .timeout_ms = 5000, .rtt_ms = 50,
+         .idle_split_ms = -1, .sample_ms = 1000};
 
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double wall_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* User + system CPU of the whole process, every thread (ended ones too). */
+static double cpu_ms(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static void sleep_ms(long ms) {
@@ -216,6 +245,65 @@ static int lib_lookup(handoff_client *client, const char *id, char *err, size_t 
     return ok ? 0 : -1;
 }
 
+/* What an idle spell cost, from its start (or from --idle-split-ms). */
+struct idle_mark {
+    double cpu, mono;
+    uint64_t conns, warmed, requests;
+};
+
+static struct idle_mark idle_mark(handoff_client *client) {
+    struct idle_mark m;
+    m.mono = now_ms();
+    m.cpu = cpu_ms();
+    m.warmed = counter(client, "connections_warmed");
+    m.conns = counter(client, "connections");
+    m.requests = counter(client, "requests");
+    return m;
+}
+
+static void print_idle(const char *prefix, struct idle_mark a, struct idle_mark b) {
+    printf(" %s_ms=%.0f %s_cpu_ms=%.2f %s_connections=%llu %s_warmed=%llu %s_requests=%llu", prefix, b.mono - a.mono,
+           prefix, b.cpu - a.cpu, prefix, (unsigned long long)(b.conns - a.conns), prefix,
+           (unsigned long long)(b.warmed - a.warmed), prefix, (unsigned long long)(b.requests - a.requests));
+}
+
+/* The idle spell of --idle-ms: counters looked at every --sample-ms (the
+ * same in every mode, so it is in the baseline too). */
+static void lib_idle(handoff_client *client) {
+    double wall_start = wall_s();
+    struct idle_mark start = idle_mark(client), split = start, prev = start;
+    int have_split = 0;
+    double first_conn = -1, last_conn = -1;
+    for (;;) {
+        double elapsed = now_ms() - start.mono;
+        if (elapsed >= (double)opt.idle_ms) break;
+        long step = opt.idle_ms - (long)elapsed;
+        if (step > opt.sample_ms) step = opt.sample_ms;
+        /* Wake at the split too, so that it is not rounded to a sample. */
+        if (!have_split && opt.idle_split_ms >= 0 && opt.idle_split_ms - (long)elapsed > 0 &&
+            opt.idle_split_ms - (long)elapsed < step)
+            step = opt.idle_split_ms - (long)elapsed;
+        sleep_ms(step);
+        uint64_t conns = counter(client, "connections");
+        double at = (now_ms() - start.mono) / 1e3;
+        if (conns != prev.conns) {
+            if (first_conn < 0) first_conn = at;
+            last_conn = at;
+            prev.conns = conns;
+        }
+        if (!have_split && opt.idle_split_ms >= 0 && now_ms() - start.mono >= (double)opt.idle_split_ms) {
+            split = idle_mark(client);
+            have_split = 1;
+        }
+    }
+    struct idle_mark end = idle_mark(client);
+    double wall_end = wall_s();
+    printf(" idle_start=%.3f idle_end=%.3f idle_first_conn_s=%.1f idle_last_conn_s=%.1f", wall_start, wall_end,
+           first_conn, last_conn);
+    print_idle("idle", start, end);
+    if (have_split) print_idle("idle_after_split", split, end);
+}
+
 /* ----------------------------------------------------------------- main */
 
 static int cmp_double(const void *a, const void *b) {
@@ -237,7 +325,8 @@ static void usage(void) {
             "usage: client --mode raw|lib --url https://HOST:PORT [--account A] [--project P] [--api-key K]\n"
             "              [--ca FILE] [--interval-ms N] [--count N] [--max-seconds S] [--timeout-ms N]\n"
             "              [--id-prefix P] [--slow-prefix P --slow-every N] [--rtt-ms N] [--warm] [--verbose]\n"
-            "              [--curl-verbose] [--set key=value]...\n");
+            "              [--curl-verbose] [--set key=value]... [--idle-ms N [--idle-split-ms N]\n"
+            "              [--sample-ms N]]\n");
     exit(2);
 }
 
@@ -271,10 +360,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-seconds")) opt.max_seconds = parse_long(v, 1, 86400);
         else if (!strcmp(a, "--timeout-ms")) opt.timeout_ms = parse_long(v, 1, 600000);
         else if (!strcmp(a, "--rtt-ms")) opt.rtt_ms = (double)parse_long(v, 1, 100000);
+        else if (!strcmp(a, "--idle-ms")) opt.idle_ms = parse_long(v, 0, 86400000);
+        else if (!strcmp(a, "--idle-split-ms")) opt.idle_split_ms = parse_long(v, 0, 86400000);
+        else if (!strcmp(a, "--sample-ms")) opt.sample_ms = parse_long(v, 1, 3600000);
         else usage();
     }
     int raw_mode = opt.mode && !strcmp(opt.mode, "raw");
-    if (!opt.mode || (!raw_mode && strcmp(opt.mode, "lib")) || !opt.url) usage();
+    if (!opt.mode || (!raw_mode && strcmp(opt.mode, "lib")) || !opt.url || (raw_mode && opt.idle_ms)) usage();
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     static struct raw r;
@@ -347,6 +439,29 @@ int main(int argc, char **argv) {
            "p50_ms=%.1f p99_ms=%.1f max_ms=%.1f p50_rtt=%.2f p99_rtt=%.2f max_rtt=%.2f %s=%ld warm=%s",
            opt.mode, opt.interval_ms, opt.count, attempted, errors, handshakes, p50, p99, max, p50 / opt.rtt_ms,
            p99 / opt.rtt_ms, max / opt.rtt_ms, raw_mode ? "h2_lookups" : "h2_connections", h2, warm);
+    if (client) {
+        printf(" requests=%llu hedges=%llu hedge_wins=%llu connections=%llu connections_warmed=%llu",
+               (unsigned long long)counter(client, "requests"), (unsigned long long)counter(client, "hedges"),
+               (unsigned long long)counter(client, "hedge_wins"), (unsigned long long)counter(client, "connections"),
+               (unsigned long long)counter(client, "connections_warmed"));
+    }
+    if (client && opt.idle_ms > 0) {
+        fflush(stdout);
+        lib_idle(client);
+        /* The lookup after the spell: what the warming bought. */
+        char id[256], err[512] = "";
+        snprintf(id, sizeof id, "%s-after-idle", opt.id_prefix);
+        uint64_t before = unwarmed(client);
+        double t0 = now_ms();
+        int rc = lib_lookup(client, id, err, sizeof err);
+        double ms = now_ms() - t0;
+        printf(" after_idle_ms=%.1f after_idle_rtt=%.2f after_idle_handshake=%d after_idle_ok=%d", ms,
+               ms / opt.rtt_ms, unwarmed(client) > before, rc == 0);
+        if (rc) {
+            if (!errors) snprintf(first_error, sizeof first_error, "after idle: %s", err);
+            errors++;
+        }
+    }
     if (errors) printf(" first_error=\"%s\"", first_error);
     printf("\n");
     free(lat);

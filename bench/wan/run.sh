@@ -15,7 +15,14 @@
 #   BENCH_WAN_QUICK=1     small counts (a run of about 1.5 minutes)
 #   BENCH_WAN_N_1MS, BENCH_WAN_N_1S, BENCH_WAN_N_10S, BENCH_WAN_N_90S, BENCH_WAN_N_TAIL
 #                         lookups per row at each gap (default 200, 30, 12, 6, 200)
-#   BENCH_WAN_LONG=1      also the 90 s rows (about 10 more minutes)
+#   BENCH_WAN_LONG=1      also the 90 s rows and the idle rows (about 11 more minutes)
+#   BENCH_WAN_GROUPS      which rows, of "1ms 1s 10s 90s tail backend idle" (default
+#                         "1ms 1s 10s tail backend", all of them with BENCH_WAN_LONG=1)
+#   BENCH_WAN_IDLE_S      the idle rows' idle spell (default 180, quick 45): one
+#                         client process per row looks up once, stays idle this
+#                         long (no lookups) and reports its CPU time, keep-warm's
+#                         replacement connections and the requests sent meanwhile,
+#                         against the same client idle without warming
 #   BENCH_WAN_MODES       default "lib warm raw"; warm: the library with
 #                         handoff_client_warm and keep-warm (connection_max_idle_ms
 #                         4/5 of the server's idle timeout), and on the tail rows
@@ -33,12 +40,19 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WAN=$ROOT/bench/wan
 BUILD=${BUILD:-$ROOT/build}
 RTT=${BENCH_WAN_RTT_MS:-50}
-if [ "${BENCH_WAN_QUICK:-0}" = 1 ]; then q=(40 8 4 3 60); else q=(200 30 12 6 200); fi
+if [ "${BENCH_WAN_QUICK:-0}" = 1 ]; then q=(40 8 4 3 60 45); else q=(200 30 12 6 200 180); fi
 N_1MS=${BENCH_WAN_N_1MS:-${q[0]}}
 N_1S=${BENCH_WAN_N_1S:-${q[1]}}
 N_10S=${BENCH_WAN_N_10S:-${q[2]}}
 N_90S=${BENCH_WAN_N_90S:-${q[3]}}
 N_TAIL=${BENCH_WAN_N_TAIL:-${q[4]}}
+IDLE_S=${BENCH_WAN_IDLE_S:-${q[5]}}
+if [ -n "${BENCH_WAN_GROUPS:-}" ]; then WANT=$BENCH_WAN_GROUPS
+elif [ "${BENCH_WAN_LONG:-0}" = 1 ]; then WANT="1ms 1s 10s 90s tail backend idle"
+else WANT="1ms 1s 10s tail backend"; fi
+want() { [[ " $WANT " == *" $1 "* ]]; }
+# The command that made the report, for its header.
+COMMAND="$(for v in $(compgen -e | grep '^BENCH_WAN_' | sort); do printf '%s=%s ' "$v" "${!v}"; done)bench/wan/run.sh"
 MODES=${BENCH_WAN_MODES:-lib warm raw}
 HEDGE_MS=${BENCH_WAN_HEDGE_MS:-75}
 OUT=${BENCH_WAN_OUT:-$ROOT/bench/results/wan/latest.md}
@@ -105,7 +119,7 @@ log "network: $C -- $R -- $S, ${RTT} ms round trip"
 WAN_QUEUE=$QUEUE "$WAN/netns.sh" up
 
 # The longest the whole run can take, as a bound for every server process.
-BOUND=$((600 + (N_1MS + N_TAIL * 2) * 2 + N_1S * 2 + N_10S * 11 + N_90S * 91 * ${BENCH_WAN_LONG:-0}))
+BOUND=$((600 + (N_1MS + N_TAIL * 2) * 2 + N_1S * 2 + N_10S * 11 + N_90S * 91 + IDLE_S + 30))
 ip netns exec $R "${NICE[@]}" "$TMP/delay" --queue $QUEUE --delay-ms $((RTT / 2)) --max-seconds $BOUND \
   2>"$TMP/delay.log" &
 PIDS+=($!)
@@ -194,14 +208,47 @@ run_group() {   # interval count kind [proto-ka pairs...]
   for pk in "${pids[@]}"; do wait "$pk" || true; done
 }
 
+# The idle rows: what keep-warm costs a process that makes no lookups.
+# "name proto ka description|client options"; base is the same client
+# without warming, the baseline. stop: keep_warm_ms 30 s, the counters split
+# 2 s after it (a replacement started just before it may still finish).
+IDLE_DEFS=(
+  "base h2 60 no warm-up|"
+  "warm h2 60 warm-up, defaults (connection_max_idle_ms 45000, keep_warm_ms 600000)|--warm"
+  "base h2 5 no warm-up|"
+  "warm h2 5 warm-up, connection_max_idle_ms 4000|--warm --set connection_max_idle_ms=4000"
+  "stop h2 5 warm-up, connection_max_idle_ms 4000, keep_warm_ms 30000|--warm --set connection_max_idle_ms=4000 --set keep_warm_ms=30000 --idle-split-ms 32000"
+)
+IDLE_ROWS=()   # "name proto ka file tag|description"
+run_idle() {
+  local def name proto ka desc opts file tag pids=() p
+  log "idle rows: one lookup, then ${IDLE_S} s idle, then one lookup"
+  for def in "${IDLE_DEFS[@]}"; do
+    desc=${def%%|*} opts=${def#*|}
+    read -r name proto ka desc <<<"$desc"
+    tag=idle-$name-$proto-ka$ka
+    file=$TMP/row-$tag.out
+    # shellcheck disable=SC2086  # opts are words
+    ip netns exec $C "${NICE[@]}" "$TMP/client" --mode lib \
+      --url "https://10.201.2.2:$(port $proto $ka)" --ca "$TMP/ca.crt" --count 1 --max-seconds 30 --rtt-ms $RTT \
+      --id-prefix "s1~$tag" --idle-ms $((IDLE_S * 1000)) --sample-ms 5000 $opts >"$file" 2>"$file.err" &
+    CLIENTS+=($!)
+    pids+=($!)
+    sleep 0.25
+    IDLE_ROWS+=("$name $proto $ka $file $tag|$desc")
+  done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+}
+
 ALL=(h1-5 h1-60 h2-5 h2-60)
 START=$(date +%s)
-run_group 1 "$N_1MS" fixed "${ALL[@]}"
-run_group 1000 "$N_1S" fixed "${ALL[@]}"
-run_group 10000 "$N_10S" fixed "${ALL[@]}"
-[ "${BENCH_WAN_LONG:-0}" = 1 ] && run_group 90000 "$N_90S" fixed "${ALL[@]}"
-run_group 1 "$N_TAIL" tail h1-60 h2-60
-run_group 1 "$N_TAIL" backend h1-60 h2-60
+if want 1ms; then run_group 1 "$N_1MS" fixed "${ALL[@]}"; fi
+if want 1s; then run_group 1000 "$N_1S" fixed "${ALL[@]}"; fi
+if want 10s; then run_group 10000 "$N_10S" fixed "${ALL[@]}"; fi
+if want 90s; then run_group 90000 "$N_90S" fixed "${ALL[@]}"; fi
+if want tail; then run_group 1 "$N_TAIL" tail h1-60 h2-60; fi
+if want backend; then run_group 1 "$N_TAIL" backend h1-60 h2-60; fi
+if want idle; then run_idle; fi
 ELAPSED=$(($(date +%s) - START))
 
 # Stop the delay line first: its exit line has the lateness figures.
@@ -217,7 +264,7 @@ FAILED=0 RAW_ERRORS=0 RAW_RETRY_BUG=0
 {
   echo "# Simulated WAN: lookup latency at ${RTT} ms RTT"
   echo
-  echo "\`make bench-wan\` ($( [ "${BENCH_WAN_QUICK:-0}" = 1 ] && echo "BENCH_WAN_QUICK=1, " )$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)). Rows of one gap ran side by side; ${ELAPSED} s of lookups."
+  echo "\`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown), rows: $WANT). Rows of one gap ran side by side; ${ELAPSED} s of lookups."
   echo
   echo "- line: client -- router -- server namespaces, every packet held $((RTT / 2)) ms each way by bench/wan/delay.c (NFQUEUE)"
   echo "- round trip check (no ping here): $RTT_CHECK"
@@ -226,10 +273,12 @@ FAILED=0 RAW_ERRORS=0 RAW_RETRY_BUG=0
   echo "- client: $(curl-config --version 2>/dev/null || echo libcurl), polyai-handoff $(sed -n 's/^#define HANDOFF_VERSION "\(.*\)"/\1/p' "$ROOT/include/polyai_handoff.h"), lib warm: ${BENCH_WAN_WARM:-0}"
   echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; every process under nice -n 19"
   echo
+  if [ ${#ROWS[@]} -gt 0 ]; then
   echo "Latency over every lookup, the first (cold) one included. \"handshake\": lookups that opened a new connection (TCP + TLS); \"server conns\": connections nginx logged for the row."
   echo
   echo "| mode | HTTP | server idle timeout | gap | answers | lookups | p50 ms | p99 ms | max ms | p50 RTT | p99 RTT | max RTT | paid a handshake | server conns | errors |"
   echo "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  fi
   for row in "${ROWS[@]}"; do
     read -r mode proto ka interval kind file tag <<<"$row"
     if [ ! -s "$file" ]; then
@@ -263,6 +312,82 @@ FAILED=0 RAW_ERRORS=0 RAW_RETRY_BUG=0
     fi
   done
   echo
+  HEDGED=0
+  for row in "${ROWS[@]}"; do
+    read -r mode proto ka interval kind file tag <<<"$row"
+    [ "$kind" = fixed ] || HEDGED=1
+  done
+  if [ "$HEDGED" = 1 ]; then
+    echo "Hedging on the tail and backend rows: warm hedges after ${HEDGE_MS} ms with hedge_max_percent 10 (at most 10 % of lookups); lib and raw do not hedge. \"requests sent\": the library's counter (hedges and retries included); \"nginx logged\": requests nginx logged for the row's ids (a cancelled hedge that reached it included). Target: p99 at most 1.5 x the hedge delay + 1 RTT ($(awk -v h="$HEDGE_MS" -v r="$RTT" 'BEGIN { printf "%.1f", 1.5 * h + r }') ms), extra requests at most the budget."
+    echo
+    echo "| mode | HTTP | answers | lookups | requests sent | nginx logged | hedges | hedges / lookups | hedge wins | budget | p99 ms | p99 RTT | p99 target |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for row in "${ROWS[@]}"; do
+      read -r mode proto ka interval kind file tag <<<"$row"
+      [ "$kind" != fixed ] && [ -s "$file" ] || continue
+      sreq=$(awk -v t="$tag-" 'index($8, t) { n++ } END { print n + 0 }' "$TMP/access.log")
+      lookups=$(val "$file" lookups) p99=$(val "$file" p99_ms)
+      answers="5 % of ids +400 ms"
+      [ "$kind" = backend ] && answers="5 % of requests +400 ms"
+      spoke=HTTP/1.1
+      [ "$proto" = h2 ] && spoke=HTTP/2
+      if [ "$mode" = raw ]; then
+        reqs=- hedges=- share=- wins=- budget=off target=-
+      else
+        reqs=$(val "$file" requests) hedges=$(val "$file" hedges) wins=$(val "$file" hedge_wins)
+        share=$(awk -v h="$hedges" -v n="$lookups" 'BEGIN { printf "%.1f %%", n ? 100 * h / n : 0 }')
+        budget=off target=-
+        if [ "$mode" = warm ]; then
+          budget="10 % (at most $((lookups * 10 / 100)))"
+          target=$(awk -v p="$p99" -v h="$HEDGE_MS" -v r="$RTT" 'BEGIN { print (p <= 1.5 * h + r) ? "met" : "missed" }')
+          [ "$kind" = tail ] && [ "$target" = missed ] && target="missed (a slow id: every request for it is late, no hedge can help)"
+          [ "$hedges" -le $((lookups * 10 / 100)) ] || budget="$budget **over**"
+        fi
+      fi
+      echo "| $mode | $spoke | $answers | $lookups | $reqs | $sreq | $hedges | $share | $wins | $budget | $p99 | $(val "$file" p99_rtt) | $target |"
+    done
+    echo
+  fi
+  if [ ${#IDLE_ROWS[@]} -gt 0 ]; then
+    echo "Idle rows (HTTP/2): each client process looks up once, then stays idle ${IDLE_S} s (no lookups; its counters read every 5 s, in every row), then looks up once more. CPU: getrusage(RUSAGE_SELF) user + system over the spell, every thread of the process (the library's included). \"connections\": connections the client opened during the spell (keep-warm's replacements, each a TCP + TLS handshake). \"requests\": sent by the library during the spell / logged by nginx for the row's ids during it. Per idle hour: scaled from the spell. Baseline: the base row of the same server, the same client without a warm-up."
+    echo
+    echo "| row | server idle timeout | client | idle s | CPU ms | CPU ms / idle hour | over the baseline / hour | connections | connections / idle hour | first / last at s | requests lib / nginx | lookup after the spell |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    declare -A BASE_H=()
+    for row in "${IDLE_ROWS[@]}"; do
+      read -r name proto ka file tag <<<"${row%%|*}"
+      desc=${row#*|}
+      if [ ! -s "$file" ] || [ -z "$(val "$file" idle_cpu_ms)" ]; then
+        echo "| $name | $ka s | $desc | no result ($(head -c 200 "$file.err" | tr '\n|' '  ')) ||||||||"
+        FAILED=1
+        continue
+      fi
+      ims=$(val "$file" idle_ms) cpu=$(val "$file" idle_cpu_ms) conns=$(val "$file" idle_connections)
+      lreq=$(val "$file" idle_requests)
+      nreq=$(awk -v t="$tag-" -v a="$(val "$file" idle_start)" -v b="$(val "$file" idle_end)" \
+        'index($8, t) && $1 >= a && $1 <= b { n++ } END { print n + 0 }' "$TMP/access.log")
+      [ "$lreq" = 0 ] && [ "$nreq" = 0 ] || FAILED=1
+      [ "$(val "$file" after_idle_ok)" = 1 ] || FAILED=1
+      [ "$(val "$file" h2_connections)" != 0 ] || { desc="$desc (HTTP/2 not negotiated!)"; FAILED=1; }
+      cpuh=$(awk -v c="$cpu" -v m="$ims" 'BEGIN { printf "%.1f", c * 3600000 / m }')
+      connh=$(awk -v c="$conns" -v m="$ims" 'BEGIN { printf "%.0f", c * 3600000 / m }')
+      if [ "$name" = base ]; then BASE_H[$ka]=$cpuh over=-
+      elif [ -n "${BASE_H[$ka]:-}" ]; then over=$(awk -v a="$cpuh" -v b="${BASE_H[$ka]}" 'BEGIN { printf "%+.1f", a - b }')
+      else over=?; fi
+      after="$(val "$file" after_idle_rtt) RTT, $( [ "$(val "$file" after_idle_handshake)" = 1 ] && echo "paid a handshake" || echo "no handshake")"
+      echo "| $name | $ka s | $desc | $(awk -v m="$ims" 'BEGIN { printf "%.0f", m / 1000 }') | $cpu | $cpuh | $over | $conns | $connh | $(val "$file" idle_first_conn_s) / $(val "$file" idle_last_conn_s) | $lreq / $nreq | $after |"
+      if [ -n "$(val "$file" idle_after_split_ms)" ]; then
+        sms=$(val "$file" idle_after_split_ms) scpu=$(val "$file" idle_after_split_cpu_ms) sconns=$(val "$file" idle_after_split_connections)
+        scpuh=$(awk -v c="$scpu" -v m="$sms" 'BEGIN { printf "%.1f", c * 3600000 / m }')
+        sover=-
+        [ -n "${BASE_H[$ka]:-}" ] && sover=$(awk -v a="$scpuh" -v b="${BASE_H[$ka]}" 'BEGIN { printf "%+.1f", a - b }')
+        echo "| $name, its last $(awk -v m="$sms" 'BEGIN { printf "%.0f", m / 1000 }') s | $ka s | the same, from $(( (ims - sms + 500) / 1000 )) s into the spell (keep_warm_ms + 2 s) | $(awk -v m="$sms" 'BEGIN { printf "%.0f", m / 1000 }') | $scpu | $scpuh | $sover | $sconns | $(awk -v c="$sconns" -v m="$sms" 'BEGIN { printf "%.0f", c * 3600000 / m }') | | $(val "$file" idle_after_split_requests) / - | |"
+      fi
+    done
+    echo
+    echo "(\"first / last at s\": when, in seconds into the spell, the counters (read every 5 s) first and last showed a new connection; -1.0: never.)"
+    echo
+  fi
   if [ "$RAW_RETRY_BUG" = 1 ]; then
     echo "\"Connection died, tried 5 times before giving up\": libcurl (7.88.1 here) retries a request once on a new connection when a reused one turns out dead, but counts those retries per easy handle and does not reset the count after a success (reported upstream as curl/curl PR #19066, October 2025), so a long-lived handle fails at once, without a request sent, the 6th time it finds its connection closed by the server. Over HTTP/1.1 with TLS it finds that every time the server dropped the connection: libcurl reuses it (the server's close_notify, unread in the socket, apparently passes its liveness check) and only then sees it dead (\`--curl-verbose\` shows \"Connection died, retrying a fresh connect (retry count: N)\")."
     echo
