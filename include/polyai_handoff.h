@@ -395,7 +395,7 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * Once a queue has been made on the client in this process
  * (handoff_queue_new), it also warms the connection of queued lookups, one,
  * on the I/O thread and at the same time (over HTTP/2 every queued lookup of
- * the process shares it): warm_connections + 1 connections in all.
+ * the process shares it): one more than the slots', so at least 2.
  *
  * Waits at most timeout_ms (<= 0: the client's timeout_ms; at most 600000).
  * Returns HANDOFF_OK when every connection was made, HANDOFF_TIMEOUT when

@@ -358,7 +358,13 @@ final class CurlLoop: @unchecked Sendable {
                     warmed = true
                     lastUse = .now
                 }
-                if let completion { completion(outcome, kept) } else { refreshing = false }
+                if let completion {
+                    completion(outcome, kept)
+                } else {
+                    // A replacement that failed waits a whole idle spell to try again.
+                    refreshing = false
+                    lastUse = .now
+                }
             case .lookup(let completion):
                 let outcome = entry.transfer.outcome(rawCode: code)
                 release(entry.transfer, multi)
@@ -431,7 +437,12 @@ final class CurlLoop: @unchecked Sendable {
                     completion(.timedOut)
                 case .warm(let completion):
                     expired.append((entry.transfer, false))
-                    if let completion { completion(.timedOut, false) } else { refreshing = false }
+                    if let completion {
+                        completion(.timedOut, false)
+                    } else {
+                        refreshing = false
+                        lastUse = .now
+                    }
                 case .raced(let race, let isHedge):
                     expired.append((entry.transfer, true))
                     if isHedge { race.second = nil } else { race.first = nil }
@@ -458,7 +469,9 @@ final class CurlLoop: @unchecked Sendable {
         guard race.hedgeDue, !race.done, let first = race.first, let entry = running[first] else { return }
         race.hedgeDue = false
         let remaining = entry.deadline.remainingMs
-        guard remaining >= Limits.minHedgeMs, running.count < settings.maxConnections, race.hedge.mayStart() else { return }
+        // Lookups waiting for room go first.
+        guard remaining >= Limits.minHedgeMs, running.count < settings.maxConnections, pendingHead == pendingOrder.count,
+              race.hedge.mayStart() else { return }
         guard let key = launch(HTTPRequest(url: entry.request.url, timeoutMs: remaining), entry.deadline,
                                job: .raced(race, hedge: true), multi) else { return }
         race.second = key
