@@ -20,29 +20,27 @@ enum Descriptors {
     /// close-on-exec, and does not expose it. It takes the lowest free
     /// descriptors: among those free just before (`wereFree`), the pair is
     /// two non-blocking Unix stream sockets without FD_CLOEXEC. A host's
-    /// descriptor that existed before is never touched; if another thread
-    /// of the host made such sockets at the same instant (more than two
-    /// candidates), the pair is the two whose inodes were allocated together,
-    /// or nothing is marked.
+    /// descriptor that existed before is never touched; if other threads
+    /// made such sockets at the same instant (more than two candidates),
+    /// every two whose inodes were allocated together are marked.
     static func markSocketPair(among wereFree: [Int32]) {
         var candidates: [Candidate] = []
         for fd in wereFree {
             guard let inode = unmarkedUnixSocketInode(fd) else { continue }
             candidates.append(Candidate(fd: fd, inode: inode))
         }
-        var pair: (Candidate, Candidate)? = nil
         if candidates.count == 2 {
-            pair = (candidates[0], candidates[1])
-        } else {
-            for first in candidates {
-                guard let second = candidates.first(where: { $0.inode == first.inode &+ 1 }) else { continue }
-                pair = (first, second)
-                break
-            }
+            _ = fcntl(candidates[0].fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(candidates[1].fd, F_SETFD, FD_CLOEXEC)
+            return
         }
-        guard let (first, second) = pair else { return }
-        _ = fcntl(first.fd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(second.fd, F_SETFD, FD_CLOEXEC)
+        // Other threads' libcurl pairs (a resolver's, another multi's) made
+        // at the same instant are marked too: close-on-exec is right for them.
+        for first in candidates {
+            guard let second = candidates.first(where: { $0.inode == first.inode &+ 1 }) else { continue }
+            _ = fcntl(first.fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(second.fd, F_SETFD, FD_CLOEXEC)
+        }
     }
 
     /// A struct, not a tuple: an array of tuples makes the Swift runtime
