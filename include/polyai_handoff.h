@@ -304,8 +304,11 @@ void handoff_shutdown(void);
  *                       empty and holds at most 10. Hedges are therefore at
  *                       most lookups x hedge_max_percent / 100
  *   keep_warm_ms        0..86400000 (default 600000): keep-warm goes on this
- *                       long after the last lookup (synchronous or queued),
- *                       and starts again with the next one; 0: off
+ *                       long after the last lookup, and starts again with the
+ *                       next one; 0: off. Synchronous lookups keep the slots'
+ *                       connections warm, queued lookups the I/O thread's:
+ *                       a process that only queues (Kamailio's async
+ *                       processes) does not keep its unused slots warm
  *
  * Unknown keys and invalid values are errors naming the key, and a failed
  * call changes nothing (a file is applied whole or not at all).
@@ -418,7 +421,11 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * connection_max_idle_ms): its I/O thread (the one of queued lookups,
  * started here if they have not) times the replacements, and a short-lived
  * library thread makes them (the I/O thread's own connection is replaced on
- * that thread, without blocking it); neither calls host code. handoff_client_free()
+ * that thread, without blocking it, and the one it replaces is closed, so no
+ * lookup takes the older one); neither calls host code. A warm-up of the I/O
+ * thread's connection asked for while one is under way (handoff_queue_new()
+ * with warm_connections, then this) waits for that one rather than make a
+ * second connection. handoff_client_free()
  * waits for a replacement under way (at most connect_timeout_ms, else
  * timeout_ms). */
 handoff_status handoff_client_warm(handoff_client *client, int timeout_ms);

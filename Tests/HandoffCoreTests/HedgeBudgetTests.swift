@@ -22,6 +22,16 @@ import Testing
         #expect(hedges == Limits.hedgeBurst)
     }
 
+    @Test func aHedgeNeverSentIsGivenBack() {
+        let budget = HedgeBudget(maxPercent: 10)
+        for _ in 0..<10 { budget.earn() }
+        #expect(budget.spend())
+        #expect(!budget.spend())
+        budget.refund()
+        #expect(budget.spend())
+        #expect(!budget.spend())
+    }
+
     @Test func zeroPercentNeverHedges() {
         let budget = HedgeBudget(maxPercent: 0)
         for _ in 0..<1000 { budget.earn() }

@@ -10,14 +10,21 @@
  * warm_connections warms it without the caller waiting; a queued lookup
  * after the server shut its idle HTTP/2 connection succeeds at once; a connection idle past connection_max_idle_ms
  * is never reused; keep-warm replaces the idle connection before the server
- * closes it, and without keep-warm the same lookup has to connect.
+ * closes it, and without keep-warm the same lookup has to connect; the
+ * replaced connection is closed, not left for a lookup to take; a warm-up
+ * asked for while one runs shares it (one connection, not two); queued
+ * lookups keep only their own connection warm, not the unused slots; a
+ * warm-up while a queued lookup runs finds their connection ready.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "log_capture.h"
 #include "queue_wait.h"
+#include "servers.h"
+#include "tcp_table.h"
 #include "tls_log.h"
 
 /* A lookup or warm-up that must succeed: generous, stretched under valgrind
@@ -202,11 +209,131 @@ static void keep_warm_replaces_the_queues_connection(void) {
   CHECK_INT(1, queued_connections_after_silence("0", "qkeep-off"));
 }
 
+/* Kamailio's async process makes its queue (warm_connections starts the I/O
+ * thread's warm-up) and calls handoff_client_warm() at once: the second
+ * warm-up of that connection joins the first, which is still in its TLS
+ * handshake, rather than make a second connection. The front completes TCP
+ * (the kernel's accept queue) and never answers: every warm-up stays in its
+ * handshake, and the queue counts each connection made. That also proves
+ * handoff_queue_new() does not wait for its warm-up. */
+static void a_warm_up_asked_for_while_one_runs_joins_it(void) {
+  test_server front;
+  char url[64], timeout[16], warm_timeout[16];
+  handoff_config *config;
+  handoff_client *client;
+  handoff_queue *queue;
+  if (!CHECK_INT(0, test_server_listen(&front, 16, NULL, NULL))) return;
+  snprintf(url, sizeof url, "https://127.0.0.1:%d", front.port);
+  snprintf(timeout, sizeof timeout, "%d", (int)(1000 * test_time_scale()));
+  snprintf(warm_timeout, sizeof warm_timeout, "%d", (int)(300 * test_time_scale()));
+  config = sandbox_config_with("base_url", url, "retries", "0", "timeout_ms", timeout, "warm_connections", "1", NULL);
+  client = sandbox_client_from(config); /* its slot's warm-up runs out of time */
+  CHECK_INT(1, client_stat(client, "warmups"));
+  CHECK_INT(1, tcp_accept_queue(front.port));
+  queue = new_queue(client);
+  /* The queue's warm-up cannot end before timeout_ms: it has not. */
+  CHECK_INT(1, client_stat(client, "warmups"));
+  WAIT_UNTIL(tcp_accept_queue(front.port) == 2, 5000);
+  CHECK_INT(2, tcp_accept_queue(front.port));
+  CHECK_INT(HANDOFF_TIMEOUT, handoff_client_warm(client, atoi(warm_timeout)));
+  /* Counted last, as the queue's warm-up ends by its timeout_ms. */
+  WAIT_UNTIL(client_stat(client, "warmups") == 3, 5000);
+  CHECK_INT(3, client_stat(client, "warmups"));
+  /* The slot's again, and no second one for the I/O thread. */
+  CHECK_INT(3, tcp_accept_queue(front.port));
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+  test_server_stop(&front);
+}
+
+/* After keep-warm replaced the I/O thread's connection the old one is
+ * closed: libcurl takes the oldest idle connection first, and the next
+ * lookup would have gone over the one the server may be about to drop. On
+ * the port that keeps connections for 120 s only the client closes them:
+ * once both replacements were made (the slot's and the I/O thread's), two
+ * connections are open, as after the warm-up. With connection_max_idle_ms
+ * 5000 libcurl's own age limit (4 s) is past the replacement (3.75 s). */
+static void a_replaced_connection_is_closed(void) {
+  handoff_client *client = client_on("HANDOFF_TEST_TLS_H2_PORT", "connection_max_idle_ms", "5000", "keep_warm_ms", "60000", NULL);
+  handoff_queue *queue = new_queue(client);
+  int port = atoi(test_env("HANDOFF_TEST_TLS_H2_PORT"));
+  if (CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS))) {
+    CHECK_INT(2, tcp_established_to(port));
+    WAIT_UNTIL(client_stat(client, "connections_warmed") >= 4, 15000);
+    CHECK(client_stat(client, "connections_warmed") >= 4);
+    WAIT_UNTIL(tcp_established_to(port) == 2, 3000);
+    CHECK_INT(2, tcp_established_to(port));
+    CHECK_INT(HANDOFF_OK, queued_lookup(queue, "qreplaced"));
+    CHECK_INT(0, unwarmed(client));
+  }
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
+/* Queued lookups keep the I/O thread's connection warm, and only that: the
+ * slots, which only the warm-up used, stop being replaced keep_warm_ms
+ * after it (a Kamailio async process never uses them). The queued lookups
+ * reuse their connection (each comes well within libcurl's age limit, 1 s
+ * at connection_max_idle_ms 2000), so no connection is made once the
+ * slots' keep-warm has ended; a slot's replacement, every 1.5 s, would be. */
+#define STEADY_LOOKUPS 30
+static void queued_lookups_keep_only_their_connection_warm(void) {
+  handoff_client *client = client_on("HANDOFF_TEST_TLS_H2_PORT", "connection_max_idle_ms", "2000", "keep_warm_ms", "1000", NULL);
+  handoff_queue *queue = new_queue(client);
+  if (CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS))) {
+    unsigned long long before = 0;
+    int i;
+    for (i = 0; i < STEADY_LOOKUPS; i++) {
+      char tag[32];
+      /* Some 2 s on: past keep_warm_ms after the warm-up. */
+      if (i == STEADY_LOOKUPS / 3) before = client_stat(client, "connections");
+      snprintf(tag, sizeof tag, "qsteady-%d", i);
+      CHECK_INT(HANDOFF_OK, queued_lookup(queue, tag));
+      test_sleep_ms(200);
+    }
+    CHECK_INT(before, client_stat(client, "connections"));
+  }
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
+/* handoff_client_warm() while a queued lookup waits for its answer on the
+ * I/O thread's HTTP/2 connection: the warm-up goes over that connection and
+ * finds it kept. libcurl names no socket for a transfer that ended on a
+ * connection another transfer still uses; the warm-up once took that for
+ * HTTP/1.1 and logged so. */
+static void a_warm_up_beside_a_running_lookup_finds_its_connection(void) {
+  handoff_client *client = client_on("HANDOFF_TEST_TLS_H2_PORT", NULL);
+  handoff_queue *queue = new_queue(client);
+  if (CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS))) {
+    /* fault-slow answers after 5 s; the queue's end cancels it. */
+    CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "fault-slow", LOOKUP_MS * 2, 9));
+    WAIT_UNTIL(client_stat(client, "requests") == 1, 5000);
+    test_sleep_ms((long)(200 * test_time_scale())); /* on the wire (if not, it proves less) */
+    reset_log();
+    handoff_set_log_level(HANDOFF_LOG_INFO);
+    handoff_set_log_callback(collect, NULL);
+    CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS));
+    handoff_set_log_callback(NULL, NULL);
+    handoff_set_log_level(HANDOFF_LOG_WARNING);
+    pthread_mutex_lock(&log_lock);
+    if (!CHECK(strstr(log_text, "warm-up: 2 of 2 connections ready") != NULL)) fprintf(stderr, "    log: %s\n", log_text);
+    pthread_mutex_unlock(&log_lock);
+    CHECK_INT(0, unwarmed(client));
+  }
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
 int main(void) {
   warm_covers_queued_lookups();
   queue_new_warms_without_waiting();
   a_connection_the_server_shut_never_fails_a_queued_lookup();
   idle_past_connection_max_idle_ms_is_never_reused();
   keep_warm_replaces_the_queues_connection();
+  a_warm_up_asked_for_while_one_runs_joins_it();
+  a_replaced_connection_is_closed();
+  queued_lookups_keep_only_their_connection_warm();
+  a_warm_up_beside_a_running_lookup_finds_its_connection();
   return check_summary("test_queue_warm");
 }

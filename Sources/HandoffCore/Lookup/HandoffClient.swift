@@ -141,7 +141,7 @@ public final class HandoffClient: Sendable {
         let deadline = Deadline(milliseconds: timeout)
         var tally = Tally()
         let result = runtime.withValue { live in
-            live.keepWarm.noteUse()
+            live.keepWarm.noteUse(queued: false)
             var result = resolve(target, live, deadline: deadline, timeoutMs: timeout, tally: &tally)
             result.elapsedUs = Self.microseconds(since: started)
             // One record per lookup: the stats lock is taken once.
@@ -341,7 +341,7 @@ public final class HandoffClient: Sendable {
         }
         let (budget, breaker, stats) = (live.hedgeBudget, live.breaker, live.stats)
         return Hedge(afterMs: afterMs, mayStart: { !breaker.isCountingFailures && budget.spend() },
-                     sent: { stats.recordHedge() }, won: { stats.recordHedgeWon() })
+                     sent: { stats.recordHedge() }, won: { stats.recordHedgeWon() }, unspent: { budget.refund() })
     }
 
     /// An answer's time, for hedge_after_ms = auto (failures say nothing

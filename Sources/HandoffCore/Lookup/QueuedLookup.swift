@@ -56,7 +56,7 @@ final class QueuedLookup: @unchecked Sendable {
             return complete(client.inFlightRefusal(), live)
         }
         holdsPlace.store(true, ordering: .releasing)
-        live.keepWarm.noteUse()
+        live.keepWarm.noteUse(queued: true)
         join(live)
     }
 

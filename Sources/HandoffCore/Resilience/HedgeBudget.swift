@@ -39,4 +39,9 @@ final class HedgeBudget: Sendable {
         }
         return false
     }
+
+    /// A hedge spent but never sent (no handle could carry it).
+    func refund() {
+        _ = balance.wrappingAdd(Self.whole, ordering: .relaxed)
+    }
 }

@@ -71,6 +71,28 @@ enum Descriptors {
         return UInt(info.st_ino)
     }
 
+    /// The local and peer ports of a connected TCP socket (IPv4 or IPv6:
+    /// both keep the port at the same place); nil for anything else.
+    static func ports(_ fd: Int32) -> SocketPorts? {
+        guard let local = port(fd, getsockname), let peer = port(fd, getpeername) else { return nil }
+        return SocketPorts(local: local, peer: peer)
+    }
+
+    struct SocketPorts {
+        let local: Int
+        let peer: Int
+    }
+
+    private static func port(_ fd: Int32, _ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int? {
+        var address = sockaddr_in6()
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let got = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { name(fd, $0, &length) }
+        }
+        guard got == 0, address.sin6_family == sa_family_t(AF_INET) || address.sin6_family == sa_family_t(AF_INET6) else { return nil }
+        return Int(UInt16(bigEndian: address.sin6_port))
+    }
+
     /// True when the peer of `fd` has shut down its side (FIN: POLLRDHUP,
     /// even with unread bytes before it) or the socket failed, now.
     static func isHungUpNow(_ fd: Int32) -> Bool {

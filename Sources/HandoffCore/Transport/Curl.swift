@@ -137,6 +137,9 @@ final class CurlTransfer: @unchecked Sendable {
     /// reached: the connection was ready and nothing was sent.
     private var abortsBeforeRequest = false
     fileprivate var reachedRequest = false
+    /// The ports of the connection a warm-up reached (0: none yet).
+    fileprivate var reachedLocalPort = 0
+    fileprivate var reachedPeerPort = 0
 
     /// The I/O thread's: never reuses a connection idle for
     /// connection_max_idle_ms (its keep-warm leaves a replaced connection
@@ -247,6 +250,8 @@ final class CurlTransfer: @unchecked Sendable {
         body.removeAll(keepingCapacity: true)
         overLimit = false
         reachedRequest = false
+        reachedLocalPort = 0
+        reachedPeerPort = 0
         errorText[0] = 0
         sockets.openError = 0
         guard configured, setWarmOnly(request.warmOnly),
@@ -336,10 +341,11 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// After a warm-up's transfer ended: libcurl kept its connection (it is
-    /// multiplexed; an HTTP/1.1 one it closed).
+    /// multiplexed; an HTTP/1.1 one it closed). Found by its ports among the
+    /// sockets still open: libcurl names no socket for a transfer that ended
+    /// on a connection other transfers still use.
     var connectionKept: Bool {
-        var socket: curl_socket_t = CURL_SOCKET_BAD
-        return handoff_curl_get_socket(easy, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK && socket != CURL_SOCKET_BAD
+        reachedRequest && sockets.isOpen(localPort: reachedLocalPort, peerPort: reachedPeerPort)
     }
 
     /// A failure that was the proxy's, said so: an operator must not go
@@ -500,11 +506,13 @@ final class TransferSlot: @unchecked Sendable {
             if second == nil {
                 let untilHedge = hedgeAt - ContinuousClock.now
                 if untilHedge <= .zero {
-                    if remaining >= Limits.minHedgeMs, hedge.mayStart(), let extra = make(), extra.prepare(plain),
-                       curl_multi_add_handle(multi, extra.easy) == CURLM_OK {
-                        second = extra
-                        hedge.sent()
-                        continue
+                    if remaining >= Limits.minHedgeMs, hedge.mayStart() {
+                        if let extra = make(), extra.prepare(plain), curl_multi_add_handle(multi, extra.easy) == CURLM_OK {
+                            second = extra
+                            hedge.sent()
+                            continue
+                        }
+                        hedge.unspent()
                     }
                     // No budget (or no handle): this request alone, as usual.
                     second = nil
@@ -672,6 +680,14 @@ final class SocketLedger: @unchecked Sendable {
         return open.contains { Descriptors.isHungUpNow($0.fd) }
     }
 
+    /// True while a connection with these ports is open.
+    fileprivate func isOpen(localPort: Int, peerPort: Int) -> Bool {
+        forgetClosed()
+        return open.contains { entry in
+            Descriptors.ports(entry.fd).map { $0.local == localPort && $0.peer == peerPort } ?? false
+        }
+    }
+
     fileprivate func forgetClosed() {
         open.removeAll { Descriptors.socketInode($0.fd) != $0.inode }
     }
@@ -705,8 +721,13 @@ private let closeSocket: handoff_curl_close_socket_fn = { user, fd in
 
 /// A warm-up's pre-request callback: the connection is ready, the transfer
 /// stops here and no request is sent.
-private let stopBeforeRequest: handoff_curl_prereq_fn = { user, _, _, _, _ in
-    if let user { Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue().reachedRequest = true }
+private let stopBeforeRequest: handoff_curl_prereq_fn = { user, _, _, peerPort, localPort in
+    if let user {
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue()
+        transfer.reachedRequest = true
+        transfer.reachedLocalPort = Int(localPort)
+        transfer.reachedPeerPort = Int(peerPort)
+    }
     return Int32(CURL_PREREQFUNC_ABORT)
 }
 

@@ -110,6 +110,11 @@ final class CurlLoop: @unchecked Sendable {
     private var lastUse: ContinuousClock.Instant? = nil
     private var warmed = false
     private var refreshing = false
+    /// The warm-up a caller asked for that runs now, and the callers that
+    /// asked while it ran: they share it (libcurl makes a second connection
+    /// rather than wait for one still in its handshake).
+    private var warmUpKey: Int? = nil
+    private var warmUpJoiners: [WarmCompletion] = []
     /// Every connection socket of the loop's multi handle; outlives it.
     private let sockets = SocketLedger()
 
@@ -141,15 +146,27 @@ final class CurlLoop: @unchecked Sendable {
 
     /// Keep-warm, on the loop thread (a timer action): once a warm-up here
     /// kept a connection, and no transfer has used one for `idleFor`, a new
-    /// connection is warmed (a fresh DNS answer too). The idle one is left
-    /// to age out: libcurl never reuses it past connection_max_idle_ms.
+    /// connection is warmed (a fresh DNS answer too). The idle one is closed
+    /// as the new one is kept: libcurl would take the oldest first, the one
+    /// the server may be about to close.
     func refreshIfIdle(_ request: HTTPRequest, idleFor: Duration) {
         guard warmed, !refreshing, running.isEmpty, pendingHead == pendingOrder.count, let multi = currentMulti,
               let lastUse, ContinuousClock.now - lastUse >= idleFor else { return }
         var fresh = request
         fresh.warmOnly = true
         fresh.freshConnection = true
+        // A connection returned to a cache over its size closes the one
+        // idle longest (libcurl's rule): the replaced one.
+        _ = handoff_curl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, 1)
         refreshing = launch(fresh, Deadline(milliseconds: request.timeoutMs), job: .warm(nil), multi) != nil
+        if !refreshing { refreshEnded(multi) }
+    }
+
+    /// A replacement ended (kept, failed or out of time): the cache holds
+    /// as many idle connections as before (libcurl's default, 4 per handle).
+    private func refreshEnded(_ multi: UnsafeMutableRawPointer) {
+        refreshing = false
+        _ = handoff_curl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, -1)
     }
 
     /// Runs `action` on the loop thread once `due` has come.
@@ -222,6 +239,7 @@ final class CurlLoop: @unchecked Sendable {
         }
         running.removeAll()
         pending.removeAll()
+        warmUpJoiners.removeAll()
         idle.removeAll()
         timers.removeAll()
         currentMulti = nil
@@ -246,11 +264,14 @@ final class CurlLoop: @unchecked Sendable {
         commands.removeAll(keepingCapacity: true)
         var idle: [CurlTransfer] = []
         _ = idle.popLast()
-        let race = Race(hedge: Hedge(afterMs: 0, mayStart: { false }, sent: {}, won: {}), completion: { _ in })
+        let race = Race(hedge: Hedge(afterMs: 0, mayStart: { false }, sent: {}, won: {}, unspent: {}), completion: { _ in })
         timers.push(.hedge(race), due: .now)
         _ = [race.first, race.second].compactMap { $0 }
         var expired: [(transfer: CurlTransfer, reusable: Bool)] = []
         expired.removeAll()
+        var joiners: [WarmCompletion] = []
+        joiners.append { _, _ in }
+        joiners.removeAll()
     }
 
     /// Every loop whose thread runs, from its start to its end. In a forked
@@ -267,9 +288,14 @@ final class CurlLoop: @unchecked Sendable {
         case .timer(let due, let action):
             timers.push(.action(action), due: due)
         case .warm(let request, let deadline, let completion):
-            if launch(request, deadline, job: .warm(completion), multi) == nil {
-                completion(.failed("could not start the warm-up's transfer"), false)
+            if let key = warmUpKey, running[key] != nil {
+                warmUpJoiners.append(completion)
+                return
             }
+            guard let key = launch(request, deadline, job: .warm(completion), multi) else {
+                return completion(.failed("could not start the warm-up's transfer"), false)
+            }
+            warmUpKey = key
         case .transfer(let request, let deadline, let before, let completion):
             guard running.count < settings.maxConnections else {
                 tokens &+= 1
@@ -306,7 +332,8 @@ final class CurlLoop: @unchecked Sendable {
         before?()
         var plain = request
         plain.hedge = nil
-        guard let hedge = request.hedge, hedge.afterMs < request.timeoutMs else {
+        // The time left now: a lookup that waited for room has less.
+        guard let hedge = request.hedge, hedge.afterMs < deadline.remainingMs else {
             if launch(plain, deadline, job: .lookup(completion), multi) == nil {
                 completion(.failed("could not start the transfer", retryable: false))
             }
@@ -359,10 +386,10 @@ final class CurlLoop: @unchecked Sendable {
                     lastUse = .now
                 }
                 if let completion {
-                    completion(outcome, kept)
+                    warmUpEnded(completion, outcome, kept)
                 } else {
                     // A replacement that failed waits a whole idle spell to try again.
-                    refreshing = false
+                    refreshEnded(multi)
                     lastUse = .now
                 }
             case .lookup(let completion):
@@ -377,6 +404,16 @@ final class CurlLoop: @unchecked Sendable {
                 settle(race, hedge: isHedge, outcome, multi)
             }
         }
+    }
+
+    /// A caller's warm-up ended: its completion and those of the callers
+    /// that joined it.
+    private func warmUpEnded(_ completion: WarmCompletion, _ outcome: WarmOutcome, _ kept: Bool) {
+        warmUpKey = nil
+        let joiners = warmUpJoiners
+        warmUpJoiners.removeAll()
+        completion(outcome, kept)
+        for joiner in joiners { joiner(outcome, kept) }
     }
 
     /// One request of a race ended with `outcome`.
@@ -438,9 +475,9 @@ final class CurlLoop: @unchecked Sendable {
                 case .warm(let completion):
                     expired.append((entry.transfer, false))
                     if let completion {
-                        completion(.timedOut, false)
+                        warmUpEnded(completion, .timedOut, false)
                     } else {
-                        refreshing = false
+                        refreshEnded(multi)
                         lastUse = .now
                     }
                 case .raced(let race, let isHedge):
@@ -473,7 +510,7 @@ final class CurlLoop: @unchecked Sendable {
         guard remaining >= Limits.minHedgeMs, running.count < settings.maxConnections, pendingHead == pendingOrder.count,
               race.hedge.mayStart() else { return }
         guard let key = launch(HTTPRequest(url: entry.request.url, timeoutMs: remaining), entry.deadline,
-                               job: .raced(race, hedge: true), multi) else { return }
+                               job: .raced(race, hedge: true), multi) else { return race.hedge.unspent() }
         race.second = key
         race.hedge.sent()
     }

@@ -23,6 +23,9 @@ struct Hedge: Sendable {
     let mayStart: @Sendable () -> Bool
     let sent: @Sendable () -> Void
     let won: @Sendable () -> Void
+    /// `mayStart` said yes but no second request could be started: the
+    /// hedge it spent goes back.
+    let unspent: @Sendable () -> Void
 }
 
 enum HTTPOutcome: Sendable {

@@ -33,7 +33,11 @@ final class KeepWarm: Sendable {
     private let enabled = Atomic<Bool>(false)
     private let loopEnabled = Atomic<Bool>(false)
     private let armed = Atomic<Bool>(false)
-    private let lastUseMs = Atomic<Int>(0)
+    /// The last synchronous and queued lookups, apart: a Kamailio async
+    /// process, whose slots only its warm-up used, must not keep them warm
+    /// for its queued lookups (nor a worker its unused queue).
+    private let lastSyncUseMs = Atomic<Int>(0)
+    private let lastQueuedUseMs = Atomic<Int>(0)
     /// The replacement running now, if any; `stop` joins it.
     private let refresher = Locked<(thread: pthread_t?, stopped: Bool)>((nil, false))
 
@@ -56,14 +60,18 @@ final class KeepWarm: Sendable {
         } else {
             enabled.store(true, ordering: .releasing)
         }
-        noteUse()
+        noteUse(queued: queued)
     }
 
     /// Each lookup, synchronous or queued: two relaxed loads for a client
     /// that never warmed.
-    func noteUse() {
+    func noteUse(queued: Bool) {
         guard enabled.load(ordering: .relaxed) || loopEnabled.load(ordering: .relaxed) else { return }
-        lastUseMs.store(Self.nowMs, ordering: .relaxed)
+        if queued {
+            lastQueuedUseMs.store(Self.nowMs, ordering: .relaxed)
+        } else {
+            lastSyncUseMs.store(Self.nowMs, ordering: .relaxed)
+        }
         guard !armed.load(ordering: .relaxed), !armed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         arm()
     }
@@ -94,21 +102,28 @@ final class KeepWarm: Sendable {
     /// On the I/O thread: a replacement thread only when a slot is due.
     private func tick() {
         guard let request else { return }
-        if Self.nowMs - lastUseMs.load(ordering: .relaxed) > keepForMs {
+        let (syncWanted, queuedWanted) = (isRecent(lastSyncUseMs), isRecent(lastQueuedUseMs))
+        if !syncWanted, !queuedWanted {
             armed.store(false, ordering: .releasing)
             // A lookup that came in between saw it armed and left it to us.
-            if Self.nowMs - lastUseMs.load(ordering: .relaxed) <= keepForMs,
+            if isRecent(lastSyncUseMs) || isRecent(lastQueuedUseMs),
                !armed.exchange(true, ordering: .acquiringAndReleasing) { arm() }
             return
         }
         let dropAfter = Duration.milliseconds(maxIdleMs)
-        if enabled.load(ordering: .acquiring), transport.hasIdle(count: count, idleFor: replaceAfter, orDropAfter: dropAfter) {
+        if syncWanted, enabled.load(ordering: .acquiring),
+           transport.hasIdle(count: count, idleFor: replaceAfter, orDropAfter: dropAfter) {
             startRefresher(request, dropAfter)
         }
         // On this thread already, and it blocks on nothing: the handshakes
         // run in the loop's multi handle.
-        if loopEnabled.load(ordering: .acquiring) { loop.refreshIfIdle(request, idleFor: replaceAfter) }
+        if queuedWanted, loopEnabled.load(ordering: .acquiring) { loop.refreshIfIdle(request, idleFor: replaceAfter) }
         arm()
+    }
+
+    /// A lookup of that kind within keep_warm_ms.
+    private func isRecent(_ lastUseMs: borrowing Atomic<Int>) -> Bool {
+        Self.nowMs - lastUseMs.load(ordering: .relaxed) <= keepForMs
     }
 
     private func startRefresher(_ request: HTTPRequest, _ dropAfter: Duration) {
