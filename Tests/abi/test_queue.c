@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -597,6 +598,65 @@ static void test_fork(void) {
   CHECK_INT(before, thread_count());
 }
 
+/* How often the library's I/O threads ("polyai-handoff") have gone to sleep
+ * (voluntary context switches, /proc/self/task), summed; -1 if none runs. */
+static long io_thread_sleeps(void) {
+  DIR *tasks = opendir("/proc/self/task");
+  struct dirent *task;
+  long sleeps = -1;
+  if (tasks == NULL) return -1;
+  while ((task = readdir(tasks)) != NULL) {
+    char path[300], line[256];
+    FILE *file;
+    int ours = 0;
+    if (task->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", task->d_name);
+    if ((file = fopen(path, "r")) == NULL) continue;
+    ours = fgets(line, sizeof line, file) != NULL && strcmp(line, "polyai-handoff\n") == 0;
+    fclose(file);
+    if (!ours) continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/status", task->d_name);
+    if ((file = fopen(path, "r")) == NULL) continue;
+    while (fgets(line, sizeof line, file) != NULL) {
+      if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0) sleeps = (sleeps < 0 ? 0 : sleeps) + atol(line + 24);
+    }
+    fclose(file);
+  }
+  closedir(tasks);
+  return sleeps;
+}
+
+/* With nothing to do (the lookup done, its deadline past, no keep-warm) the
+ * I/O thread sleeps until something wakes it: it used to wake every second,
+ * some 0.27 s of CPU an hour in every idle process. */
+#define IDLE_WINDOW_MS 4500
+static void test_idle_io_thread_sleeps(void) {
+  char timeout[32];
+  handoff_client *client = sandbox_client_with("timeout_ms", scaled_ms(timeout, 1000), NULL);
+  handoff_queue *queue = new_queue(client);
+  uint64_t tag = 0;
+  handoff_result *r;
+  long before, after;
+  CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", 0, 1));
+  r = take(queue, &tag, 10000);
+  if (CHECK(r != NULL)) CHECK_INT(HANDOFF_OK, handoff_result_status(r));
+  handoff_result_free(r);
+  /* Its deadline's timer goes off (and is dropped) by then. */
+  test_sleep_ms((long)(1000 * test_time_scale()) + 1500);
+  before = io_thread_sleeps();
+  CHECK(before >= 0);
+  test_sleep_ms(IDLE_WINDOW_MS);
+  after = io_thread_sleeps();
+  if (!CHECK(after - before <= 1)) fprintf(stderr, "    the I/O thread slept %ld times in %d ms\n", after - before, IDLE_WINDOW_MS);
+  /* Asleep, it still answers at once. */
+  CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", 0, 2));
+  r = take(queue, &tag, 10000);
+  if (CHECK(r != NULL)) CHECK_INT(HANDOFF_OK, handoff_result_status(r));
+  handoff_result_free(r);
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+}
+
 static void *nothing(void *arg) { return arg; }
 
 int main(void) {
@@ -607,6 +667,7 @@ int main(void) {
   pthread_join(first, NULL);
   snprintf(blackhole_url, sizeof blackhole_url, "http://127.0.0.1:%s", test_env("HANDOFF_TEST_BLACKHOLE_PORT"));
   test_fork();
+  test_idle_io_thread_sleeps();
   test_answers();
   test_refused_at_once();
   test_never_blocks();

@@ -120,6 +120,9 @@ public enum Limits {
     /// Less time than this left in the deadline: no hedge is sent (it could
     /// not be answered in time).
     public static let minHedgeMs = 20
+    /// How long the I/O thread sleeps with nothing to do (no transfer, no
+    /// timer): anything new wakes it at once.
+    static let idleLoopWaitMs: Int32 = 60_000
     /// hedge_after_ms = auto: the p95 of the last this many answers, known
     /// once this many came, recomputed every this many.
     public static let latencyWindowSize = 512

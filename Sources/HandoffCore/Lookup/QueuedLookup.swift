@@ -117,20 +117,22 @@ final class QueuedLookup: @unchecked Sendable {
         let request = HTTPRequest(url: url, timeoutMs: remaining, hedge: hedge)
         live.stats.recordRequest(retry: number > 0)
         let queue = self.queue
-        // The secrets' version the request goes out with; set and read on
-        // the I/O thread, which runs `before` and the completion.
-        let sentWith = Locked(0)
+        // The secrets' version the request goes out with, and when it went
+        // (hedge_after_ms = auto measures the API, not a wait for room in
+        // the loop); set and read on the I/O thread, which runs `before` and
+        // the completion.
+        let sent = Locked(SentRequest())
         let before: CurlLoop.Action = { [client] in
             client.refreshKeys(live, logTo: queue)
-            sentWith.withLock { $0 = live.transport.secretsVersion }
+            sent.withLock { $0 = SentRequest(secretsVersion: live.transport.secretsVersion, at: .now) }
         }
-        let sentAt = ContinuousClock.now
         let started = live.loop.start(request, deadline: deadline, before: before) { [self] http in
+            let sentWith = sent.withLock { $0.secretsVersion }, sentAt = sent.withLock { $0.at }
             live.latencies.map { HandoffClient.recordLatency(http, since: sentAt, in: $0) }
             var outcome = ResponseDecoder.outcome(http, timeoutMs: timeoutMs, flattener: client.flattener)
             outcome.errorMessage = client.redacted(outcome.errorMessage)
             if HandoffClient.isSecretRefusal(outcome.status, http), !reloadedKey,
-               client.secretsRotated(since: sentWith.withLock { $0 }, live, logTo: queue),
+               client.secretsRotated(since: sentWith, live, logTo: queue),
                deadline.remainingMs >= Limits.minRetryAttemptMs {
                 return self.attempt(number, flight, permit, live, hedge: hedge, reloadedKey: true)
             }
@@ -145,6 +147,12 @@ final class QueuedLookup: @unchecked Sendable {
             conclude(outcome, flight, permit, live)
         }
         if !started { conclude(noLoopOutcome, flight, permit, live) }
+    }
+
+    /// A struct, not a tuple (see SocketLedger.Entry).
+    private struct SentRequest {
+        var secretsVersion = 0
+        var at = ContinuousClock.now
     }
 
     private func conclude(_ outcome: Renderer.Outcome, _ flight: Flight, _ permit: CircuitBreaker.Permit, _ live: ClientRuntime) {

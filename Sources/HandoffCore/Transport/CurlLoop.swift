@@ -530,10 +530,12 @@ final class CurlLoop: @unchecked Sendable {
         _ = transfer.finish(version: version, warmedAndKept: kept)
     }
 
-    /// Until the next timer, at most a second (libcurl shortens it to its
-    /// own timers; a wakeup ends it at once).
+    /// Until the next timer, at most a second; with none (no transfer, no
+    /// keep-warm) a minute: an idle process's thread sleeps. libcurl
+    /// shortens the wait to its own timers, and a command's wakeup or a
+    /// connection's data ends it at once.
     private func waitMs() -> Int32 {
-        guard let due = timers.nextDue else { return 1000 }
+        guard let due = timers.nextDue else { return Limits.idleLoopWaitMs }
         let left = due - ContinuousClock.now
         guard left > .zero else { return 0 }
         let (seconds, attoseconds) = left.components
