@@ -18,6 +18,7 @@ typedef struct {
   int listener;
   int port;
   volatile int stopping;
+  int serving; /* test_server_serve() started the thread */
   pthread_t thread;
   pthread_mutex_t lock;
   long accepted;
@@ -70,7 +71,8 @@ static inline int test_server_listen(test_server *server, int backlog, test_serv
 
 /* Starts accepting what test_server_listen() listens for. */
 static inline int test_server_serve(test_server *server) {
-  return pthread_create(&server->thread, NULL, test_server_loop, server) == 0 ? 0 : -1;
+  server->serving = pthread_create(&server->thread, NULL, test_server_loop, server) == 0;
+  return server->serving ? 0 : -1;
 }
 
 /* A server that accepts at once (backlog 64). */
@@ -86,9 +88,10 @@ static inline long test_server_accepted(test_server *server) {
   return accepted;
 }
 
+/* Stops accepting (if it was) and closes the listener. */
 static inline void test_server_stop(test_server *server) {
   server->stopping = 1;
-  pthread_join(server->thread, NULL);
+  if (server->serving) pthread_join(server->thread, NULL);
   close(server->listener);
   pthread_mutex_destroy(&server->lock);
 }

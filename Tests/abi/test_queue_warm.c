@@ -243,7 +243,7 @@ static void a_warm_up_asked_for_while_one_runs_joins_it(void) {
   CHECK_INT(3, tcp_accept_queue(front.port));
   handoff_queue_free(queue);
   handoff_client_free(client);
-  test_server_stop(&front);
+  test_server_stop(&front); /* it never accepted: the listener closes */
 }
 
 /* After keep-warm replaced the I/O thread's connection the old one is
