@@ -393,7 +393,10 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * once, each resolved, connected, through the proxy's tunnel if any, with
  * TLS verified and, where the server offers it, HTTP/2 set up. No request is
  * sent: nothing reaches the API or its logs. The connections are kept idle
- * for the lookups of this process, the calling thread's first.
+ * for the lookups of this process, the calling thread's first. A warm-up
+ * (keep-warm's replacements too) always asks DNS again rather than take
+ * libcurl's cached answer (kept 60 s), and lookups then get the new answer:
+ * a replaced connection goes to where the API's name points now.
  *
  * Once a queue has been made on the client in this process
  * (handoff_queue_new), it also warms the connection of queued lookups, one,

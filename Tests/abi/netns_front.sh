@@ -13,7 +13,8 @@
 # interface reaches the server's 10.77.1.1 through it. In the server
 # namespace: the sandbox on its loopback, and nginx with TLS in front of it
 # (a certificate for api.handoff.test from a CA made here) on 10.77.1.1 and
-# fd00:77:1::1, logging each request's peer address. The test runs in the
+# fd00:77:1::1 (and 10.77.2.1, where a changed hosts entry points), logging
+# each request's peer address. The test runs in the
 # client namespace (under TEST_WRAPPER) and gets the addresses, names, port,
 # CA file and access log in HANDOFF_TEST_NETNS_* variables.
 # Needs root, ip(8) and ss(8) (iproute2), nginx, openssl; SANDBOX and
@@ -167,8 +168,9 @@ http {
     proxy_set_header Connection "";
     ssl_protocols TLSv1.2 TLSv1.3;
     server {
-        listen 10.77.1.1:$api_port ssl;
-        listen [fd00:77:1::1]:$api_port ssl;
+        listen 10.77.1.1:$api_port ssl http2;
+        listen 10.77.2.1:$api_port ssl http2;
+        listen [fd00:77:1::1]:$api_port ssl http2;
         ssl_certificate $dir/api.crt;
         ssl_certificate_key $dir/api.key;
         location / { proxy_pass http://127.0.0.1:$sandbox_port; }
@@ -180,6 +182,7 @@ listening() {
   local sockets
   sockets=$(in_server ss -Htln 2>/dev/null)
   case $sockets in *"10.77.1.1:$api_port "*) ;; *) return 1 ;; esac
+  case $sockets in *"10.77.2.1:$api_port "*) ;; *) return 1 ;; esac
   case $sockets in *"[fd00:77:1::1]:$api_port "*) ;; *) return 1 ;; esac
 }
 nginx_start "$dir/nginx-in-server" "$dir" render_conf listening api_port || fail "nginx did not start"
@@ -191,6 +194,10 @@ export HANDOFF_TEST_NETNS_PORT=$api_port
 export HANDOFF_TEST_NETNS_CA=$dir/ca.crt
 export HANDOFF_TEST_NETNS_ACCESS_LOG=$dir/access.log
 export HANDOFF_TEST_NETNS_SERVER_V4=10.77.1.1 HANDOFF_TEST_NETNS_SERVER_V6=fd00:77:1::1
+export HANDOFF_TEST_NETNS_SERVER_V4_SECOND=10.77.2.1
+# The client namespace's own hosts file (ip netns exec mounts it on
+# /etc/hosts there): the test may point api.handoff.test at an address.
+export HANDOFF_TEST_NETNS_HOSTS=/etc/netns/$client/hosts
 export HANDOFF_TEST_NETNS_CLIENT_V4=10.77.1.2 HANDOFF_TEST_NETNS_CLIENT_V4_SECOND=10.77.1.3
 export HANDOFF_TEST_NETNS_CLIENT_V6=fd00:77:1::2 HANDOFF_TEST_NETNS_CLIENT_V6_SECOND=fd00:77:1::3
 export HANDOFF_TEST_NETNS_IF_A=$if_a HANDOFF_TEST_NETNS_IF_B=$if_b HANDOFF_TEST_NETNS_IF_B_V4=10.77.2.2

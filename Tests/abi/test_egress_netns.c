@@ -3,7 +3,9 @@
  * joined to a server namespace by two veths: interface (a second address, an
  * interface name, ones that do not exist), ip_version and resolve (a name
  * pinned to the server's IPv4 and IPv6 addresses), proved by the peer
- * address nginx with TLS logs for each request (HANDOFF_TEST_NETNS_*).
+ * address nginx with TLS logs for each request (HANDOFF_TEST_NETNS_*); and
+ * that keep-warm's replacements ask DNS again (the namespace's own hosts
+ * file, changed by the test), so lookups follow the name.
  * Every client sends a user agent of its own, which tells its request's line.
  */
 #define _DEFAULT_SOURCE
@@ -13,6 +15,8 @@
 #include <string.h>
 
 #include "harness.h"
+#include "queue_wait.h"
+#include "tcp_table.h"
 
 static char base_url[128], pin_v4[160], pin_v6[160], pin_both[200], pin_both_v6_first[200];
 static const char *host;
@@ -73,6 +77,20 @@ static int logged(const char *tag, char *peer, char *server, size_t size) {
   }
   if (file != NULL) fclose(file);
   return found;
+}
+
+/* How many lines of the access log end in "tag". */
+static int logged_lines(const char *tag) {
+  FILE *file = fopen(test_env("HANDOFF_TEST_NETNS_ACCESS_LOG"), "r");
+  char line[1024], needle[128];
+  int lines = 0;
+  snprintf(needle, sizeof needle, " \"%s\"\n", tag);
+  while (file != NULL && fgets(line, sizeof line, file) != NULL) {
+    size_t length = strlen(line), tail = strlen(needle);
+    if (length >= tail && strcmp(line + length - tail, needle) == 0) lines++;
+  }
+  if (file != NULL) fclose(file);
+  return lines;
 }
 
 /* tag's lookup succeeded and nginx saw it come from peer, to server (NULL:
@@ -207,6 +225,60 @@ static void test_nothing_sent(void) {
   }
 }
 
+/* Points api.handoff.test at `address` in the namespace's hosts file
+ * (rewritten in place: /etc/hosts there is a mount of this very file). */
+static void point_host_at(const char *address) {
+  FILE *hosts = fopen(test_env("HANDOFF_TEST_NETNS_HOSTS"), "w");
+  if (!CHECK(hosts != NULL)) return;
+  fprintf(hosts, "127.0.0.1 localhost\n::1 localhost\n");
+  if (address != NULL) fprintf(hosts, "%s %s\n", address, host);
+  CHECK_INT(0, fclose(hosts));
+}
+
+/* A warmed client's connections, to where the name pointed then; the name
+ * moves to the server's second address; keep-warm replaces both connections
+ * (the slot's and the I/O thread's), and the lookups after that, synchronous
+ * and queued, reach the second address. libcurl's DNS cache (60 s) would
+ * have kept the first: a warm-up asks DNS again. */
+static void test_replacements_ask_dns_again(void) {
+  const char *second = test_env("HANDOFF_TEST_NETNS_SERVER_V4_SECOND");
+  int port = atoi(test_env("HANDOFF_TEST_NETNS_PORT"));
+  char peer[128] = "", server[128] = "";
+  handoff_config *config;
+  handoff_client *client;
+  handoff_queue *queue;
+  handoff_result *r;
+  uint64_t tag = 0;
+  point_host_at(test_env("HANDOFF_TEST_NETNS_SERVER_V4"));
+  config = sandbox_config_with("base_url", base_url, "ca_file", test_env("HANDOFF_TEST_NETNS_CA"), "user_agent", "dns-moved",
+                               "ip_version", "4", "connection_max_idle_ms", "2000", "keep_warm_ms", "60000", NULL);
+  client = sandbox_client_from(config);
+  queue = new_queue(client);
+  if (CHECK_INT(HANDOFF_OK, handoff_client_warm(client, (int)(3000 * test_time_scale())))) {
+    CHECK_INT(2, client_stat(client, "connections_warmed"));
+    point_host_at(second);
+    /* Both replaced (after 1.5 s idle), and the replaced ones closed. */
+    WAIT_UNTIL(client_stat(client, "connections_warmed") >= 4 && tcp_established_to(port) == 2, 15000);
+    CHECK(client_stat(client, "connections_warmed") >= 4);
+    r = handoff_client_lookup(client, "acme-call-123", (int)(3000 * test_time_scale()));
+    CHECK_INT(HANDOFF_OK, handoff_result_status(r));
+    handoff_result_free(r);
+    WAIT_UNTIL(logged("dns-moved", peer, server, sizeof peer), 2000);
+    if (!CHECK_STR(second, server)) fprintf(stderr, "    dns-moved: the synchronous lookup reached %s\n", server);
+    server[0] = '\0';
+    CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", (int)(3000 * test_time_scale()), 5));
+    r = take(queue, &tag, 10000);
+    if (CHECK(r != NULL)) CHECK_INT(HANDOFF_OK, handoff_result_status(r));
+    handoff_result_free(r);
+    WAIT_UNTIL(logged_lines("dns-moved") == 2, 2000);
+    CHECK(logged("dns-moved", peer, server, sizeof peer));
+    if (!CHECK_STR(second, server)) fprintf(stderr, "    dns-moved: the queued lookup reached %s\n", server);
+  }
+  handoff_queue_free(queue);
+  handoff_client_free(client);
+  point_host_at(NULL);
+}
+
 int main(void) {
   const char *port = test_env("HANDOFF_TEST_NETNS_PORT");
   const char *server_v4 = test_env("HANDOFF_TEST_NETNS_SERVER_V4"), *server_v6 = test_env("HANDOFF_TEST_NETNS_SERVER_V6");
@@ -222,5 +294,6 @@ int main(void) {
   test_interface_missing();
   test_ip_version();
   test_nothing_sent();
+  test_replacements_ask_dns_again();
   return check_summary("test_egress_netns");
 }

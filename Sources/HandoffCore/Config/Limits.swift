@@ -120,6 +120,9 @@ public enum Limits {
     /// Less time than this left in the deadline: no hedge is sent (it could
     /// not be answered in time).
     public static let minHedgeMs = 20
+    /// How long a lookup's DNS answer is kept (libcurl's default; a
+    /// warm-up never takes a cached one).
+    static let dnsCacheSeconds = 60
     /// How long the I/O thread sleeps with nothing to do (no transfer, no
     /// timer): anything new wakes it at once.
     static let idleLoopWaitMs: Int32 = 60_000

@@ -283,10 +283,14 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// A warm-up's handle stops each transfer once its connection is ready,
     /// before the request (libcurl's pre-request callback); a lookup's does not.
+    /// A warm-up also asks DNS again, whatever the shared cache holds, so a
+    /// keep-warm replacement follows the API's name to where it points now;
+    /// the answer it gets is the one the cache then gives lookups.
     private func setWarmOnly(_ warmOnly: Bool) -> Bool {
         guard warmOnly != abortsBeforeRequest else { return true }
         let ok = handoff_curl_set_prereq(easy, warmOnly ? stopBeforeRequest : nil) == CURLE_OK
             && handoff_curl_set_pointer(easy, CURLOPT_PREREQDATA, warmOnly ? Unmanaged.passUnretained(self).toOpaque() : nil) == CURLE_OK
+            && handoff_curl_set_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, warmOnly ? 0 : Limits.dnsCacheSeconds) == CURLE_OK
         if ok { abortsBeforeRequest = warmOnly }
         return ok
     }
