@@ -395,8 +395,8 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * sent: nothing reaches the API or its logs. The connections are kept idle
  * for the lookups of this process, the calling thread's first. A warm-up
  * (keep-warm's replacements too) always asks DNS again rather than take
- * libcurl's cached answer (kept 60 s), and lookups then get the new answer:
- * a replaced connection goes to where the API's name points now.
+ * libcurl's cached answer, and that answer is then cached (60 s) for the
+ * lookups: a replaced connection goes to where the API's name points now.
  *
  * Once a queue has been made on the client in this process
  * (handoff_queue_new), it also warms the connection of queued lookups, one,
@@ -424,11 +424,13 @@ handoff_status handoff_client_breaker_reset(handoff_client *client);
  * connection_max_idle_ms): its I/O thread (the one of queued lookups,
  * started here if they have not) times the replacements, and a short-lived
  * library thread makes them (the I/O thread's own connection is replaced on
- * that thread, without blocking it, and the one it replaces is closed, so no
- * lookup takes the older one); neither calls host code. A warm-up of the I/O
+ * that thread, without blocking it, and the one it replaces is closed unless
+ * a lookup started meanwhile, so no later lookup takes the older one);
+ * neither calls host code. A warm-up of the I/O
  * thread's connection asked for while one is under way (handoff_queue_new()
  * with warm_connections, then this) waits for that one rather than make a
- * second connection. handoff_client_free()
+ * second connection (and tries again if that one runs out of time before
+ * this call's timeout_ms). handoff_client_free()
  * waits for a replacement under way (at most connect_timeout_ms, else
  * timeout_ms). */
 handoff_status handoff_client_warm(handoff_client *client, int timeout_ms);

@@ -32,6 +32,15 @@ import Testing
         #expect(!budget.spend())
     }
 
+    @Test func aRefundNeverPassesTheBurst() {
+        let budget = HedgeBudget(maxPercent: 100)
+        for _ in 0..<(Limits.hedgeBurst * 2) { budget.earn() }
+        budget.refund()
+        var hedges = 0
+        while budget.spend() { hedges += 1 }
+        #expect(hedges == Limits.hedgeBurst)
+    }
+
     @Test func zeroPercentNeverHedges() {
         let budget = HedgeBudget(maxPercent: 0)
         for _ in 0..<1000 { budget.earn() }

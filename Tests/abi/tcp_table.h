@@ -1,52 +1,76 @@
-/* tcp_table.h -- the kernel's IPv4 TCP table (/proc/net/tcp), read by the C
- * tests that count connections no log shows: ones that never sent a request
- * (warm-ups), and ones waiting in a listener's accept queue. */
+/* tcp_table.h -- the kernel's IPv4 TCP table (/proc/net/tcp) of this
+ * network namespace, read by the C tests that count connections no log
+ * shows: ones that never sent a request (warm-ups), and ones waiting in a
+ * listener's accept queue. */
 #ifndef HANDOFF_TEST_TCP_TABLE_H
 #define HANDOFF_TEST_TCP_TABLE_H
 
+#include <arpa/inet.h>
 #include <stdio.h>
 
 #define TCP_ESTABLISHED_STATE 0x01
 #define TCP_LISTEN_STATE 0x0A
 
-/* The sum of `match` over the table's rows: each row's local and remote
- * ports, state and receive queue (for a listener: the connections waiting
- * to be accepted); -1 if the table cannot be read. */
-static inline int tcp_table_count(int (*match)(int local, int remote, int state, long queue, int port), int port) {
+/* One row; remote_address as the kernel prints it, which on this machine
+ * equals inet_addr()'s value for the same address. */
+typedef struct {
+  unsigned remote_address;
+  int local, remote, state;
+  long queue; /* for a listener: the connections waiting to be accepted */
+} tcp_row;
+
+/* The sum of `match(row, want)` over the table's rows; -1 if it cannot be read. */
+static inline int tcp_table_sum(int (*match)(const tcp_row *row, const tcp_row *want), const tcp_row *want) {
   FILE *table = fopen("/proc/net/tcp", "r");
   char line[512];
-  int count = 0;
+  int sum = 0;
   if (table == NULL) return -1;
   if (fgets(line, sizeof line, table) == NULL) { /* the header */
     fclose(table);
     return -1;
   }
   while (fgets(line, sizeof line, table) != NULL) {
-    unsigned local_address, remote_address, local, remote, state;
+    unsigned local_address, local, remote, state;
     unsigned long tx_queue, rx_queue;
-    if (sscanf(line, " %*d: %8X:%4X %8X:%4X %2X %8lX:%8lX", &local_address, &local, &remote_address, &remote, &state,
+    tcp_row row;
+    if (sscanf(line, " %*d: %8X:%4X %8X:%4X %2X %8lX:%8lX", &local_address, &local, &row.remote_address, &remote, &state,
                &tx_queue, &rx_queue) != 7)
       continue;
-    count += match((int)local, (int)remote, (int)state, (long)rx_queue, port);
+    row.local = (int)local;
+    row.remote = (int)remote;
+    row.state = (int)state;
+    row.queue = (long)rx_queue;
+    sum += match(&row, want);
   }
   fclose(table);
-  return count;
+  return sum;
 }
 
-static inline int tcp_established_to_match(int local, int remote, int state, long queue, int port) {
-  (void)local, (void)queue;
-  return remote == port && state == TCP_ESTABLISHED_STATE;
+static inline int tcp_established_match(const tcp_row *row, const tcp_row *want) {
+  return row->state == TCP_ESTABLISHED_STATE && row->remote == want->remote &&
+         (want->remote_address == 0 || row->remote_address == want->remote_address);
 }
 
-static inline int tcp_accept_queue_match(int local, int remote, int state, long queue, int port) {
-  (void)remote;
-  return local == port && state == TCP_LISTEN_STATE ? (int)queue : 0;
+static inline int tcp_accept_queue_match(const tcp_row *row, const tcp_row *want) {
+  return row->local == want->local && row->state == TCP_LISTEN_STATE ? (int)row->queue : 0;
 }
 
-/* Connections of this machine to 127.0.0.1:port that are open now. */
-static inline int tcp_established_to(int port) { return tcp_table_count(tcp_established_to_match, port); }
+/* Connections of this namespace to port (on any address) open now. */
+static inline int tcp_established_to(int port) {
+  tcp_row want = {0, 0, port, 0, 0};
+  return tcp_table_sum(tcp_established_match, &want);
+}
+
+/* Connections of this namespace to address:port (IPv4) open now. */
+static inline int tcp_established_to_address(const char *address, int port) {
+  tcp_row want = {(unsigned)inet_addr(address), 0, port, 0, 0};
+  return tcp_table_sum(tcp_established_match, &want);
+}
 
 /* Connections a listener on `port` has not accepted yet. */
-static inline int tcp_accept_queue(int port) { return tcp_table_count(tcp_accept_queue_match, port); }
+static inline int tcp_accept_queue(int port) {
+  tcp_row want = {0, port, 0, 0, 0};
+  return tcp_table_sum(tcp_accept_queue_match, &want);
+}
 
 #endif

@@ -236,41 +236,55 @@ static void point_host_at(const char *address) {
 }
 
 /* A warmed client's connections, to where the name pointed then; the name
- * moves to the server's second address; keep-warm replaces both connections
- * (the slot's and the I/O thread's), and the lookups after that, synchronous
- * and queued, reach the second address. libcurl's DNS cache (60 s) would
- * have kept the first: a warm-up asks DNS again. */
+ * moves to the server's second address. A reservation right after (a new
+ * connection, always) still takes the cached answer: a warm-up's fresh one
+ * stays in libcurl's cache (60 s) for the transfers after it, and the other
+ * names' too. Then keep-warm replaces both connections (the slot's and the
+ * I/O thread's), and the lookups after that, synchronous and queued, reach
+ * the second address: a warm-up asks DNS again, where the cache would have
+ * kept the first. */
 static void test_replacements_ask_dns_again(void) {
-  const char *second = test_env("HANDOFF_TEST_NETNS_SERVER_V4_SECOND");
+  const char *first = test_env("HANDOFF_TEST_NETNS_SERVER_V4"), *second = test_env("HANDOFF_TEST_NETNS_SERVER_V4_SECOND");
   int port = atoi(test_env("HANDOFF_TEST_NETNS_PORT"));
-  char peer[128] = "", server[128] = "";
+  char peer[128] = "", server[128] = "", max_idle[16];
   handoff_config *config;
   handoff_client *client;
   handoff_queue *queue;
+  handoff_reservation *reservation;
   handoff_result *r;
   uint64_t tag = 0;
-  point_host_at(test_env("HANDOFF_TEST_NETNS_SERVER_V4"));
+  point_host_at(first);
+  /* Replacements after 3/4 of it: the reservation comes well before. */
+  snprintf(max_idle, sizeof max_idle, "%d", (int)(2000 * test_time_scale()));
   config = sandbox_config_with("base_url", base_url, "ca_file", test_env("HANDOFF_TEST_NETNS_CA"), "user_agent", "dns-moved",
-                               "ip_version", "4", "connection_max_idle_ms", "2000", "keep_warm_ms", "60000", NULL);
+                               "ip_version", "4", "connection_max_idle_ms", max_idle, "keep_warm_ms", "600000", NULL);
   client = sandbox_client_from(config);
   queue = new_queue(client);
   if (CHECK_INT(HANDOFF_OK, handoff_client_warm(client, (int)(3000 * test_time_scale())))) {
     CHECK_INT(2, client_stat(client, "connections_warmed"));
     point_host_at(second);
-    /* Both replaced (after 1.5 s idle), and the replaced ones closed. */
-    WAIT_UNTIL(client_stat(client, "connections_warmed") >= 4 && tcp_established_to(port) == 2, 15000);
+    reservation = handoff_client_reserve_dni(client, "dns-moved-1", NULL, (int)(3000 * test_time_scale()));
+    CHECK(handoff_reservation_status(reservation) != HANDOFF_NETWORK);
+    handoff_reservation_free(reservation);
+    WAIT_UNTIL(logged("dns-moved", peer, server, sizeof peer), 2000);
+    if (!CHECK_STR(first, server)) fprintf(stderr, "    dns-moved: the reservation reached %s\n", server);
+    /* Both replaced (after 1.5 s idle, scaled), and the replaced ones (and
+     * the reservation's, in the slot replaced) closed. */
+    WAIT_UNTIL(client_stat(client, "connections_warmed") >= 4 && tcp_established_to_address(first, port) == 0, 15000);
+    CHECK_INT(0, tcp_established_to_address(first, port));
     CHECK(client_stat(client, "connections_warmed") >= 4);
     r = handoff_client_lookup(client, "acme-call-123", (int)(3000 * test_time_scale()));
     CHECK_INT(HANDOFF_OK, handoff_result_status(r));
     handoff_result_free(r);
-    WAIT_UNTIL(logged("dns-moved", peer, server, sizeof peer), 2000);
+    WAIT_UNTIL(logged_lines("dns-moved") == 2, 2000);
+    CHECK(logged("dns-moved", peer, server, sizeof peer));
     if (!CHECK_STR(second, server)) fprintf(stderr, "    dns-moved: the synchronous lookup reached %s\n", server);
     server[0] = '\0';
     CHECK_INT(HANDOFF_OK, handoff_queue_lookup(queue, "acme-call-123", (int)(3000 * test_time_scale()), 5));
     r = take(queue, &tag, 10000);
     if (CHECK(r != NULL)) CHECK_INT(HANDOFF_OK, handoff_result_status(r));
     handoff_result_free(r);
-    WAIT_UNTIL(logged_lines("dns-moved") == 2, 2000);
+    WAIT_UNTIL(logged_lines("dns-moved") == 3, 2000);
     CHECK(logged("dns-moved", peer, server, sizeof peer));
     if (!CHECK_STR(second, server)) fprintf(stderr, "    dns-moved: the queued lookup reached %s\n", server);
   }

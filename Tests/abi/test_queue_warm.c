@@ -215,16 +215,19 @@ static void keep_warm_replaces_the_queues_connection(void) {
  * handshake, rather than make a second connection. The front completes TCP
  * (the kernel's accept queue) and never answers: every warm-up stays in its
  * handshake, and the queue counts each connection made. That also proves
- * handoff_queue_new() does not wait for its warm-up. */
+ * handoff_queue_new() does not wait for its warm-up. A caller that joined
+ * with more time than the warm-up it joined tries again once that one ran
+ * out. */
 static void a_warm_up_asked_for_while_one_runs_joins_it(void) {
   test_server front;
   char url[64], timeout[16], warm_timeout[16];
+  int timeout_ms = (int)(1000 * test_time_scale()); /* 700 ms (scaled) more than the first call */
   handoff_config *config;
   handoff_client *client;
   handoff_queue *queue;
   if (!CHECK_INT(0, test_server_listen(&front, 16, NULL, NULL))) return;
   snprintf(url, sizeof url, "https://127.0.0.1:%d", front.port);
-  snprintf(timeout, sizeof timeout, "%d", (int)(1000 * test_time_scale()));
+  snprintf(timeout, sizeof timeout, "%d", timeout_ms);
   snprintf(warm_timeout, sizeof warm_timeout, "%d", (int)(300 * test_time_scale()));
   config = sandbox_config_with("base_url", url, "retries", "0", "timeout_ms", timeout, "warm_connections", "1", NULL);
   client = sandbox_client_from(config); /* its slot's warm-up runs out of time */
@@ -236,11 +239,18 @@ static void a_warm_up_asked_for_while_one_runs_joins_it(void) {
   WAIT_UNTIL(tcp_accept_queue(front.port) == 2, 5000);
   CHECK_INT(2, tcp_accept_queue(front.port));
   CHECK_INT(HANDOFF_TIMEOUT, handoff_client_warm(client, atoi(warm_timeout)));
-  /* Counted last, as the queue's warm-up ends by its timeout_ms. */
-  WAIT_UNTIL(client_stat(client, "warmups") == 3, 5000);
-  CHECK_INT(3, client_stat(client, "warmups"));
   /* The slot's again, and no second one for the I/O thread. */
   CHECK_INT(3, tcp_accept_queue(front.port));
+  /* Again at once, with a warm-up that outlasts the queue's (timeout_ms
+   * from handoff_queue_new, 300 ms ago): it joins it too, and tries once
+   * more when that one runs out. */
+  CHECK_INT(HANDOFF_TIMEOUT, handoff_client_warm(client, 2 * timeout_ms));
+  /* Its slot's, and the I/O thread's second try. */
+  WAIT_UNTIL(tcp_accept_queue(front.port) == 5, 5000);
+  CHECK_INT(5, tcp_accept_queue(front.port));
+  /* client_new's, the two calls', and the queue's (counted last). */
+  WAIT_UNTIL(client_stat(client, "warmups") == 4, 5000);
+  CHECK_INT(4, client_stat(client, "warmups"));
   handoff_queue_free(queue);
   handoff_client_free(client);
   test_server_stop(&front); /* it never accepted: the listener closes */
@@ -253,6 +263,8 @@ static void a_warm_up_asked_for_while_one_runs_joins_it(void) {
  * once both replacements were made (the slot's and the I/O thread's), two
  * connections are open, as after the warm-up. With connection_max_idle_ms
  * 5000 libcurl's own age limit (4 s) is past the replacement (3.75 s). */
+/* (tcp_established_to counts every connection to the port: the tests run
+ * one at a time, and nothing else talks to nginx meanwhile.) */
 static void a_replaced_connection_is_closed(void) {
   handoff_client *client = client_on("HANDOFF_TEST_TLS_H2_PORT", "connection_max_idle_ms", "5000", "keep_warm_ms", "60000", NULL);
   handoff_queue *queue = new_queue(client);
@@ -272,25 +284,40 @@ static void a_replaced_connection_is_closed(void) {
 
 /* Queued lookups keep the I/O thread's connection warm, and only that: the
  * slots, which only the warm-up used, stop being replaced keep_warm_ms
- * after it (a Kamailio async process never uses them). The queued lookups
- * reuse their connection (each comes well within libcurl's age limit, 1 s
- * at connection_max_idle_ms 2000), so no connection is made once the
- * slots' keep-warm has ended; a slot's replacement, every 1.5 s, would be. */
-#define STEADY_LOOKUPS 30
+ * after it (a Kamailio async process never uses them). The queued lookups,
+ * 200 ms apart, reuse their connection (well within libcurl's age limit,
+ * connection_max_idle_ms rounded down to whole seconds, less one), so no
+ * connection is made once the slots' keep-warm has ended (two keep_warm_ms
+ * on); a slot's replacement, every 3/4 of connection_max_idle_ms, would be.
+ * The times are stretched with the time scale: a lookup late by a second
+ * must not make a connection of its own. */
+#define STEADY_MAX_LOOKUPS 1000
 static void queued_lookups_keep_only_their_connection_warm(void) {
-  handoff_client *client = client_on("HANDOFF_TEST_TLS_H2_PORT", "connection_max_idle_ms", "2000", "keep_warm_ms", "1000", NULL);
-  handoff_queue *queue = new_queue(client);
+  double scale = test_time_scale(), start, settled, end;
+  char max_idle[16], keep[16];
+  handoff_client *client;
+  handoff_queue *queue;
+  snprintf(max_idle, sizeof max_idle, "%d", (int)(2000 * scale));
+  snprintf(keep, sizeof keep, "%d", (int)(1000 * scale));
+  client = client_on("HANDOFF_TEST_TLS_H2_PORT", "connection_max_idle_ms", max_idle, "keep_warm_ms", keep, NULL);
+  queue = new_queue(client);
+  start = now_ms();
+  settled = start + 2000 * scale;
+  end = settled + 3000 * scale; /* two replacements' time */
   if (CHECK_INT(HANDOFF_OK, handoff_client_warm(client, LOOKUP_MS))) {
     unsigned long long before = 0;
-    int i;
-    for (i = 0; i < STEADY_LOOKUPS; i++) {
+    int i, counted = 0;
+    for (i = 0; i < STEADY_MAX_LOOKUPS && now_ms() < end; i++) {
       char tag[32];
-      /* Some 2 s on: past keep_warm_ms after the warm-up. */
-      if (i == STEADY_LOOKUPS / 3) before = client_stat(client, "connections");
+      if (!counted && now_ms() >= settled) {
+        before = client_stat(client, "connections");
+        counted = 1;
+      }
       snprintf(tag, sizeof tag, "qsteady-%d", i);
       CHECK_INT(HANDOFF_OK, queued_lookup(queue, tag));
       test_sleep_ms(200);
     }
+    CHECK(counted);
     CHECK_INT(before, client_stat(client, "connections"));
   }
   handoff_queue_free(queue);

@@ -264,7 +264,7 @@ FAILED=0 RAW_ERRORS=0 RAW_RETRY_BUG=0
 {
   echo "# Simulated WAN: lookup latency at ${RTT} ms RTT"
   echo
-  echo "\`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown), rows: $WANT). Rows of one gap ran side by side; ${ELAPSED} s of lookups."
+  echo "\`$COMMAND\` ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown), rows: $WANT). Rows of one gap ran $([ "${BENCH_WAN_SERIAL:-0}" = 1 ] && echo "one after another" || echo "side by side"); ${ELAPSED} s of lookups."
   echo
   echo "- line: client -- router -- server namespaces, every packet held $((RTT / 2)) ms each way by bench/wan/delay.c (NFQUEUE)"
   echo "- round trip check (no ping here): $RTT_CHECK"

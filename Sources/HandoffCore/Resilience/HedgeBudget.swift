@@ -40,8 +40,14 @@ final class HedgeBudget: Sendable {
         return false
     }
 
-    /// A hedge spent but never sent (no handle could carry it).
+    /// A hedge spent but never sent (no handle could carry it), up to the cap.
     func refund() {
-        _ = balance.wrappingAdd(Self.whole, ordering: .relaxed)
+        var current = balance.load(ordering: .relaxed)
+        while true {
+            let next = min(current + Self.whole, Limits.hedgeBurst * Self.whole)
+            let (exchanged, seen) = balance.compareExchange(expected: current, desired: next, ordering: .relaxed)
+            if exchanged { return }
+            current = seen
+        }
     }
 }

@@ -71,26 +71,51 @@ enum Descriptors {
         return UInt(info.st_ino)
     }
 
-    /// The local and peer ports of a connected TCP socket (IPv4 or IPv6:
-    /// both keep the port at the same place); nil for anything else.
-    static func ports(_ fd: Int32) -> SocketPorts? {
-        guard let local = port(fd, getsockname), let peer = port(fd, getpeername) else { return nil }
-        return SocketPorts(local: local, peer: peer)
+    /// The local port, peer port and peer address (4 or 16 bytes) of a
+    /// connected TCP socket; nil for anything else.
+    static func endpoints(_ fd: Int32) -> SocketEndpoints? {
+        guard let local = endpoint(fd, getsockname), let peer = endpoint(fd, getpeername) else { return nil }
+        return SocketEndpoints(localPort: local.port, peerPort: peer.port, peerAddress: peer.address)
     }
 
-    struct SocketPorts {
-        let local: Int
-        let peer: Int
+    struct SocketEndpoints: Equatable {
+        let localPort: Int
+        let peerPort: Int
+        let peerAddress: [UInt8]
     }
 
-    private static func port(_ fd: Int32, _ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Int? {
+    /// An address in text (as libcurl reports it) as bytes; nil if it is
+    /// neither IPv4 nor IPv6.
+    static func addressBytes(_ text: String) -> [UInt8]? {
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        return nil
+    }
+
+    private struct Endpoint {
+        let port: Int
+        let address: [UInt8]
+    }
+
+    /// IPv4 or IPv6 (sockaddr_in6 is large enough for either, and both keep
+    /// the port at the same place).
+    private static func endpoint(_ fd: Int32, _ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> Endpoint? {
         var address = sockaddr_in6()
         var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
         let got = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { name(fd, $0, &length) }
         }
-        guard got == 0, address.sin6_family == sa_family_t(AF_INET) || address.sin6_family == sa_family_t(AF_INET6) else { return nil }
-        return Int(UInt16(bigEndian: address.sin6_port))
+        guard got == 0 else { return nil }
+        let port = Int(UInt16(bigEndian: address.sin6_port))
+        switch Int32(address.sin6_family) {
+        case AF_INET6: return Endpoint(port: port, address: withUnsafeBytes(of: &address.sin6_addr) { Array($0) })
+        case AF_INET:
+            // sockaddr_in's address sits where sockaddr_in6 keeps its flow info.
+            return Endpoint(port: port, address: withUnsafeBytes(of: &address.sin6_flowinfo) { Array($0) })
+        default: return nil
+        }
     }
 
     /// True when the peer of `fd` has shut down its side (FIN: POLLRDHUP,

@@ -138,8 +138,12 @@ final class CurlTransfer: @unchecked Sendable {
     private var abortsBeforeRequest = false
     fileprivate var reachedRequest = false
     /// The ports of the connection a warm-up reached (0: none yet).
+    /// CURLOPT_DNS_CACHE_TIMEOUT on the handle now (libcurl's default after
+    /// a reset).
+    private var dnsCacheSeconds = Limits.dnsCacheSeconds
     fileprivate var reachedLocalPort = 0
     fileprivate var reachedPeerPort = 0
+    fileprivate var reachedPeerAddress: [UInt8]? = nil
 
     /// The I/O thread's: never reuses a connection idle for
     /// connection_max_idle_ms (its keep-warm leaves a replaced connection
@@ -252,9 +256,10 @@ final class CurlTransfer: @unchecked Sendable {
         reachedRequest = false
         reachedLocalPort = 0
         reachedPeerPort = 0
+        reachedPeerAddress = nil
         errorText[0] = 0
         sockets.openError = 0
-        guard configured, setWarmOnly(request.warmOnly),
+        guard configured, setWarmOnly(request.warmOnly), setDNSCacheSeconds(request.warmOnly ? 0 : Limits.dnsCacheSeconds),
               !request.freshConnection || handoff_curl_set_long(easy, CURLOPT_FRESH_CONNECT, 1) == CURLE_OK else { return false }
         // The library's deadline decides; libcurl's own timers, which round
         // to whole milliseconds, are set past it so they never fire first.
@@ -281,16 +286,29 @@ final class CurlTransfer: @unchecked Sendable {
             && handoff_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, connectMs) == CURLE_OK
     }
 
+    /// A warm-up asks DNS again, whatever the shared cache holds, so a
+    /// keep-warm replacement follows the API's name to where it points now.
+    /// Its pre-request callback sets the cache's time back (`dnsAnswerKept`)
+    /// before libcurl prunes the cache with it as the transfer ends: the
+    /// answer stays for lookups, and so do the other names'.
+    private func setDNSCacheSeconds(_ seconds: Int) -> Bool {
+        guard seconds != dnsCacheSeconds else { return true }
+        guard handoff_curl_set_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, seconds) == CURLE_OK else { return false }
+        dnsCacheSeconds = seconds
+        return true
+    }
+
+    /// The pre-request callback's part: the warm-up resolved already.
+    fileprivate func dnsAnswerKept() {
+        _ = setDNSCacheSeconds(Limits.dnsCacheSeconds)
+    }
+
     /// A warm-up's handle stops each transfer once its connection is ready,
     /// before the request (libcurl's pre-request callback); a lookup's does not.
-    /// A warm-up also asks DNS again, whatever the shared cache holds, so a
-    /// keep-warm replacement follows the API's name to where it points now;
-    /// the answer it gets is the one the cache then gives lookups.
     private func setWarmOnly(_ warmOnly: Bool) -> Bool {
         guard warmOnly != abortsBeforeRequest else { return true }
         let ok = handoff_curl_set_prereq(easy, warmOnly ? stopBeforeRequest : nil) == CURLE_OK
             && handoff_curl_set_pointer(easy, CURLOPT_PREREQDATA, warmOnly ? Unmanaged.passUnretained(self).toOpaque() : nil) == CURLE_OK
-            && handoff_curl_set_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, warmOnly ? 0 : Limits.dnsCacheSeconds) == CURLE_OK
         if ok { abortsBeforeRequest = warmOnly }
         return ok
     }
@@ -340,6 +358,7 @@ final class CurlTransfer: @unchecked Sendable {
         share.connections.record(httpVersion: version, count: connects, warmedAndKept: warmedAndKept)
         ForkGuard.sheltered { curl_easy_reset(easy) }
         abortsBeforeRequest = false
+        dnsCacheSeconds = Limits.dnsCacheSeconds
         configured = configure()
         return version
     }
@@ -349,7 +368,7 @@ final class CurlTransfer: @unchecked Sendable {
     /// sockets still open: libcurl names no socket for a transfer that ended
     /// on a connection other transfers still use.
     var connectionKept: Bool {
-        reachedRequest && sockets.isOpen(localPort: reachedLocalPort, peerPort: reachedPeerPort)
+        reachedRequest && sockets.isOpen(localPort: reachedLocalPort, peerPort: reachedPeerPort, peerAddress: reachedPeerAddress)
     }
 
     /// A failure that was the proxy's, said so: an operator must not go
@@ -684,11 +703,13 @@ final class SocketLedger: @unchecked Sendable {
         return open.contains { Descriptors.isHungUpNow($0.fd) }
     }
 
-    /// True while a connection with these ports is open.
-    fileprivate func isOpen(localPort: Int, peerPort: Int) -> Bool {
+    /// True while a connection with these ports (and this peer address,
+    /// when known) is open.
+    fileprivate func isOpen(localPort: Int, peerPort: Int, peerAddress: [UInt8]?) -> Bool {
         forgetClosed()
         return open.contains { entry in
-            Descriptors.ports(entry.fd).map { $0.local == localPort && $0.peer == peerPort } ?? false
+            guard let seen = Descriptors.endpoints(entry.fd), seen.localPort == localPort, seen.peerPort == peerPort else { return false }
+            return peerAddress.map { $0 == seen.peerAddress } ?? true
         }
     }
 
@@ -725,12 +746,14 @@ private let closeSocket: handoff_curl_close_socket_fn = { user, fd in
 
 /// A warm-up's pre-request callback: the connection is ready, the transfer
 /// stops here and no request is sent.
-private let stopBeforeRequest: handoff_curl_prereq_fn = { user, _, _, peerPort, localPort in
+private let stopBeforeRequest: handoff_curl_prereq_fn = { user, peerAddress, _, peerPort, localPort in
     if let user {
         let transfer = Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue()
         transfer.reachedRequest = true
         transfer.reachedLocalPort = Int(localPort)
         transfer.reachedPeerPort = Int(peerPort)
+        transfer.reachedPeerAddress = peerAddress.flatMap { Descriptors.addressBytes(String(cString: $0)) }
+        transfer.dnsAnswerKept()
     }
     return Int32(CURL_PREREQFUNC_ABORT)
 }

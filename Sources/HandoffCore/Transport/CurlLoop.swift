@@ -110,11 +110,19 @@ final class CurlLoop: @unchecked Sendable {
     private var lastUse: ContinuousClock.Instant? = nil
     private var warmed = false
     private var refreshing = false
-    /// The warm-up a caller asked for that runs now, and the callers that
-    /// asked while it ran: they share it (libcurl makes a second connection
-    /// rather than wait for one still in its handshake).
+    /// The cache holds one idle connection (a replacement runs alone).
+    private var closesOldest = false
+    /// The warm-up that runs now (a caller's or keep-warm's), and the
+    /// callers that asked while it ran: they share it (libcurl makes a
+    /// second connection rather than wait for one still in its handshake).
     private var warmUpKey: Int? = nil
-    private var warmUpJoiners: [WarmCompletion] = []
+    private var warmUpRequest: HTTPRequest? = nil
+    private var warmUpJoiners: [WarmJoiner] = []
+    /// A caller waiting for the warm-up that runs, by its own deadline.
+    private struct WarmJoiner {
+        let completion: WarmCompletion
+        let deadline: Deadline
+    }
     /// Every connection socket of the loop's multi handle; outlives it.
     private let sockets = SocketLedger()
 
@@ -156,16 +164,31 @@ final class CurlLoop: @unchecked Sendable {
         fresh.warmOnly = true
         fresh.freshConnection = true
         // A connection returned to a cache over its size closes the one
-        // idle longest (libcurl's rule): the replaced one.
+        // idle longest (libcurl's rule): the replaced one. Only while the
+        // replacement is the loop's one transfer (see launch).
         _ = handoff_curl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, 1)
-        refreshing = launch(fresh, Deadline(milliseconds: request.timeoutMs), job: .warm(nil), multi) != nil
-        if !refreshing { refreshEnded(multi) }
+        closesOldest = true
+        refreshing = true
+        guard let key = launch(fresh, Deadline(milliseconds: request.timeoutMs), job: .warm(nil), multi) else {
+            return refreshEnded(multi)
+        }
+        warmUpKey = key
+        warmUpRequest = fresh
     }
 
-    /// A replacement ended (kept, failed or out of time): the cache holds
-    /// as many idle connections as before (libcurl's default, 4 per handle).
+    /// A replacement ended (kept, failed or out of time).
     private func refreshEnded(_ multi: UnsafeMutableRawPointer) {
         refreshing = false
+        keepIdleConnections(multi)
+    }
+
+    /// The cache holds as many idle connections as before (libcurl's
+    /// default, 4 per handle): once the replacement ended, or as soon as
+    /// another transfer starts beside it, so that a lookup's connection is
+    /// never the one closed.
+    private func keepIdleConnections(_ multi: UnsafeMutableRawPointer) {
+        guard closesOldest else { return }
+        closesOldest = false
         _ = handoff_curl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, -1)
     }
 
@@ -240,6 +263,7 @@ final class CurlLoop: @unchecked Sendable {
         running.removeAll()
         pending.removeAll()
         warmUpJoiners.removeAll()
+        warmUpRequest = nil
         idle.removeAll()
         timers.removeAll()
         currentMulti = nil
@@ -269,8 +293,9 @@ final class CurlLoop: @unchecked Sendable {
         _ = [race.first, race.second].compactMap { $0 }
         var expired: [(transfer: CurlTransfer, reusable: Bool)] = []
         expired.removeAll()
-        var joiners: [WarmCompletion] = []
-        joiners.append { _, _ in }
+        var joiners: [WarmJoiner] = []
+        joiners.append(WarmJoiner(completion: { _, _ in }, deadline: Deadline(milliseconds: 0)))
+        _ = joiners.max(by: { $0.deadline.end < $1.deadline.end })
         joiners.removeAll()
     }
 
@@ -289,13 +314,10 @@ final class CurlLoop: @unchecked Sendable {
             timers.push(.action(action), due: due)
         case .warm(let request, let deadline, let completion):
             if let key = warmUpKey, running[key] != nil {
-                warmUpJoiners.append(completion)
+                warmUpJoiners.append(WarmJoiner(completion: completion, deadline: deadline))
                 return
             }
-            guard let key = launch(request, deadline, job: .warm(completion), multi) else {
-                return completion(.failed("could not start the warm-up's transfer"), false)
-            }
-            warmUpKey = key
+            startWarmUp(request, deadline, completion, multi)
         case .transfer(let request, let deadline, let before, let completion):
             guard running.count < settings.maxConnections else {
                 tokens &+= 1
@@ -358,6 +380,9 @@ final class CurlLoop: @unchecked Sendable {
             transfer = idle.popLast() ?? makeTransfer()
         }
         guard let transfer, transfer.prepare(request), curl_multi_add_handle(multi, transfer.easy) == CURLM_OK else { return nil }
+        // A transfer beside a replacement: its connection could be the idle
+        // one a size-1 cache closes.
+        if closesOldest, !request.freshConnection { keepIdleConnections(multi) }
         tokens &+= 1
         let key = Int(bitPattern: transfer.easy)
         running[key] = Running(transfer: transfer, token: tokens, request: request, deadline: deadline, job: job)
@@ -385,13 +410,12 @@ final class CurlLoop: @unchecked Sendable {
                     warmed = true
                     lastUse = .now
                 }
-                if let completion {
-                    warmUpEnded(completion, outcome, kept)
-                } else {
+                if completion == nil {
                     // A replacement that failed waits a whole idle spell to try again.
                     refreshEnded(multi)
                     lastUse = .now
                 }
+                warmUpEnded(completion, outcome, kept, multi)
             case .lookup(let completion):
                 let outcome = entry.transfer.outcome(rawCode: code)
                 release(entry.transfer, multi)
@@ -406,14 +430,42 @@ final class CurlLoop: @unchecked Sendable {
         }
     }
 
-    /// A caller's warm-up ended: its completion and those of the callers
-    /// that joined it.
-    private func warmUpEnded(_ completion: WarmCompletion, _ outcome: WarmOutcome, _ kept: Bool) {
-        warmUpKey = nil
+    private func startWarmUp(_ request: HTTPRequest, _ deadline: Deadline, _ completion: @escaping WarmCompletion,
+                             _ multi: UnsafeMutableRawPointer) {
+        guard let key = launch(request, deadline, job: .warm(completion), multi) else {
+            return completion(.failed("could not start the warm-up's transfer"), false)
+        }
+        warmUpKey = key
+        warmUpRequest = request
+    }
+
+    /// The warm-up that ran ended: its caller's completion (none for
+    /// keep-warm's) and those of the callers that joined it. Joiners whose
+    /// own deadline is later than the one that ran out try again together.
+    private func warmUpEnded(_ completion: WarmCompletion?, _ outcome: WarmOutcome, _ kept: Bool,
+                             _ multi: UnsafeMutableRawPointer) {
         let joiners = warmUpJoiners
+        let request = warmUpRequest
+        warmUpKey = nil
+        warmUpRequest = nil
         warmUpJoiners.removeAll()
-        completion(outcome, kept)
-        for joiner in joiners { joiner(outcome, kept) }
+        completion?(outcome, kept)
+        var again: [WarmJoiner] = []
+        for joiner in joiners {
+            if case .timedOut = outcome, joiner.deadline.remainingMs > 0 {
+                again.append(joiner)
+            } else {
+                joiner.completion(outcome, kept)
+            }
+        }
+        guard let request, let latest = again.max(by: { $0.deadline.end < $1.deadline.end }) else { return }
+        var retry = HTTPRequest(url: request.url, timeoutMs: max(latest.deadline.remainingMs, 1))
+        retry.warmOnly = true
+        retry.freshConnection = request.freshConnection
+        let waiting = again
+        startWarmUp(retry, latest.deadline, { outcome, kept in
+            for joiner in waiting { joiner.completion(outcome, kept) }
+        }, multi)
     }
 
     /// One request of a race ended with `outcome`.
@@ -474,12 +526,11 @@ final class CurlLoop: @unchecked Sendable {
                     completion(.timedOut)
                 case .warm(let completion):
                     expired.append((entry.transfer, false))
-                    if let completion {
-                        warmUpEnded(completion, .timedOut, false)
-                    } else {
+                    if completion == nil {
                         refreshEnded(multi)
                         lastUse = .now
                     }
+                    warmUpEnded(completion, .timedOut, false, multi)
                 case .raced(let race, let isHedge):
                     expired.append((entry.transfer, true))
                     if isHedge { race.second = nil } else { race.first = nil }

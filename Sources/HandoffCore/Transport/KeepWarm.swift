@@ -36,8 +36,10 @@ final class KeepWarm: Sendable {
     /// The last synchronous and queued lookups, apart: a Kamailio async
     /// process, whose slots only its warm-up used, must not keep them warm
     /// for its queued lookups (nor a worker its unused queue).
-    private let lastSyncUseMs = Atomic<Int>(0)
-    private let lastQueuedUseMs = Atomic<Int>(0)
+    /// Never: long before any monotonic time (which starts near 0 at boot,
+    /// so 0 would be "recent" on a host up less than keep_warm_ms).
+    private let lastSyncUseMs = Atomic<Int>(Int.min / 2)
+    private let lastQueuedUseMs = Atomic<Int>(Int.min / 2)
     /// The replacement running now, if any; `stop` joins it.
     private let refresher = Locked<(thread: pthread_t?, stopped: Bool)>((nil, false))
 
