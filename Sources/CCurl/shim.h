@@ -11,6 +11,7 @@ typedef curl_socket_t (*handoff_curl_open_socket_fn)(void *userdata, curlsocktyp
 typedef int (*handoff_curl_close_socket_fn)(void *userdata, curl_socket_t socket);
 typedef int (*handoff_curl_prereq_fn)(void *userdata, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
                                       int conn_local_port);
+typedef int (*handoff_curl_resolver_start_fn)(void *resolver_state, void *reserved, void *userdata);
 
 static inline CURLcode handoff_curl_set_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode handoff_curl_set_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
@@ -22,6 +23,7 @@ static inline CURLcode handoff_curl_set_ssl_ctx(CURL *h, handoff_curl_ssl_ctx_fn
 static inline CURLcode handoff_curl_set_open_socket(CURL *h, handoff_curl_open_socket_fn f) { return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, f); }
 static inline CURLcode handoff_curl_set_close_socket(CURL *h, handoff_curl_close_socket_fn f) { return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, f); }
 static inline CURLcode handoff_curl_set_prereq(CURL *h, handoff_curl_prereq_fn f) { return curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, f); }
+static inline CURLcode handoff_curl_set_resolver_start(CURL *h, handoff_curl_resolver_start_fn f) { return curl_easy_setopt(h, CURLOPT_RESOLVER_START_FUNCTION, f); }
 static inline CURLcode handoff_curl_get_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 static inline CURLMcode handoff_curl_multi_set_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLSHcode handoff_curl_share_set_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }

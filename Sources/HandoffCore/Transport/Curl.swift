@@ -137,10 +137,11 @@ final class CurlTransfer: @unchecked Sendable {
     /// reached: the connection was ready and nothing was sent.
     private var abortsBeforeRequest = false
     fileprivate var reachedRequest = false
-    /// The ports of the connection a warm-up reached (0: none yet).
     /// CURLOPT_DNS_CACHE_TIMEOUT on the handle now (libcurl's default after
     /// a reset).
     private var dnsCacheSeconds = Limits.dnsCacheSeconds
+    /// The ports and peer address of the connection a warm-up reached (0,
+    /// nil: none yet).
     fileprivate var reachedLocalPort = 0
     fileprivate var reachedPeerPort = 0
     fileprivate var reachedPeerAddress: [UInt8]? = nil
@@ -288,9 +289,12 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// A warm-up asks DNS again, whatever the shared cache holds, so a
     /// keep-warm replacement follows the API's name to where it points now.
-    /// Its pre-request callback sets the cache's time back (`dnsAnswerKept`)
-    /// before libcurl prunes the cache with it as the transfer ends: the
-    /// answer stays for lookups, and so do the other names'.
+    /// The cache's time goes back (`dnsAnswerKept`) once the cached answer
+    /// was dropped: as the resolve starts, or, with no resolve (a pinned
+    /// name, a reused connection), at the pre-request callback. libcurl
+    /// prunes the shared cache with the handle's time as a transfer ends,
+    /// and looks answers up with it while a resolve runs: at 0 it would
+    /// drop the new answer and every other name's.
     private func setDNSCacheSeconds(_ seconds: Int) -> Bool {
         guard seconds != dnsCacheSeconds else { return true }
         guard handoff_curl_set_long(easy, CURLOPT_DNS_CACHE_TIMEOUT, seconds) == CURLE_OK else { return false }
@@ -298,7 +302,6 @@ final class CurlTransfer: @unchecked Sendable {
         return true
     }
 
-    /// The pre-request callback's part: the warm-up resolved already.
     fileprivate func dnsAnswerKept() {
         _ = setDNSCacheSeconds(Limits.dnsCacheSeconds)
     }
@@ -307,8 +310,11 @@ final class CurlTransfer: @unchecked Sendable {
     /// before the request (libcurl's pre-request callback); a lookup's does not.
     private func setWarmOnly(_ warmOnly: Bool) -> Bool {
         guard warmOnly != abortsBeforeRequest else { return true }
+        let me = warmOnly ? Unmanaged.passUnretained(self).toOpaque() : nil
         let ok = handoff_curl_set_prereq(easy, warmOnly ? stopBeforeRequest : nil) == CURLE_OK
-            && handoff_curl_set_pointer(easy, CURLOPT_PREREQDATA, warmOnly ? Unmanaged.passUnretained(self).toOpaque() : nil) == CURLE_OK
+            && handoff_curl_set_pointer(easy, CURLOPT_PREREQDATA, me) == CURLE_OK
+            && handoff_curl_set_resolver_start(easy, warmOnly ? keepNextDNSAnswer : nil) == CURLE_OK
+            && handoff_curl_set_pointer(easy, CURLOPT_RESOLVER_START_DATA, me) == CURLE_OK
         if ok { abortsBeforeRequest = warmOnly }
         return ok
     }
@@ -756,6 +762,13 @@ private let stopBeforeRequest: handoff_curl_prereq_fn = { user, peerAddress, _, 
         transfer.dnsAnswerKept()
     }
     return Int32(CURL_PREREQFUNC_ABORT)
+}
+
+/// A warm-up's resolve starts: the cached answer is gone already (it asked
+/// with a cache time of 0), and the new one must stay.
+private let keepNextDNSAnswer: handoff_curl_resolver_start_fn = { _, _, user in
+    if let user { Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue().dnsAnswerKept() }
+    return 0
 }
 
 /// Called by libcurl for each new TLS connection, before the handshake.

@@ -144,8 +144,10 @@ final class CurlLoop: @unchecked Sendable {
 
     /// Makes a connection for queued lookups, sending nothing (see
     /// TransferSlot.warm); `completion` runs once on the loop thread, by
-    /// `deadline` at the latest. Over HTTP/2 every queued lookup then shares
-    /// it. False if the loop could not be started.
+    /// `deadline` at the latest, or, when it joined a warm-up under way,
+    /// when that one (or the retry after it) ends: the caller waits by its
+    /// own clock. Over HTTP/2 every queued lookup then shares it. False if
+    /// the loop could not be started.
     func warm(_ request: HTTPRequest, deadline: Deadline, _ completion: @escaping WarmCompletion) -> Bool {
         var warmOnly = request
         warmOnly.warmOnly = true
@@ -450,18 +452,27 @@ final class CurlLoop: @unchecked Sendable {
         warmUpRequest = nil
         warmUpJoiners.removeAll()
         completion?(outcome, kept)
+        // Keep-warm's replacement insists on a new connection, and its
+        // deadline is the connect timeout: any end of it but a kept
+        // connection tells a joiner little, who then tries the usual way.
+        var failed = false
+        if case .timedOut = outcome { failed = true }
+        if completion == nil, !kept { failed = true }
         var again: [WarmJoiner] = []
         for joiner in joiners {
-            if case .timedOut = outcome, joiner.deadline.remainingMs > 0 {
+            if failed, joiner.deadline.remainingMs >= Limits.minRetryAttemptMs {
                 again.append(joiner)
             } else {
                 joiner.completion(outcome, kept)
             }
         }
-        guard let request, let latest = again.max(by: { $0.deadline.end < $1.deadline.end }) else { return }
-        var retry = HTTPRequest(url: request.url, timeoutMs: max(latest.deadline.remainingMs, 1))
+        guard let latest = again.max(by: { $0.deadline.end < $1.deadline.end }) else { return }
+        guard let request else {
+            for joiner in again { joiner.completion(.timedOut, false) }
+            return
+        }
+        var retry = HTTPRequest(url: request.url, timeoutMs: latest.deadline.remainingMs)
         retry.warmOnly = true
-        retry.freshConnection = request.freshConnection
         let waiting = again
         startWarmUp(retry, latest.deadline, { outcome, kept in
             for joiner in waiting { joiner.completion(outcome, kept) }
