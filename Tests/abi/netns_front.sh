@@ -127,7 +127,10 @@ done
 links_ready || fail "the veths are not up, or IPv6 addresses still tentative, after 10 s"
 
 # ----------------------------------------------------------------- sandbox
-in_server "$SANDBOX" --port 0 --port-file "$dir/sandbox-port" --fixtures "$FIXTURES" >"$dir/sandbox.log" 2>&1 &
+# Not through in_server: a shell function in the background is a subshell,
+# and $! would be its pid, not the sandbox's (ip netns exec execs it, keeping
+# the pid), so cleanup killed the subshell and left the sandbox running.
+ip netns exec "$server" "$SANDBOX" --port 0 --port-file "$dir/sandbox-port" --fixtures "$FIXTURES" >"$dir/sandbox.log" 2>&1 &
 sandbox_pid=$!
 for _ in $(seq 1 300); do
   grep -qx '[0-9][0-9]*' "$dir/sandbox-port" 2>/dev/null && break

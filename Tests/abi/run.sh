@@ -216,6 +216,11 @@ elif [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1; then
 else
   export SANDBOX FIXTURES
   run_through test_egress_netns netns_front.sh "cannot create a network namespace here"
+  # Every process it started is stopped (its sandbox once outlived it).
+  if wanted test_egress_netns && pgrep -f "$work/tmp/handoff-netns" >/dev/null; then
+    fail netns_front "left processes running: $(pgrep -af "$work/tmp/handoff-netns" | head -n 3 | tr '\n' ';')"
+    pkill -f "$work/tmp/handoff-netns"
+  fi
 fi
 
 # Real TLS: nginx with certificates made for this run, in front of the sandbox.
